@@ -1,0 +1,78 @@
+/**
+ * Errors say whether a retry can help. The queue retries `retryable` errors with backoff and
+ * fails a run at once on the others.
+ */
+export abstract class RemediatorError extends Error {
+  abstract readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Transient: conflicts, throttling, server errors, timeouts, Redis hiccups. */
+export class RetryableError extends RemediatorError {
+  readonly retryable = true;
+}
+
+/** Permanent: bad input, forbidden, target gone, validation. Retrying cannot help. */
+export class PermanentError extends RemediatorError {
+  readonly retryable = false;
+}
+
+/** A Kubernetes API answer other than 2xx, already decoded from its `Status` body. */
+export class KubeApiError extends RemediatorError {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly verb: string,
+    readonly resource: string,
+  ) {
+    super(`${verb} ${resource}: ${code} ${reason}: ${message}`);
+    this.retryable = code === 409 || code === 429 || code >= 500 || code === 0;
+  }
+}
+
+/** Raised inside a run when a guard re-checked before the first mutation says no. */
+export class GuardBlockedError extends RemediatorError {
+  readonly retryable = false;
+  constructor(
+    readonly guard: GuardName,
+    readonly detail: string,
+  ) {
+    super(`blocked by guard ${guard}: ${detail}`);
+  }
+}
+
+/** Raised inside a run when it was cancelled (operator, or its alert resolved) before acting. */
+export class RunCancelledError extends RemediatorError {
+  readonly retryable = false;
+  constructor(readonly detail: string) {
+    super(`cancelled: ${detail}`);
+  }
+}
+
+/** Invalid input from a client or config: carries every problem with its path. */
+export class ValidationError extends RemediatorError {
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly details: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+export const GUARD_NAMES = [
+  'cooldown',
+  'rate_limit',
+  'max_concurrent',
+  'node_budget',
+  'namespace',
+  'opt_out',
+  'paused',
+  'target_locked',
+] as const;
+export type GuardName = (typeof GUARD_NAMES)[number];

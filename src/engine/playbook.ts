@@ -1,0 +1,77 @@
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
+import type { PlaybookOutcome, RunStep } from '../domain/run.js';
+
+export type { PlaybookOutcome, RunStep } from '../domain/run.js';
+export type { ClusterClient, ObjectRef, PodInfo, NodeInfo, ScaleInfo, Taint, WorkloadKind } from '../kube/cluster-client.js';
+export { KubeApiError, PermanentError, RetryableError, GuardBlockedError } from '../domain/errors.js';
+export { assertNamespace, assertObjectName, nodeTarget, podTarget, workloadTarget } from '../domain/target.js';
+
+/**
+ * What a running playbook may use. `cluster` is a recording wrapper: every mutation through it
+ * first re-checks the guards (pause, resolved alert, cooldown, opt-out; once per run), is sent with
+ * `dryRun=All` when the run is dry (whatever the playbook passes), becomes a step of the run
+ * record and an audit entry, and is counted in `remediator_actions_total`.
+ */
+export interface PlaybookContext {
+  readonly runId: string;
+  readonly dryRun: boolean;
+  readonly log: Logger;
+  readonly cluster: ClusterClient;
+  /** Aborted on shutdown past the grace period or when an operator cancels between steps. */
+  readonly signal: AbortSignal;
+  /** Steps recorded by earlier attempts of this run (a retried job resumes, never acts twice). */
+  readonly previousSteps: readonly RunStep[];
+  now(): number;
+  /** Abortable sleep. Playbooks skip every wait when `dryRun`. */
+  sleep(ms: number): Promise<void>;
+  /**
+   * Claims the node budget (`guards.maxUnschedulableNodes`) atomically, right before a cordon.
+   * Throws GuardBlockedError('node_budget') when it is used up. A node that is already
+   * unschedulable passes without using more budget.
+   */
+  claimNodeBudget(node: string): Promise<void>;
+  /** Records a `Remediation*` Event on the object (dry-run aware, never fails the run). */
+  event(ref: ObjectRef, reason: string, message: string, type?: 'Normal' | 'Warning'): Promise<void>;
+  /** Sets `remediator.dev/last-action` on the target object (dry-run aware). */
+  stampLastAction(ref: ObjectRef, reason: string): Promise<void>;
+  /**
+   * Counts an action whose final result is an error even though no single request failed
+   * permanently (e.g. an eviction still blocked by a PDB at the drain timeout).
+   */
+  countActionError(action: ActionName): void;
+}
+
+export const ACTION_NAMES = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate'] as const;
+export type ActionName = (typeof ACTION_NAMES)[number];
+
+/**
+ * A typed remediation. `paramsSchema` validates the merged params (alert-derived, then the rule's
+ * or the operator's), and is served as JSON Schema. `run` returns an outcome or throws
+ * (RetryableError/KubeApiError 409/429/5xx → retried; anything else → failed).
+ */
+export interface Playbook<P extends Record<string, unknown> = Record<string, unknown>> {
+  readonly name: string;
+  readonly description: string;
+  readonly destructive: boolean;
+  readonly paramsSchema: z.ZodType<P>;
+  /** Params derived from alert labels; only keys the labels provide. Invalid or missing labels are left out. */
+  paramsFromLabels(labels: Record<string, string>): Record<string, unknown>;
+  /** Target key known without asking the cluster (used by the webhook's guards). */
+  target(params: P): string;
+  /**
+   * Target the worker locks and cools down (e.g. a pod's owning Deployment). Read-only calls only.
+   * Defaults to `target(params)`. Returns undefined when it cannot be resolved (the run then
+   * proceeds with `target(params)` and `run` decides, typically `skipped`).
+   */
+  resolveTarget?(cluster: ClusterClient, params: P): Promise<string | undefined>;
+  run(ctx: PlaybookContext, params: P): Promise<PlaybookOutcome>;
+}
+
+/** Erases the params type so a registry can hold playbooks of different params. */
+export type AnyPlaybook = Playbook<any>;
+
+export function definePlaybook<P extends Record<string, unknown>>(playbook: Playbook<P>): Playbook<P> {
+  return playbook;
+}

@@ -1,0 +1,133 @@
+/**
+ * The narrow port through which playbooks touch Kubernetes. Domain types only: the client-node
+ * adapter converts wire objects at the edge and maps API failures to `KubeApiError`
+ * (409/429/5xx retryable, the rest permanent). Reads of a missing object return `undefined`.
+ * Every mutation takes `{dryRun}`; when true it is sent with `dryRun=All`.
+ */
+export type WorkloadKind = 'Deployment' | 'StatefulSet';
+export type ObjectKind = 'Node' | 'Pod' | 'Deployment' | 'StatefulSet' | 'ReplicaSet' | 'DaemonSet' | 'Namespace';
+
+export interface ObjectRef {
+  kind: ObjectKind;
+  namespace?: string;
+  name: string;
+  uid?: string;
+}
+
+export interface MutationOptions {
+  dryRun: boolean;
+}
+
+export interface ScaleInfo {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  replicas: number;
+  statusReplicas: number;
+  resourceVersion: string;
+}
+
+export interface ContainerInfo {
+  name: string;
+  /** `state.terminated.reason`, if the container is terminated now. */
+  currentTerminationReason?: string;
+  /** `lastState.terminated.reason`, if it was terminated before. */
+  lastTerminationReason?: string;
+  restartCount: number;
+  requestsGpu: boolean;
+}
+
+export interface OwnerInfo {
+  kind: string;
+  name: string;
+  uid?: string;
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  nodeName?: string;
+  phase: string;
+  ready: boolean;
+  terminating: boolean;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The controller ownerReference, if any. */
+  controller?: OwnerInfo;
+  isMirror: boolean;
+  hasEmptyDir: boolean;
+  requestsGpu: boolean;
+  containers: ContainerInfo[];
+  createdAt?: string;
+}
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  timeAdded?: string;
+}
+
+export interface NodeInfo {
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  unschedulable: boolean;
+  taints: Taint[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  allocatableGpus: number;
+}
+
+export interface WorkloadInfo {
+  kind: WorkloadKind | 'ReplicaSet' | 'DaemonSet';
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  controller?: OwnerInfo;
+  /** matchLabels of spec.selector. */
+  selector: Record<string, string>;
+}
+
+export interface EventSpec {
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+}
+
+export interface ClusterClient {
+  getScale(kind: WorkloadKind, namespace: string, name: string): Promise<ScaleInfo | undefined>;
+  /** Merge-patches spec.replicas with a resourceVersion precondition (409 when stale). */
+  patchScale(kind: WorkloadKind, namespace: string, name: string, replicas: number, resourceVersion: string, opts: MutationOptions): Promise<ScaleInfo>;
+  /** Name of an HPA (autoscaling/v2) whose scaleTargetRef is this workload, if any. */
+  findHpaFor(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined>;
+  getWorkload(kind: WorkloadInfo['kind'], namespace: string, name: string): Promise<WorkloadInfo | undefined>;
+  getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined>;
+
+  getPod(namespace: string, name: string): Promise<PodInfo | undefined>;
+  listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]>;
+  listPodsOnNode(node: string): Promise<PodInfo[]>;
+  /** Eviction API (PDBs honoured). 404 → 'gone'; 429 → KubeApiError(429). */
+  evictPod(namespace: string, name: string, uid: string, opts: MutationOptions & { gracePeriodSeconds?: number }): Promise<'evicted' | 'gone'>;
+  /** DELETE with a uid precondition. 404 → 'gone'. */
+  deletePod(namespace: string, name: string, uid: string, opts: MutationOptions & { gracePeriodSeconds?: number }): Promise<'deleted' | 'gone'>;
+
+  getNode(name: string): Promise<NodeInfo | undefined>;
+  /** Strategic-merge patch of spec.unschedulable. */
+  setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions): Promise<NodeInfo>;
+  /** Replaces spec.taints with a resourceVersion precondition (callers read-modify-write). */
+  replaceNodeTaints(name: string, taints: Taint[], resourceVersion: string, opts: MutationOptions): Promise<NodeInfo>;
+  listNodes(): Promise<NodeInfo[]>;
+
+  /** Merge-patches one annotation on the object. */
+  annotate(ref: ObjectRef, key: string, value: string, opts: MutationOptions): Promise<void>;
+  /** Creates a core/v1 Event about the object (cluster-scoped objects: namespace `default`). */
+  createEvent(ref: ObjectRef, event: EventSpec, opts: MutationOptions): Promise<void>;
+
+  /** GET /version; used by readiness. */
+  ping(): Promise<string>;
+}
