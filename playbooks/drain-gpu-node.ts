@@ -1,0 +1,350 @@
+/**
+ * drain-gpu-node: cordons a GPU node (optionally adds a NoSchedule/PreferNoSchedule taint) and
+ * evicts its pods through the Eviction API with `kubectl drain` semantics, then waits until they
+ * are gone.
+ *
+ * Refuses (skipped) a node without allocatable nvidia.com/gpu when requireGpu. The node budget
+ * guard may block the cordon. Fails before evicting anything (the node stays cordoned, like
+ * kubectl) when a pod it would evict has no controller (without force), uses emptyDir (without
+ * deleteEmptyDirData), is opted out, or is a DaemonSet pod (without ignoreDaemonSets). A PDB
+ * that allows no disruption is retried every 5 s until timeoutSeconds; then the run fails.
+ *
+ * kubectl equivalent: `kubectl drain NODE --ignore-daemonsets --timeout=600s
+ * [--delete-emptydir-data] [--force] [--grace-period=N]` (+ `kubectl taint nodes NODE k=v:NoSchedule`).
+ */
+import { z } from 'zod';
+import {
+  assertObjectName,
+  definePlaybook,
+  KubeApiError,
+  nodeTarget,
+  PermanentError,
+  type ClusterClient,
+  type NodeInfo,
+  type ObjectRef,
+  type PlaybookContext,
+  type PodInfo,
+  type Taint,
+} from '../src/engine/playbook.js';
+import { firstValidLabel, isObjectName, objectNameField } from './label-params.js';
+
+/** kubectl's EvictErrorRetryDelay. */
+const EVICT_RETRY_MS = 5000;
+/** kubectl's waitForDelete interval. */
+const POLL_MS = 1000;
+const MAX_CONFLICT_RETRIES = 5;
+/** The default of `guards.optOutLabel`; a pod carrying it blocks the drain rather than being skipped. */
+const OPT_OUT_LABEL = 'remediator.dev/disabled';
+const NODE_LABELS = ['node', 'kubernetes_node', 'Hostname', 'hostname'] as const;
+
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+const taintParams = z.strictObject({
+  key: z.string().max(316).regex(QUALIFIED_NAME, { message: 'must be a qualified name like example.com/gpu-overheated' }),
+  value: z.string().regex(LABEL_VALUE, { message: 'must be a valid label value' }).optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule'], {
+    error: (issue) =>
+      issue.input === 'NoExecute'
+        ? 'NoExecute is refused: it evicts pods without the Eviction API and so bypasses PodDisruptionBudgets'
+        : undefined,
+  }),
+});
+
+export const drainGpuNodeParams = z.strictObject({
+  node: objectNameField('Name of the node'),
+  requireGpu: z.boolean().default(true).describe('Skip nodes without allocatable nvidia.com/gpu'),
+  gracePeriodSeconds: z.int().min(0).optional().describe("Termination grace period for evicted pods (default: each pod's own)"),
+  timeoutSeconds: z.int().min(1).default(600).describe('Give up (run fails) when the pods are not gone by then'),
+  ignoreDaemonSets: z.boolean().default(true).describe('Leave DaemonSet pods alone instead of failing'),
+  deleteEmptyDirData: z.boolean().default(false).describe('Also evict pods with emptyDir volumes (their data is lost)'),
+  force: z.boolean().default(false).describe('Also evict pods without a controller (nothing recreates them)'),
+  onlyGpuPods: z.boolean().default(false).describe('Evict only pods that request or limit nvidia.com/gpu (the node is still cordoned)'),
+  taint: taintParams.optional().describe('Taint added read-modify-write after the cordon'),
+});
+
+export type DrainGpuNodeParams = z.infer<typeof drainGpuNodeParams>;
+type TaintParams = z.infer<typeof taintParams>;
+
+export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
+  name: 'drain-gpu-node',
+  description:
+    'Cordons a GPU node and evicts its pods through the Eviction API with kubectl drain semantics, honouring PodDisruptionBudgets.',
+  destructive: true,
+  paramsSchema: drainGpuNodeParams,
+
+  paramsFromLabels(labels) {
+    const fromInstance = labels.instance === undefined ? undefined : stripPort(labels.instance);
+    const node =
+      firstValidLabel(labels, NODE_LABELS, isObjectName) ?? (isObjectName(fromInstance) ? fromInstance : undefined);
+    return node === undefined ? {} : { node };
+  },
+
+  target(params) {
+    return nodeTarget(params.node);
+  },
+
+  async run(ctx, params) {
+    const name = assertObjectName(params.node, 'node name');
+    const ref: ObjectRef = { kind: 'Node', name };
+    const dry = ctx.dryRun;
+
+    let node = await ctx.cluster.getNode(name);
+    if (node === undefined) throw new PermanentError(`node ${name} not found`);
+    if (params.requireGpu && node.allocatableGpus <= 0) {
+      return { result: 'skipped', reason: `node ${name} has no allocatable nvidia.com/gpu` };
+    }
+
+    const cordonedNow = !node.unschedulable;
+    if (cordonedNow) {
+      await ctx.claimNodeBudget(name);
+      node = await ctx.cluster.setUnschedulable(name, true, { dryRun: dry });
+      await ctx.event(ref, 'RemediationCordon', `${dry ? 'would cordon' : 'cordoned'} node ${name}`);
+    }
+    let tainted = '';
+    if (params.taint !== undefined && (await addTaint(ctx, node, params.taint))) {
+      tainted = describeTaint(params.taint);
+      await ctx.event(ref, 'RemediationCordon', `${dry ? 'would taint' : 'tainted'} node ${name} with ${tainted}`);
+    }
+    const mutated = cordonedNow || tainted !== '';
+
+    const plan = await planEvictions(ctx.cluster, await ctx.cluster.listPodsOnNode(name), params);
+    if (plan.problems.length > 0) {
+      const message = `cannot drain node ${name}: ${plan.problems.join('; ')}`;
+      await ctx.event(ref, 'RemediationBlocked', message, 'Warning');
+      if (mutated) await ctx.stampLastAction(ref, message);
+      throw new PermanentError(message);
+    }
+
+    const taintNote = tainted === '' ? '' : `; ${dry ? 'would taint' : 'tainted'} ${tainted}`;
+    if (plan.evict.length === 0) {
+      if (!mutated) return { result: 'noop', reason: `node ${name} is already cordoned and has no pods to evict` };
+      const head = cordonedNow ? `${dry ? 'would cordon' : 'cordoned'} node ${name}` : `node ${name} already cordoned`;
+      const reason = `${head}${taintNote}; no pods to evict`;
+      await ctx.stampLastAction(ref, reason);
+      return { result: 'changed', reason };
+    }
+
+    await ctx.event(ref, 'RemediationDrain', `${dry ? 'would evict' : 'evicting'} ${count(plan.evict.length)} from node ${name}: ${list(plan.evict)}`);
+    const deadline = ctx.now() + params.timeoutSeconds * 1000;
+    const outcome = await evictAll(ctx, plan.evict, params, deadline);
+    const head = cordonedNow
+      ? `${dry ? 'would cordon and drain' : 'cordoned and drained'} node ${name}`
+      : `${dry ? 'would drain' : 'drained'} node ${name} (already cordoned)`;
+
+    if (dry) {
+      // A dry run never waits: a PDB refusal is reported, not retried.
+      const blocked = outcome.blocked.length > 0 ? `; a PodDisruptionBudget refuses ${list(outcome.blocked)} now` : '';
+      const reason = `${head}: ${evictedText(outcome.evicted, outcome.gone, true)}${taintNote}${blocked}`;
+      await ctx.stampLastAction(ref, reason);
+      return { result: 'changed', reason };
+    }
+    if (outcome.blocked.length > 0) {
+      outcome.blocked.forEach(() => ctx.countActionError('evict'));
+      return timedOut(ctx, ref, params.timeoutSeconds, [...outcome.blocked, ...(await notGone(ctx.cluster, outcome.evicted))]);
+    }
+    const remaining = await waitUntilGone(ctx, outcome.evicted, deadline);
+    if (remaining.length > 0) return timedOut(ctx, ref, params.timeoutSeconds, remaining);
+    const reason = `${head}: ${evictedText(outcome.evicted, outcome.gone, false)}${taintNote}`;
+    await ctx.stampLastAction(ref, reason);
+    return { result: 'changed', reason };
+  },
+});
+
+interface EvictionPlan {
+  evict: PodInfo[];
+  problems: string[];
+}
+
+/** kubectl drain's filters; every problem is collected so the error names all of them at once. */
+async function planEvictions(cluster: ClusterClient, pods: PodInfo[], params: DrainGpuNodeParams): Promise<EvictionPlan> {
+  const optOut = new OptOutCheck(cluster);
+  const plan: EvictionPlan = { evict: [], problems: [] };
+  for (const pod of pods) {
+    const id = `${pod.namespace}/${pod.name}`;
+    if (pod.isMirror) continue;
+    if (params.onlyGpuPods && !pod.requestsGpu) continue;
+    const finished = pod.phase === 'Succeeded' || pod.phase === 'Failed';
+    if (pod.controller?.kind === 'DaemonSet') {
+      if (params.ignoreDaemonSets) continue;
+      if (!finished) {
+        plan.problems.push(`pod ${id} is managed by DaemonSet ${pod.controller.name} (use ignoreDaemonSets)`);
+        continue;
+      }
+    }
+    const optedOut = await optOut.reason(pod);
+    if (optedOut !== undefined) {
+      plan.problems.push(`pod ${id} is opted out (${optedOut})`);
+      continue;
+    }
+    // Finished pods are only cleaned up: losing them loses nothing, as in kubectl.
+    if (!finished && pod.controller === undefined && !params.force) plan.problems.push(`pod ${id} has no controller (use force)`);
+    if (!finished && pod.hasEmptyDir && !params.deleteEmptyDirData) {
+      plan.problems.push(`pod ${id} uses emptyDir data (use deleteEmptyDirData)`);
+    }
+    plan.evict.push(pod);
+  }
+  return plan;
+}
+
+/** `remediator.dev/disabled: "true"` on the pod, its namespace or its owning workload. */
+class OptOutCheck {
+  private readonly namespaces = new Map<string, boolean>();
+  private readonly workloads = new Map<string, string | undefined>();
+
+  constructor(private readonly cluster: ClusterClient) {}
+
+  async reason(pod: PodInfo): Promise<string | undefined> {
+    if (optedOut(pod.labels)) return `${OPT_OUT_LABEL}=true on the pod`;
+    if (await this.namespaceOptedOut(pod.namespace)) return `${OPT_OUT_LABEL}=true on namespace ${pod.namespace}`;
+    const owner = pod.controller;
+    if (owner === undefined || !isObjectName(owner.name)) return undefined;
+    return this.workloadReason(pod.namespace, owner.kind, owner.name);
+  }
+
+  private async namespaceOptedOut(namespace: string): Promise<boolean> {
+    let result = this.namespaces.get(namespace);
+    if (result === undefined) {
+      result = optedOut((await this.cluster.getNamespaceLabels(namespace)) ?? {});
+      this.namespaces.set(namespace, result);
+    }
+    return result;
+  }
+
+  private async workloadReason(namespace: string, kind: string, name: string): Promise<string | undefined> {
+    if (kind !== 'ReplicaSet' && kind !== 'StatefulSet' && kind !== 'Deployment') return undefined;
+    const key = `${kind}/${namespace}/${name}`;
+    if (this.workloads.has(key)) return this.workloads.get(key);
+    const workload = await this.cluster.getWorkload(kind, namespace, name);
+    let result: string | undefined;
+    if (workload !== undefined && optedOut(workload.labels)) result = `${OPT_OUT_LABEL}=true on ${kind} ${name}`;
+    else if (workload?.controller?.kind === 'Deployment' && isObjectName(workload.controller.name)) {
+      result = await this.workloadReason(namespace, 'Deployment', workload.controller.name);
+    }
+    this.workloads.set(key, result);
+    return result;
+  }
+}
+
+interface EvictionOutcome {
+  evicted: PodInfo[];
+  /** Already gone (404, or replaced under the same name) before the eviction. */
+  gone: PodInfo[];
+  /** Still refused by a PodDisruptionBudget: at the deadline, or (dry run) on the one try. */
+  blocked: PodInfo[];
+}
+
+/** Each pod once per pass; pods a PDB refuses are retried every 5 s until the deadline (a dry run tries once). */
+async function evictAll(ctx: PlaybookContext, pods: PodInfo[], params: DrainGpuNodeParams, deadline: number): Promise<EvictionOutcome> {
+  const outcome: EvictionOutcome = { evicted: [], gone: [], blocked: [] };
+  let pending = pods;
+  for (;;) {
+    const refused: PodInfo[] = [];
+    for (const pod of pending) {
+      try {
+        const result = await ctx.cluster.evictPod(pod.namespace, pod.name, pod.uid, {
+          dryRun: ctx.dryRun,
+          gracePeriodSeconds: params.gracePeriodSeconds,
+        });
+        if (result === 'gone') {
+          outcome.gone.push(pod);
+        } else {
+          outcome.evicted.push(pod);
+          const what = `${ctx.dryRun ? 'would evict' : 'evicted'} pod ${pod.namespace}/${pod.name} to drain node ${pod.nodeName ?? ''}`;
+          await ctx.event({ kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'RemediationEvict', what);
+        }
+      } catch (error) {
+        if (error instanceof KubeApiError && error.code === 429) {
+          ctx.log.info({ pod: `${pod.namespace}/${pod.name}` }, 'eviction refused by a PodDisruptionBudget; retrying');
+          refused.push(pod);
+        } else if (error instanceof KubeApiError && error.code === 409 && (await isGone(ctx.cluster, pod))) {
+          // The uid precondition failed because the pod was already replaced.
+          outcome.gone.push(pod);
+        } else {
+          throw error;
+        }
+      }
+    }
+    if (refused.length === 0 || ctx.dryRun || ctx.now() >= deadline) {
+      outcome.blocked = refused;
+      return outcome;
+    }
+    pending = refused;
+    await ctx.sleep(EVICT_RETRY_MS);
+  }
+}
+
+/** Polls until every evicted pod is gone (404 or a new uid); returns those still there at the deadline. */
+async function waitUntilGone(ctx: PlaybookContext, pods: PodInfo[], deadline: number): Promise<PodInfo[]> {
+  let remaining = pods;
+  for (;;) {
+    remaining = await notGone(ctx.cluster, remaining);
+    if (remaining.length === 0 || ctx.now() >= deadline) return remaining;
+    await ctx.sleep(POLL_MS);
+  }
+}
+
+async function notGone(cluster: ClusterClient, pods: PodInfo[]): Promise<PodInfo[]> {
+  const remaining: PodInfo[] = [];
+  for (const pod of pods) if (!(await isGone(cluster, pod))) remaining.push(pod);
+  return remaining;
+}
+
+async function isGone(cluster: ClusterClient, pod: PodInfo): Promise<boolean> {
+  const now = await cluster.getPod(pod.namespace, pod.name);
+  return now === undefined || now.uid !== pod.uid;
+}
+
+async function timedOut(ctx: PlaybookContext, ref: ObjectRef, seconds: number, stillThere: PodInfo[]): Promise<never> {
+  const message = `drain timed out after ${seconds}s; still on node: ${list(stillThere)}`;
+  await ctx.event(ref, 'RemediationDrain', `node ${ref.name}: ${message}`, 'Warning');
+  await ctx.stampLastAction(ref, message);
+  throw new PermanentError(message);
+}
+
+/** Read-modify-write of the whole list with the node's resourceVersion: other controllers' taints survive. */
+async function addTaint(ctx: PlaybookContext, node: NodeInfo, wanted: TaintParams): Promise<boolean> {
+  let current = node;
+  for (let attempt = 1; ; attempt++) {
+    const existing = current.taints.find((t) => t.key === wanted.key && t.effect === wanted.effect);
+    if (existing !== undefined && (existing.value ?? '') === (wanted.value ?? '')) return false;
+    const taint: Taint = { key: wanted.key, effect: wanted.effect, ...(wanted.value === undefined ? {} : { value: wanted.value }) };
+    const taints = existing === undefined ? [...current.taints, taint] : current.taints.map((t) => (t === existing ? taint : t));
+    try {
+      await ctx.cluster.replaceNodeTaints(current.name, taints, current.resourceVersion, { dryRun: ctx.dryRun });
+      return true;
+    } catch (error) {
+      if (!(error instanceof KubeApiError) || error.code !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw error;
+      const fresh = await ctx.cluster.getNode(current.name);
+      if (fresh === undefined) throw new PermanentError(`node ${current.name} not found`);
+      current = fresh;
+    }
+  }
+}
+
+function optedOut(labels: Record<string, string>): boolean {
+  return labels[OPT_OUT_LABEL] === 'true';
+}
+
+function describeTaint(taint: TaintParams): string {
+  return `${taint.key}${taint.value === undefined ? '' : `=${taint.value}`}:${taint.effect}`;
+}
+
+function evictedText(evicted: PodInfo[], gone: PodInfo[], dry: boolean): string {
+  const text = evicted.length === 0 ? `${dry ? 'evict' : 'evicted'} no pods` : `${dry ? 'evict' : 'evicted'} ${count(evicted.length)} (${list(evicted)})`;
+  return gone.length === 0 ? text : `${text}; ${count(gone.length)} already gone (${list(gone)})`;
+}
+
+function count(n: number): string {
+  return `${n} ${n === 1 ? 'pod' : 'pods'}`;
+}
+
+function list(pods: PodInfo[]): string {
+  return pods.map((p) => `${p.namespace}/${p.name}`).join(', ');
+}
+
+/** `host:9100` → `host`; an IPv6 `[::1]:9100` stays invalid and is ignored. */
+function stripPort(instance: string): string {
+  const match = /^(.*):\d+$/.exec(instance);
+  return match ? match[1]! : instance;
+}

@@ -1,0 +1,285 @@
+/**
+ * restart-oom-pod: restarts an OOM-killed pod by evicting it (PodDisruptionBudgets honoured) or
+ * deleting it, with a uid precondition so a same-named replacement is never hit, then waits
+ * until the owning workload has a Ready replacement.
+ *
+ * Refuses (skipped) when the pod is gone, when no container (or not the named one) was
+ * OOMKilled (unless requireOOMKilled is false), and when nothing would recreate the pod (no
+ * controller, unless allowUnmanaged). Refuses gracePeriodSeconds 0 for StatefulSet pods.
+ * A PDB that allows no disruption (429) fails the attempt retryably; the queue retries later.
+ *
+ * kubectl equivalent: `kubectl -n NS delete pod NAME` (method delete; kubectl has no direct
+ * eviction verb, `kubectl drain` evicts), then `kubectl -n NS rollout status deployment/OWNER`.
+ */
+import { z } from 'zod';
+import {
+  assertNamespace,
+  assertObjectName,
+  definePlaybook,
+  KubeApiError,
+  PermanentError,
+  podTarget,
+  workloadTarget,
+  type ClusterClient,
+  type ObjectRef,
+  type PlaybookContext,
+  type PlaybookOutcome,
+  type PodInfo,
+  type RunStep,
+} from '../src/engine/playbook.js';
+import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
+import { findCompletedStep, findInBody } from './previous-steps.js';
+
+const POLL_MS = 1000;
+
+export const restartOomPodParams = z.strictObject({
+  namespace: namespaceField().describe('Namespace of the pod'),
+  pod: objectNameField('Name of the pod'),
+  container: z
+    .string()
+    .refine(isDnsLabelName, { message: 'must be a valid container name (DNS label)' })
+    .optional()
+    .describe('Only this container counts for requireOOMKilled (default: any container)'),
+  requireOOMKilled: z.boolean().default(true).describe("Skip unless a container's last or current termination reason is OOMKilled"),
+  allowUnmanaged: z.boolean().default(false).describe('Also restart a pod without a controller (nothing recreates it)'),
+  method: z.enum(['evict', 'delete']).default('evict').describe('evict honours PodDisruptionBudgets; delete bypasses them'),
+  gracePeriodSeconds: z.int().min(0).optional().describe("Termination grace period (default: the pod's own)"),
+  waitForReadySeconds: z.int().min(0).default(300).describe('How long to wait for a Ready replacement; 0 = do not wait'),
+});
+
+export type RestartOomPodParams = z.infer<typeof restartOomPodParams>;
+
+export const restartOomPod = definePlaybook<RestartOomPodParams>({
+  name: 'restart-oom-pod',
+  description:
+    'Evicts (or deletes) an OOM-killed pod so its controller recreates it, then waits until the replacement is Ready.',
+  destructive: true,
+  paramsSchema: restartOomPodParams,
+
+  paramsFromLabels(labels) {
+    const params: Record<string, unknown> = {};
+    if (isNamespaceName(labels.namespace)) params.namespace = labels.namespace;
+    if (isObjectName(labels.pod)) params.pod = labels.pod;
+    if (isDnsLabelName(labels.container)) params.container = labels.container;
+    return params;
+  },
+
+  target(params) {
+    return podTarget(params.namespace, params.pod);
+  },
+
+  async resolveTarget(cluster, params) {
+    if (!isNamespaceName(params.namespace) || !isObjectName(params.pod)) return undefined;
+    const pod = await cluster.getPod(params.namespace, params.pod);
+    if (pod === undefined) return undefined;
+    return (await resolveOwner(cluster, pod)).target;
+  },
+
+  async run(ctx, params) {
+    const namespace = assertNamespace(params.namespace);
+    const name = assertObjectName(params.pod, 'pod name');
+    const podName = `${namespace}/${name}`;
+    const pod = await ctx.cluster.getPod(namespace, name);
+
+    const earlier = findCompletedStep(ctx.previousSteps, ctx.dryRun, {
+      actions: ['evict', 'delete_pod'],
+      object: podTarget(namespace, name),
+      paths: [`/api/v1/namespaces/${namespace}/pods/${name}/eviction`, `/api/v1/namespaces/${namespace}/pods/${name}`],
+    });
+    if (earlier !== undefined) return resume(ctx, params, earlier, pod);
+
+    if (pod === undefined) return { result: 'skipped', reason: `pod ${podName} not found` };
+
+    let oomNote = '';
+    if (params.requireOOMKilled) {
+      const candidates = params.container === undefined ? pod.containers : pod.containers.filter((c) => c.name === params.container);
+      if (params.container !== undefined && candidates.length === 0) {
+        return { result: 'skipped', reason: `pod ${podName} has no container ${params.container}` };
+      }
+      const oom = candidates.find((c) => c.lastTerminationReason === 'OOMKilled' || c.currentTerminationReason === 'OOMKilled');
+      if (oom === undefined) {
+        const reason =
+          params.container === undefined
+            ? `no container of pod ${podName} was OOMKilled`
+            : `container ${params.container} of pod ${podName} was not OOMKilled`;
+        return { result: 'skipped', reason };
+      }
+      oomNote = ` (OOMKilled container ${oom.name})`;
+    }
+    if (pod.controller === undefined && !params.allowUnmanaged) {
+      return { result: 'skipped', reason: `pod ${podName} has no controller; set allowUnmanaged to restart it anyway (nothing will recreate it)` };
+    }
+
+    const owner = await resolveOwner(ctx.cluster, pod);
+    if (owner.follow === 'same-name' && params.gracePeriodSeconds === 0) {
+      // A StatefulSet pod removed with grace 0 may still run while its same-named replacement starts.
+      throw new PermanentError(`gracePeriodSeconds 0 is refused for StatefulSet pod ${podName}`);
+    }
+    const willWait = !ctx.dryRun && params.waitForReadySeconds > 0 && owner.follow !== 'none';
+    const existing = willWait && owner.follow === 'selector' ? await podUids(ctx.cluster, namespace, owner.selector) : new Set<string>();
+
+    const verb = params.method === 'evict' ? 'evicted' : 'deleted';
+    const opts = { dryRun: ctx.dryRun, gracePeriodSeconds: params.gracePeriodSeconds };
+    let result: 'evicted' | 'deleted' | 'gone';
+    try {
+      result =
+        params.method === 'evict'
+          ? await ctx.cluster.evictPod(namespace, name, pod.uid, opts)
+          : await ctx.cluster.deletePod(namespace, name, pod.uid, opts);
+    } catch (error) {
+      // 409 = the uid precondition failed: the pod we judged is already gone and replaced.
+      if (error instanceof KubeApiError && error.code === 409) {
+        const now = await ctx.cluster.getPod(namespace, name);
+        if (now === undefined || now.uid !== pod.uid) return { result: 'noop', reason: `pod ${podName} was already replaced` };
+      }
+      throw error;
+    }
+    if (result === 'gone') return { result: 'noop', reason: `pod ${podName} was already gone` };
+
+    const done = `${ctx.dryRun ? `would ${params.method}` : verb} pod ${podName}${oomNote}`;
+    await ctx.event({ kind: 'Pod', namespace, name, uid: pod.uid }, 'RemediationRestart', done);
+    if (owner.ref !== undefined) await ctx.stampLastAction(owner.ref, done);
+
+    if (ctx.dryRun) return { result: 'changed', reason: done };
+    if (params.waitForReadySeconds === 0) return { result: 'changed', reason: `${done}; not waiting for a replacement` };
+    if (owner.follow === 'none') return { result: 'changed', reason: `${done}; ${owner.whyNotFollowed}` };
+    const replacement = await waitForReplacement(ctx, owner, namespace, name, pod.uid, existing, undefined, params.waitForReadySeconds, done);
+    return { result: 'changed', reason: `${done}; replacement ${namespace}/${replacement} Ready` };
+  },
+});
+
+type Owner =
+  | { target: string; ref?: ObjectRef; follow: 'same-name' }
+  | { target: string; ref?: ObjectRef; follow: 'selector'; selector: Record<string, string> }
+  | { target: string; ref?: ObjectRef; follow: 'none'; whyNotFollowed: string };
+
+/**
+ * The workload that owns the pod: its target key (locks, cooldowns), the object to stamp, and how
+ * to recognise the replacement. Read-only.
+ */
+async function resolveOwner(cluster: ClusterClient, pod: PodInfo): Promise<Owner> {
+  const { namespace } = pod;
+  const own = podTarget(namespace, pod.name);
+  const controller = pod.controller;
+  if (controller === undefined) return { target: own, follow: 'none', whyNotFollowed: 'the pod had no controller, nothing will replace it' };
+  if (!isObjectName(controller.name)) {
+    return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind} has an unusable name)` };
+  }
+  switch (controller.kind) {
+    case 'StatefulSet':
+      return {
+        target: workloadTarget('StatefulSet', namespace, controller.name),
+        ref: { kind: 'StatefulSet', namespace, name: controller.name },
+        follow: 'same-name',
+      };
+    case 'ReplicaSet': {
+      const rs = await cluster.getWorkload('ReplicaSet', namespace, controller.name);
+      const deployment = rs?.controller;
+      if (deployment?.kind === 'Deployment' && isObjectName(deployment.name)) {
+        const info = await cluster.getWorkload('Deployment', namespace, deployment.name);
+        const ref: ObjectRef = { kind: 'Deployment', namespace, name: deployment.name };
+        const target = workloadTarget('Deployment', namespace, deployment.name);
+        if (info !== undefined && hasSelector(info.selector)) return { target, ref, follow: 'selector', selector: info.selector };
+        return { target, ref, follow: 'none', whyNotFollowed: `replacement not checked (Deployment ${deployment.name} not readable)` };
+      }
+      if (rs !== undefined && hasSelector(rs.selector)) {
+        return { target: own, ref: { kind: 'ReplicaSet', namespace, name: rs.name }, follow: 'selector', selector: rs.selector };
+      }
+      return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (ReplicaSet ${controller.name} not readable)` };
+    }
+    case 'DaemonSet': {
+      const ds = await cluster.getWorkload('DaemonSet', namespace, controller.name);
+      if (ds !== undefined && hasSelector(ds.selector)) {
+        return { target: own, ref: { kind: 'DaemonSet', namespace, name: ds.name }, follow: 'selector', selector: ds.selector };
+      }
+      return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (DaemonSet ${controller.name} not readable)` };
+    }
+    default:
+      return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind}/${controller.name})` };
+  }
+}
+
+/**
+ * A retried job whose earlier attempt already restarted the pod: never restart again (the pod
+ * there now may be the replacement), only finish the wait.
+ */
+async function resume(ctx: PlaybookContext, params: RestartOomPodParams, earlier: RunStep, pod: PodInfo | undefined): Promise<PlaybookOutcome> {
+  const { namespace, pod: name } = params;
+  const uid = findInBody(earlier.request.body, 'uid');
+  const oldUid = typeof uid === 'string' ? uid : undefined;
+  const verb = earlier.action === 'delete_pod' ? 'deleted' : 'evicted';
+  const done = `${verb} pod ${namespace}/${name} in an earlier attempt of this run`;
+
+  const owner = pod?.controller !== undefined ? await resolveOwner(ctx.cluster, pod) : await ownerFromSteps(ctx, namespace);
+  if (owner?.ref !== undefined) await ctx.stampLastAction(owner.ref, done);
+  if (ctx.dryRun || params.waitForReadySeconds === 0) return { result: 'changed', reason: done };
+  if (owner === undefined) return { result: 'changed', reason: `${done}; replacement not checked (owner unknown)` };
+  if (owner.follow === 'none') return { result: 'changed', reason: `${done}; ${owner.whyNotFollowed}` };
+
+  // Without a snapshot from before the restart, pods created since the restart count as replacements.
+  const at = Date.parse(earlier.at);
+  const createdAfter = Number.isNaN(at) ? undefined : at - 1000;
+  const replacement = await waitForReplacement(ctx, owner, namespace, name, oldUid, new Set(), createdAfter, params.waitForReadySeconds, done);
+  return { result: 'changed', reason: `${done}; replacement ${namespace}/${replacement} Ready` };
+}
+
+/** The pod is gone with its ownerReference; the workload stamp an earlier attempt recorded names the owner. */
+async function ownerFromSteps(ctx: PlaybookContext, namespace: string): Promise<Owner | undefined> {
+  for (let i = ctx.previousSteps.length - 1; i >= 0; i--) {
+    const step = ctx.previousSteps[i]!;
+    if (step.action !== 'annotate') continue;
+    const [kind, ns, workload, ...rest] = step.object.split('/');
+    if (ns !== namespace || workload === undefined || rest.length > 0 || !isObjectName(workload)) continue;
+    if (kind === 'statefulset') {
+      return { target: workloadTarget('StatefulSet', namespace, workload), ref: { kind: 'StatefulSet', namespace, name: workload }, follow: 'same-name' };
+    }
+    if (kind === 'deployment') {
+      const info = await ctx.cluster.getWorkload('Deployment', namespace, workload);
+      const ref: ObjectRef = { kind: 'Deployment', namespace, name: workload };
+      const target = workloadTarget('Deployment', namespace, workload);
+      if (info === undefined || !hasSelector(info.selector)) return { target, ref, follow: 'none', whyNotFollowed: 'replacement not checked (Deployment not readable)' };
+      return { target, ref, follow: 'selector', selector: info.selector };
+    }
+  }
+  return undefined;
+}
+
+async function waitForReplacement(
+  ctx: PlaybookContext,
+  owner: Exclude<Owner, { follow: 'none' }>,
+  namespace: string,
+  name: string,
+  oldUid: string | undefined,
+  existing: ReadonlySet<string>,
+  createdAfter: number | undefined,
+  seconds: number,
+  done: string,
+): Promise<string> {
+  const deadline = ctx.now() + seconds * 1000;
+  for (;;) {
+    const candidates =
+      owner.follow === 'same-name'
+        ? [await ctx.cluster.getPod(namespace, name)].filter((p): p is PodInfo => p !== undefined)
+        : await ctx.cluster.listPods(namespace, owner.selector);
+    const replacement = candidates.find(
+      (p) =>
+        p.ready &&
+        !p.terminating &&
+        p.uid !== oldUid &&
+        !existing.has(p.uid) &&
+        (createdAfter === undefined || (p.createdAt !== undefined && Date.parse(p.createdAt) >= createdAfter)),
+    );
+    if (replacement !== undefined) return replacement.name;
+    if (ctx.now() >= deadline) throw new PermanentError(`${done}, but its replacement was not Ready within ${seconds}s`);
+    await ctx.sleep(POLL_MS);
+  }
+}
+
+async function podUids(cluster: ClusterClient, namespace: string, selector: Record<string, string>): Promise<Set<string>> {
+  return new Set((await cluster.listPods(namespace, selector)).map((p) => p.uid));
+}
+
+/** An empty selector would match every pod of the namespace. */
+function hasSelector(selector: Record<string, string>): boolean {
+  return Object.keys(selector).length > 0;
+}

@@ -1,0 +1,126 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redis-keys.js';
+
+/**
+ * Claims the node budget atomically. Counts every unschedulable node (whoever cordoned it) plus
+ * the nodes we claimed and are about to cordon. A claim for a node that is still schedulable
+ * after `staleMs` is dropped: its cordon failed or a human uncordoned it.
+ * KEYS[1] claims hash (node -> claimedAt ms). ARGV: node, max, nowMs, staleMs, unschedulable...
+ */
+const NODE_BUDGET_SCRIPT = `
+local node = ARGV[1]
+local max = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local stale = tonumber(ARGV[4])
+local counted = {}
+local n = 0
+for i = 5, #ARGV do
+  if not counted[ARGV[i]] then counted[ARGV[i]] = true; n = n + 1 end
+end
+local claims = redis.call('HGETALL', KEYS[1])
+for i = 1, #claims, 2 do
+  local name = claims[i]
+  local at = tonumber(claims[i + 1])
+  if not counted[name] then
+    if now - at > stale then
+      redis.call('HDEL', KEYS[1], name)
+    else
+      counted[name] = true; n = n + 1
+    end
+  end
+end
+if counted[node] then
+  redis.call('HSET', KEYS[1], node, now)
+  return {1, n}
+end
+if n + 1 > max then return {0, n} end
+redis.call('HSET', KEYS[1], node, now)
+return {1, n + 1}
+`;
+
+const RELEASE_LOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+const RENEW_LOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+type GuardRedis = Redis & {
+  remediatorNodeBudget(key: string, ...args: string[]): Promise<[number, number]>;
+  remediatorReleaseLock(key: string, token: string): Promise<number>;
+  remediatorRenewLock(key: string, token: string, ttl: string): Promise<number>;
+};
+
+/** The Redis side of the guards the worker re-checks: pause, resolution, cooldown, locks, node budget. */
+export class GuardStore {
+  private readonly redis: GuardRedis;
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    redis.defineCommand('remediatorNodeBudget', { numberOfKeys: 1, lua: NODE_BUDGET_SCRIPT });
+    redis.defineCommand('remediatorReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_SCRIPT });
+    redis.defineCommand('remediatorRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_SCRIPT });
+    this.redis = redis as GuardRedis;
+  }
+
+  /** The pause reason in force for this playbook, if any. */
+  async pausedReason(playbook: string): Promise<string | undefined> {
+    const [global, scoped] = await this.redis.hmget(this.keys.pause, 'global', `playbook:${playbook}`);
+    const raw = global ?? scoped;
+    if (!raw) return undefined;
+    const scope = global ? 'globally' : `for playbook ${playbook}`;
+    try {
+      const parsed = JSON.parse(raw) as { reason?: string; by?: string };
+      return `automation is paused ${scope}${parsed.by ? ` by ${parsed.by}` : ''}${parsed.reason ? `: ${parsed.reason}` : ''}`;
+    } catch {
+      return `automation is paused ${scope}`;
+    }
+  }
+
+  async isEpisodeResolved(episode: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.episodeResolved(episode))) === 1;
+  }
+
+  /** Remaining cooldown in ms (0 when none). */
+  async cooldownRemaining(target: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(this.keys.cooldown(target)));
+  }
+
+  /** Starts the target's cooldown unless one is running; false when another run holds it. */
+  async claimCooldown(target: string, ms: number, runId: string): Promise<boolean> {
+    const ok = await this.redis.set(this.keys.cooldown(target), runId, 'PX', ms, 'NX');
+    if (ok === 'OK') return true;
+    return (await this.redis.get(this.keys.cooldown(target))) === runId;
+  }
+
+  async acquireLock(target: string, token: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.redis.set(this.keys.lock(target), token, 'PX', ttlMs, 'NX');
+    if (ok === 'OK') return true;
+    return (await this.redis.get(this.keys.lock(target))) === token;
+  }
+
+  async renewLock(target: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.remediatorRenewLock(this.keys.lock(target), token, String(ttlMs))) === 1;
+  }
+
+  async releaseLock(target: string, token: string): Promise<void> {
+    await this.redis.remediatorReleaseLock(this.keys.lock(target), token);
+  }
+
+  async lockHolder(target: string): Promise<string | null> {
+    return this.redis.get(this.keys.lock(target));
+  }
+
+  async claimNodeBudget(node: string, max: number, unschedulable: string[], nowMs: number, staleMs = 300_000): Promise<{ ok: boolean; used: number }> {
+    const [ok, used] = await this.redis.remediatorNodeBudget(this.keys.nodeBudget, node, String(max), String(nowMs), String(staleMs), ...unschedulable);
+    return { ok: ok === 1, used };
+  }
+
+  async releaseNodeBudget(node: string): Promise<void> {
+    await this.redis.hdel(this.keys.nodeBudget, node);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Every key lives under one `{prefix}` hash tag so a Redis Cluster keeps them in one slot
+ * (Lua scripts touch several at once) and installs can share a Redis.
+ */
+export class RedisKeys {
+  readonly tag: string;
+  constructor(readonly prefix: string) {
+    this.tag = `{${prefix}}`;
+  }
+  run(id: string): string {
+    return `${this.tag}:run:${id}`;
+  }
+  get runs(): string {
+    return `${this.tag}:runs`;
+  }
+  episode(ep: string): string {
+    return `${this.tag}:ep:${ep}`;
+  }
+  episodeResolved(ep: string): string {
+    return `${this.tag}:epres:${ep}`;
+  }
+  cooldown(target: string): string {
+    return `${this.tag}:cooldown:${target}`;
+  }
+  lock(target: string): string {
+    return `${this.tag}:lock:${target}`;
+  }
+  get nodeBudget(): string {
+    return `${this.tag}:budget:nodes`;
+  }
+  get pause(): string {
+    return `${this.tag}:pause`;
+  }
+  get audit(): string {
+    return `${this.tag}:audit`;
+  }
+  /** BullMQ's own prefix: its keys become `{prefix}:<queue>:...`, inside the same hash tag. */
+  get bullPrefix(): string {
+    return this.tag;
+  }
+}

@@ -1,0 +1,308 @@
+import type { Logger } from 'pino';
+import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
+import type { Run, RunStatus, RunStep, PlaybookOutcome } from '../domain/run.js';
+import { GuardBlockedError, RemediatorError, RetryableError, RunCancelledError } from '../domain/errors.js';
+import { parseTarget } from '../domain/target.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AnyPlaybook, ActionName, PlaybookContext } from './playbook.js';
+import type { EngineGuards, EngineRule } from './engine-rule.js';
+import type { RunStore } from './run-store.js';
+import type { GuardStore } from './guard-store.js';
+import { RecordingCluster, type MutationSink } from './recording-cluster.js';
+
+export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
+
+export interface AuditWriter {
+  append(entries: object[]): Promise<unknown>;
+}
+
+export interface RunExecutorDeps {
+  runs: RunStore;
+  guards: GuardStore;
+  cluster: ClusterClient;
+  playbooks: ReadonlyMap<string, AnyPlaybook>;
+  rules: ReadonlyMap<string, EngineRule>;
+  guardConfig: EngineGuards;
+  audit: AuditWriter;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+  lockTtlMs?: number;
+}
+
+export interface AttemptInfo {
+  attemptsMade: number;
+  maxAttempts: number;
+  signal: AbortSignal;
+}
+
+const ACTION_SET = new Set<string>(['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate']);
+
+/**
+ * Runs one queued run: freshness, target lock, the pre-mutation guard re-check, the playbook,
+ * and the terminal status with its audit entry and metrics. Throws only to ask the queue for a
+ * retry (a retryable error with attempts left); every other ending is recorded here.
+ */
+export class RunExecutor {
+  private readonly now: () => number;
+  private readonly lockTtlMs: number;
+  /** Actions a playbook reported as finally failed without a failed request (e.g. drain timeout). */
+  private readonly extraErrors = new Map<string, Set<string>>();
+  constructor(private readonly deps: RunExecutorDeps) {
+    this.now = deps.now ?? Date.now;
+    this.lockTtlMs = deps.lockTtlMs ?? 120_000;
+  }
+
+  async execute(runId: string, attempt: AttemptInfo): Promise<RunStatus | undefined> {
+    const { runs, logger } = this.deps;
+    const run = await runs.get(runId);
+    if (!run) {
+      logger.warn({ runId }, 'job for an unknown run; dropped');
+      return undefined;
+    }
+    const log = logger.child({ runId, playbook: run.playbook, target: run.target });
+    if (run.status !== 'queued' && run.status !== 'running') return run.status;
+
+    if (run.status === 'queued') {
+      const queuedSince = Date.parse(run.createdAt);
+      if (this.now() - queuedSince > this.deps.guardConfig.maxQueueAgeMs) {
+        run.reason = `not started within guards.maxQueueAge (${Math.round(this.deps.guardConfig.maxQueueAgeMs / 1000)}s) of being enqueued`;
+        return this.finish(run, 'expired', ['queued']);
+      }
+      run.startedAt = new Date(this.now()).toISOString();
+      const moved = await runs.transition(run, ['queued'], 'running', this.statusEntry(run, 'queued', 'running'));
+      if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
+    }
+    run.attempts += 1;
+
+    const playbook = this.deps.playbooks.get(run.playbook);
+    if (!playbook) {
+      run.reason = `unknown playbook ${run.playbook}`;
+      return this.finish(run, 'failed', ['running']);
+    }
+    const parsed = playbook.paramsSchema.safeParse(run.params);
+    if (!parsed.success) {
+      run.reason = `invalid params: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      return this.finish(run, 'failed', ['running']);
+    }
+
+    let locked = false;
+    let renew: NodeJS.Timeout | undefined;
+    try {
+      const resolved = playbook.resolveTarget ? await playbook.resolveTarget(this.deps.cluster, parsed.data) : undefined;
+      if (resolved && resolved !== run.target) run.target = resolved;
+      locked = await this.deps.guards.acquireLock(run.target, run.id, this.lockTtlMs);
+      if (!locked) {
+        const holder = await this.deps.guards.lockHolder(run.target);
+        throw new GuardBlockedError('target_locked', `${run.target} is locked by run ${holder ?? 'unknown'}`);
+      }
+      renew = setInterval(() => {
+        this.deps.guards.renewLock(run.target, run.id, this.lockTtlMs).catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
+      }, this.lockTtlMs / 3);
+      await runs.saveDoc(run);
+
+      const ctx = this.context(run, attempt, log);
+      const outcome: PlaybookOutcome = await playbook.run(ctx, parsed.data);
+      run.changed = outcome.result === 'changed' && !run.dryRun;
+      run.reason = run.dryRun && outcome.result !== 'skipped' ? `dry run: ${outcome.reason}` : outcome.reason;
+      return await this.finish(run, outcome.result === 'skipped' ? 'skipped' : 'succeeded', ['running']);
+    } catch (err) {
+      return await this.failure(run, err, attempt, log);
+    } finally {
+      if (renew) clearInterval(renew);
+      if (locked) await this.deps.guards.releaseLock(run.target, run.id).catch(() => undefined);
+    }
+  }
+
+  private async failure(run: Run, err: unknown, attempt: AttemptInfo, log: Logger): Promise<RunStatus | undefined> {
+    if (err instanceof GuardBlockedError) {
+      run.guard = { guard: err.guard, detail: err.detail };
+      run.reason = err.message;
+      this.deps.metrics.guardBlocks.inc({ guard: err.guard });
+      await this.deps.audit.append([{ ...this.base(run), type: 'guard_blocked', guard: err.guard, detail: err.detail, episode: run.trigger.episode }]);
+      return this.finish(run, 'blocked', ['running']);
+    }
+    if (err instanceof RunCancelledError) {
+      run.reason = err.message;
+      return this.finish(run, 'cancelled', ['running']);
+    }
+    const retryable = err instanceof RemediatorError ? err.retryable : true;
+    const message = err instanceof Error ? err.message : String(err);
+    if (retryable && attempt.attemptsMade + 1 < attempt.maxAttempts) {
+      log.warn({ err, attempt: attempt.attemptsMade + 1 }, 'run attempt failed; will retry');
+      await this.deps.runs.saveDoc(run);
+      throw err instanceof Error ? err : new RetryableError(message);
+    }
+    run.reason = retryable ? `gave up after ${attempt.attemptsMade + 1} attempts: ${message}` : message;
+    log.error({ err }, 'run failed');
+    return this.finish(run, 'failed', ['running']);
+  }
+
+  private async finish(run: Run, status: RunStatus, from: RunStatus[]): Promise<RunStatus | undefined> {
+    const previous = run.status;
+    run.finishedAt = new Date(this.now()).toISOString();
+    const moved = await this.deps.runs.transition(run, from, status, this.statusEntry(run, previous, status));
+    if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
+    const { metrics } = this.deps;
+    metrics.runs.inc({ playbook: run.playbook, source: run.trigger.source, status });
+    if (run.startedAt) metrics.runDuration.observe({ playbook: run.playbook, status }, (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000);
+    const results = finalActionResults(run.steps);
+    for (const [action, result] of results) metrics.actions.inc({ playbook: run.playbook, action, result });
+    for (const action of this.extraErrors.get(run.id) ?? []) {
+      if (!results.some(([a, r]) => a === action && r === 'error')) metrics.actions.inc({ playbook: run.playbook, action, result: 'error' });
+    }
+    this.extraErrors.delete(run.id);
+    this.deps.logger.info({ runId: run.id, playbook: run.playbook, target: run.target, status, changed: run.changed, dryRun: run.dryRun, reason: run.reason }, 'run finished');
+    return status;
+  }
+
+  private context(run: Run, attempt: AttemptInfo, log: Logger): PlaybookContext {
+    const previousSteps = [...run.steps];
+    let gate: Promise<void> | undefined;
+    const sink: MutationSink = {
+      dryRun: run.dryRun,
+      beforeMutation: () => (gate ??= this.recheckGuards(run)),
+      record: async (step: RunStep) => {
+        run.steps.push(step);
+        await this.deps.runs.saveDoc(run);
+        await this.deps.audit.append([
+          { ...this.base(run), type: 'kube_mutation', action: step.action, object: step.object, method: step.request.method, path: step.request.path, dryRun: step.request.dryRun, result: step.result, detail: step.detail, before: step.before, after: step.after },
+        ]);
+      },
+    };
+    const cluster = new RecordingCluster(this.deps.cluster, sink);
+    const signal = attempt.signal;
+    const now = this.now;
+    return {
+      runId: run.id,
+      dryRun: run.dryRun,
+      log,
+      cluster,
+      signal,
+      previousSteps,
+      now,
+      sleep: (ms: number) => abortableSleep(ms, signal),
+      claimNodeBudget: async (node: string) => {
+        await sink.beforeMutation();
+        await this.claimNodeBudget(run, node);
+      },
+      event: async (ref: ObjectRef, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
+        try {
+          await cluster.createEvent(ref, { reason, message, type }, { dryRun: run.dryRun });
+        } catch (err) {
+          if (err instanceof GuardBlockedError || err instanceof RunCancelledError) throw err;
+          log.warn({ err, reason }, 'could not record a Kubernetes Event');
+        }
+      },
+      stampLastAction: async (ref: ObjectRef, reason: string) => {
+        const value = JSON.stringify({ playbook: run.playbook, runId: run.id, rule: run.trigger.rule, operator: run.trigger.operator, reason, time: new Date(now()).toISOString() });
+        try {
+          await cluster.annotate(ref, LAST_ACTION_ANNOTATION, value, { dryRun: run.dryRun });
+        } catch (err) {
+          if (err instanceof GuardBlockedError || err instanceof RunCancelledError) throw err;
+          log.warn({ err }, 'could not set the last-action annotation');
+        }
+      },
+      countActionError: (action: ActionName) => {
+        const set = this.extraErrors.get(run.id) ?? new Set<string>();
+        set.add(action);
+        this.extraErrors.set(run.id, set);
+      },
+    };
+  }
+
+  /** DESIGN §1 freshness: right before the first mutation, pause, resolution and cooldown again. */
+  private async recheckGuards(run: Run): Promise<void> {
+    const { guards } = this.deps;
+    const paused = await guards.pausedReason(run.playbook);
+    if (paused) throw new GuardBlockedError('paused', paused);
+    const rule = run.trigger.rule ? this.deps.rules.get(run.trigger.rule) : undefined;
+    if (run.trigger.source === 'alert' && run.trigger.episode && rule?.onResolved !== 'ignore') {
+      if (await guards.isEpisodeResolved(run.trigger.episode)) throw new RunCancelledError('the alert resolved before the first mutation');
+    }
+    const cooldownMs = run.trigger.source === 'alert' ? rule?.cooldownMs : undefined;
+    if (!cooldownMs) return;
+    const stamped = await this.lastActionTime(run.target);
+    if (stamped && stamped.runId !== run.id && this.now() - stamped.time < cooldownMs) {
+      throw new GuardBlockedError('cooldown', `${run.target} was acted on at ${new Date(stamped.time).toISOString()} (annotation ${LAST_ACTION_ANNOTATION}); cooldown ${Math.round(cooldownMs / 1000)}s`);
+    }
+    if (run.dryRun) {
+      const remaining = await guards.cooldownRemaining(run.target);
+      if (remaining > 0) throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
+      return;
+    }
+    if (!(await guards.claimCooldown(run.target, cooldownMs, run.id))) {
+      const remaining = await guards.cooldownRemaining(run.target);
+      throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
+    }
+  }
+
+  /** The annotation survives a wiped Redis, so cooldowns do too. */
+  private async lastActionTime(target: string): Promise<{ time: number; runId?: string } | undefined> {
+    const parsed = parseTarget(target);
+    if (!parsed) return undefined;
+    const { cluster } = this.deps;
+    let annotations: Record<string, string> | undefined;
+    if (parsed.kind === 'node') annotations = (await cluster.getNode(parsed.name))?.annotations;
+    else if (parsed.kind === 'pod') annotations = (await cluster.getPod(parsed.namespace!, parsed.name))?.annotations;
+    else annotations = (await cluster.getWorkload(parsed.kind === 'deployment' ? 'Deployment' : 'StatefulSet', parsed.namespace!, parsed.name))?.annotations;
+    const raw = annotations?.[LAST_ACTION_ANNOTATION];
+    if (!raw) return undefined;
+    try {
+      const value = JSON.parse(raw) as { time?: string; runId?: string };
+      const time = value.time ? Date.parse(value.time) : NaN;
+      return Number.isNaN(time) ? undefined : { time, runId: value.runId };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async claimNodeBudget(run: Run, node: string): Promise<void> {
+    const nodes = await this.deps.cluster.listNodes();
+    const limit = this.deps.guardConfig.maxUnschedulableNodes;
+    const max = 'count' in limit ? limit.count : Math.ceil((limit.percent * nodes.length) / 100);
+    const unschedulable = nodes.filter((n) => n.unschedulable).map((n) => n.name);
+    if (run.dryRun) {
+      if (!unschedulable.includes(node) && unschedulable.length + 1 > max) {
+        throw new GuardBlockedError('node_budget', `${unschedulable.length} of at most ${max} nodes are already unschedulable`);
+      }
+      return;
+    }
+    const claim = await this.deps.guards.claimNodeBudget(node, max, unschedulable, this.now());
+    if (!claim.ok) throw new GuardBlockedError('node_budget', `${claim.used} of at most ${max} nodes are already unschedulable or being cordoned`);
+  }
+
+  private base(run: Run): Record<string, unknown> {
+    return { at: new Date(this.now()).toISOString(), actor: run.trigger.operator ?? 'worker', runId: run.id, target: run.target, playbook: run.playbook, rule: run.trigger.rule };
+  }
+
+  private statusEntry(run: Run, from: RunStatus, to: RunStatus): object {
+    return { ...this.base(run), type: 'run_status', from, to, reason: run.reason, changed: run.changed, dryRun: run.dryRun, guard: run.guard?.guard };
+  }
+}
+
+/** One count per object acted on, with the result of its last attempt. */
+export function finalActionResults(steps: readonly RunStep[]): [string, 'ok' | 'error' | 'dry_run'][] {
+  const last = new Map<string, { action: string; result: 'ok' | 'error' | 'dry_run' }>();
+  for (const step of steps) {
+    if (!ACTION_SET.has(step.action)) continue;
+    const result = step.result === 'error' ? 'error' : step.result === 'dry_run' ? 'dry_run' : 'ok';
+    last.set(`${step.action} ${step.object}`, { action: step.action, result });
+  }
+  return [...last.values()].map((v) => [v.action, v.result]);
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new RetryableError('interrupted by shutdown'));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new RetryableError('interrupted by shutdown'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,131 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Metrics } from '../observability/metrics.js';
+import type { AlertIntake } from '../engine/alert-intake.js';
+import type { RunStore } from '../engine/run-store.js';
+import type { AnyPlaybook } from '../engine/playbook.js';
+import { parseWebhookPayload } from '../alertmanager/webhook-payload.js';
+import { HttpError } from './http-error.js';
+import type { TokenAuth } from './auth.js';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  /** Readiness: api = Redis reachable; worker = Redis and Kubernetes reachable. */
+  ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** Refreshes scrape-time gauges (queue depth, pause state) before /metrics renders. */
+  onScrape?: () => Promise<void>;
+  /** Present on api processes only; a worker serves only /metrics, /healthz and /readyz. */
+  api?: {
+    auth: TokenAuth;
+    intake: AlertIntake;
+    runs: RunStore;
+    playbooks: ReadonlyMap<string, AnyPlaybook>;
+    bodyLimit: string | number;
+    /** True when the Redis connection is up; false answers 503 at once instead of waiting. */
+    redisUp: () => boolean;
+  };
+}
+
+/** Errors from a Redis that is down or unreachable: the webhook answers 503 so Alertmanager retries. */
+function isRedisUnavailable(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN/i.test(message);
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const end = deps.metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path.startsWith('/api/') ? 'api' : req.path);
+      end({ route: `${req.baseUrl ?? ''}${route}`, method: req.method, code: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const result = await deps.ready().catch((err: unknown) => ({ ok: false, checks: { error: String(err) } }));
+    res.status(result.ok ? 200 : 503).json(result);
+  });
+  app.get('/metrics', async (_req, res) => {
+    await deps.onScrape?.();
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+
+  const api = deps.api;
+  if (api) {
+    const json = express.json({ limit: api.bodyLimit, type: () => true });
+    const alerts: RequestHandler = async (req, res, next) => {
+      try {
+        if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry');
+        const parsed = parseWebhookPayload(req.body);
+        if (!parsed.ok) throw new HttpError(400, 'bad_request', parsed.message);
+        const result = await api.intake.receive(parsed.notification);
+        res.status(200).json(result);
+      } catch (err) {
+        if (!(err instanceof HttpError) && isRedisUnavailable(err)) {
+          deps.logger.warn({ err }, 'Redis unavailable; answering 503');
+          return next(new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry'));
+        }
+        next(err);
+      }
+    };
+    app.post('/api/v1/alerts', api.auth.require('alertmanager'), json, alerts);
+
+    app.get('/api/v1/playbooks', api.auth.require('viewer'), (_req, res) => {
+      res.json({
+        items: [...api.playbooks.values()].map((p) => ({
+          name: p.name,
+          description: p.description,
+          destructive: p.destructive,
+          paramsSchema: z.toJSONSchema(p.paramsSchema, { io: 'input', unrepresentable: 'any' }),
+        })),
+      });
+    });
+
+    app.get('/api/v1/runs/:id', api.auth.require('viewer'), async (req, res, next) => {
+      try {
+        const run = await api.runs.get(String(req.params.id));
+        if (!run) throw new HttpError(404, 'not_found', `run ${req.params.id} not found`);
+        res.json(run);
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+    if (err instanceof HttpError) {
+      res.status(err.status).json({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
+      return;
+    }
+    const e = err as { type?: string; status?: number; message?: string; limit?: number };
+    if (e.type === 'entity.too.large') {
+      res.status(413).json({ error: 'payload_too_large', message: `request body exceeds server.bodyLimit (${e.limit} bytes)` });
+      return;
+    }
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ error: 'bad_request', message: `body is not valid JSON: ${e.message}` });
+      return;
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ error: 'bad_request', message: e.message ?? 'bad request' });
+      return;
+    }
+    deps.logger.error({ err }, 'unhandled error in HTTP handler');
+    res.status(500).json({ error: 'internal', message: 'internal error' });
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,48 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RunExecutor } from '../engine/run-executor.js';
+import { QUEUE_NAME, JOB_ATTEMPTS, type RunJobData } from './run-queue.js';
+
+/**
+ * BullMQ worker wrapper. On shutdown it stops fetching, lets running steps finish within the
+ * grace period, then aborts them (the playbook sees a retryable error; the job is retried by
+ * another worker and resumes idempotently).
+ */
+export class RunWorker {
+  readonly worker: Worker<RunJobData>;
+  private readonly abort = new AbortController();
+
+  constructor(opts: { connection: Redis; prefix: string; executor: RunExecutor; concurrency: number; logger: Logger }) {
+    this.worker = new Worker<RunJobData>(
+      QUEUE_NAME,
+      async (job: Job<RunJobData>) => {
+        await opts.executor.execute(job.data.runId, {
+          attemptsMade: job.attemptsMade,
+          maxAttempts: job.opts.attempts ?? JOB_ATTEMPTS,
+          signal: this.abort.signal,
+        });
+      },
+      { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency, autorun: false },
+    );
+    this.worker.on('error', (err) => opts.logger.warn({ err }, 'worker connection error'));
+    this.worker.on('failed', (job, err) => opts.logger.warn({ err, runId: job?.data.runId }, 'job attempt failed'));
+  }
+
+  start(): void {
+    void this.worker.run().catch(() => undefined);
+  }
+
+  async waitUntilReady(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
+  async close(graceMs: number): Promise<void> {
+    const timer = setTimeout(() => this.abort.abort(), graceMs);
+    try {
+      await this.worker.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

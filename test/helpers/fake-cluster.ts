@@ -1,0 +1,482 @@
+/**
+ * In-memory ClusterClient for unit tests. Holds nodes, pods, workloads with a scale, HPAs and
+ * namespaces; records every call (mutations with their dryRun flag); lets a test inject faults
+ * (a failure on the next call, a concurrent write just before a call, PDB refusals) and plays
+ * the controllers' part: a removed pod owned by a ReplicaSet, StatefulSet or DaemonSet gets a
+ * replacement. Reads return copies, so a playbook holding an object sees it go stale as in life.
+ */
+import { KubeApiError } from '../../src/domain/errors.js';
+import type {
+  ClusterClient,
+  EventSpec,
+  MutationOptions,
+  NodeInfo,
+  ObjectRef,
+  PodInfo,
+  ScaleInfo,
+  Taint,
+  WorkloadInfo,
+  WorkloadKind,
+} from '../../src/kube/cluster-client.js';
+
+type Method = keyof ClusterClient;
+
+export interface FakeCall {
+  method: Method;
+  args: unknown[];
+  /** Set for mutations only. */
+  dryRun?: boolean;
+}
+
+export interface FakeClusterOptions {
+  /** Clock for creation timestamps (share the fake context's clock). */
+  now?: () => number;
+}
+
+export interface RecordedEvent {
+  ref: ObjectRef;
+  event: EventSpec;
+  dryRun: boolean;
+}
+
+const MUTATIONS: readonly Method[] = [
+  'patchScale',
+  'evictPod',
+  'deletePod',
+  'setUnschedulable',
+  'replaceNodeTaints',
+  'annotate',
+  'createEvent',
+];
+
+export class FakeCluster implements ClusterClient {
+  readonly calls: FakeCall[] = [];
+  readonly events: RecordedEvent[] = [];
+  readonly nodes = new Map<string, NodeInfo>();
+  readonly pods = new Map<string, PodInfo>();
+  readonly workloads = new Map<string, WorkloadInfo>();
+  readonly scales = new Map<string, ScaleInfo>();
+  readonly hpas = new Map<string, string>();
+  readonly namespaces = new Map<string, Record<string, string>>();
+  /** Whether controllers recreate removed pods. */
+  autoReplace = true;
+  /** Reads (getPod/listPods) before a replacement turns Ready; Infinity = never. */
+  replacementReadyAfterReads = 0;
+
+  private readonly now: () => number;
+  private resourceVersion = 1000;
+  private uidCounter = 0;
+  private readonly failures = new Map<Method, Error[]>();
+  private readonly hooks = new Map<Method, (() => void)[]>();
+  private readonly pdbRefusals = new Map<string, number>();
+  private readonly lingering = new Map<string, number>();
+  private readonly unready = new Map<string, number>();
+
+  constructor(options: FakeClusterOptions = {}) {
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  // ---- building the world ----------------------------------------------------------------
+
+  addNode(node: Partial<NodeInfo> & { name: string }): NodeInfo {
+    const full: NodeInfo = {
+      uid: this.uid('node'),
+      resourceVersion: this.nextRv(),
+      unschedulable: false,
+      taints: [],
+      labels: {},
+      annotations: {},
+      allocatableGpus: 8,
+      ...node,
+    };
+    this.nodes.set(full.name, full);
+    return clone(full);
+  }
+
+  addPod(pod: Partial<PodInfo> & { namespace: string; name: string }): PodInfo {
+    const full: PodInfo = {
+      uid: this.uid('pod'),
+      resourceVersion: this.nextRv(),
+      phase: 'Running',
+      ready: true,
+      terminating: false,
+      labels: {},
+      annotations: {},
+      isMirror: false,
+      hasEmptyDir: false,
+      requestsGpu: false,
+      containers: [{ name: 'main', restartCount: 0, requestsGpu: false }],
+      createdAt: new Date(this.now()).toISOString(),
+      ...pod,
+    };
+    this.pods.set(podKey(full.namespace, full.name), full);
+    return clone(full);
+  }
+
+  addWorkload(workload: Partial<WorkloadInfo> & Pick<WorkloadInfo, 'kind' | 'namespace' | 'name'>): WorkloadInfo {
+    const full: WorkloadInfo = { uid: this.uid('workload'), labels: {}, annotations: {}, selector: {}, ...workload };
+    this.workloads.set(workloadKey(full.kind, full.namespace, full.name), full);
+    return clone(full);
+  }
+
+  /** A Deployment with its current ReplicaSet and scale; pods are added with `addPodOf`. */
+  addDeployment(namespace: string, name: string, options: { replicas?: number; labels?: Record<string, string> } = {}): {
+    deployment: WorkloadInfo;
+    replicaSet: WorkloadInfo;
+  } {
+    const selector = { app: name };
+    const deployment = this.addWorkload({ kind: 'Deployment', namespace, name, selector, labels: options.labels ?? {} });
+    const replicaSet = this.addWorkload({
+      kind: 'ReplicaSet',
+      namespace,
+      name: `${name}-7d9f8b6c5`,
+      selector: { ...selector, 'pod-template-hash': '7d9f8b6c5' },
+      controller: { kind: 'Deployment', name, uid: deployment.uid },
+    });
+    this.setScale('Deployment', namespace, name, options.replicas ?? 1);
+    return { deployment, replicaSet };
+  }
+
+  addStatefulSet(namespace: string, name: string, options: { replicas?: number; labels?: Record<string, string> } = {}): WorkloadInfo {
+    const workload = this.addWorkload({ kind: 'StatefulSet', namespace, name, selector: { app: name }, labels: options.labels ?? {} });
+    this.setScale('StatefulSet', namespace, name, options.replicas ?? 1);
+    return workload;
+  }
+
+  /** A pod owned by `owner` (ReplicaSet, StatefulSet or DaemonSet), carrying its selector labels. */
+  addPodOf(owner: WorkloadInfo, name: string, pod: Partial<PodInfo> = {}): PodInfo {
+    return this.addPod({
+      namespace: owner.namespace,
+      name,
+      labels: { ...owner.selector, ...pod.labels },
+      controller: { kind: owner.kind, name: owner.name, uid: owner.uid },
+      ...withoutLabels(pod),
+    });
+  }
+
+  setScale(kind: WorkloadKind, namespace: string, name: string, replicas: number): void {
+    this.scales.set(workloadKey(kind, namespace, name), {
+      kind,
+      namespace,
+      name,
+      replicas,
+      statusReplicas: replicas,
+      resourceVersion: this.nextRv(),
+    });
+  }
+
+  addHpa(kind: WorkloadKind, namespace: string, name: string, hpa: string): void {
+    this.hpas.set(workloadKey(kind, namespace, name), hpa);
+  }
+
+  setNamespaceLabels(namespace: string, labels: Record<string, string>): void {
+    this.namespaces.set(namespace, labels);
+  }
+
+  /** Concurrent writer: changes the node and bumps its resourceVersion. */
+  updateNode(name: string, change: (node: NodeInfo) => void): void {
+    const node = this.nodes.get(name);
+    if (node === undefined) throw new Error(`fake: no node ${name}`);
+    change(node);
+    node.resourceVersion = this.nextRv();
+  }
+
+  // ---- fault injection ---------------------------------------------------------------------
+
+  /** The next `times` calls of `method` throw `error` (after being recorded). */
+  failNext(method: Method, error: Error, times = 1): void {
+    const queue = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) queue.push(error);
+    this.failures.set(method, queue);
+  }
+
+  /** Runs `hook` right before the next call of `method` is served: a concurrent writer. */
+  beforeNext(method: Method, hook: () => void): void {
+    const queue = this.hooks.get(method) ?? [];
+    queue.push(hook);
+    this.hooks.set(method, queue);
+  }
+
+  /** Evictions of this pod get 429 (a PodDisruptionBudget allows no disruption) `times` times. */
+  refuseEviction(namespace: string, name: string, times = Infinity): void {
+    this.pdbRefusals.set(podKey(namespace, name), times);
+  }
+
+  allowEviction(namespace: string, name: string): void {
+    this.pdbRefusals.delete(podKey(namespace, name));
+  }
+
+  /** After its eviction or deletion the pod stays (terminating) for this many getPod reads. */
+  lingerAfterRemoval(namespace: string, name: string, reads = Infinity): void {
+    this.lingering.set(podKey(namespace, name), reads);
+  }
+
+  // ---- inspection --------------------------------------------------------------------------
+
+  mutations(): FakeCall[] {
+    return this.calls.filter((c) => c.dryRun !== undefined);
+  }
+
+  callsOf(method: Method): FakeCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  // ---- ClusterClient -----------------------------------------------------------------------
+
+  async getScale(kind: WorkloadKind, namespace: string, name: string): Promise<ScaleInfo | undefined> {
+    this.enter('getScale', [kind, namespace, name]);
+    return cloneOrUndefined(this.scales.get(workloadKey(kind, namespace, name)));
+  }
+
+  async patchScale(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    replicas: number,
+    resourceVersion: string,
+    opts: MutationOptions,
+  ): Promise<ScaleInfo> {
+    this.enter('patchScale', [kind, namespace, name, replicas, resourceVersion], opts.dryRun);
+    const resource = `${kind.toLowerCase()}s/scale`;
+    const scale = this.scales.get(workloadKey(kind, namespace, name));
+    if (scale === undefined) throw new KubeApiError(404, 'NotFound', `${kind} ${name} not found`, 'patch', resource);
+    if (scale.resourceVersion !== resourceVersion) {
+      throw new KubeApiError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version', 'patch', resource);
+    }
+    if (opts.dryRun) return { ...scale, replicas };
+    scale.replicas = replicas;
+    scale.resourceVersion = this.nextRv();
+    return clone(scale);
+  }
+
+  async findHpaFor(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined> {
+    this.enter('findHpaFor', [kind, namespace, name]);
+    return this.hpas.get(workloadKey(kind, namespace, name));
+  }
+
+  async getWorkload(kind: WorkloadInfo['kind'], namespace: string, name: string): Promise<WorkloadInfo | undefined> {
+    this.enter('getWorkload', [kind, namespace, name]);
+    return cloneOrUndefined(this.workloads.get(workloadKey(kind, namespace, name)));
+  }
+
+  async getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
+    this.enter('getNamespaceLabels', [namespace]);
+    return cloneOrUndefined(this.namespaces.get(namespace) ?? {});
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodInfo | undefined> {
+    this.enter('getPod', [namespace, name]);
+    this.tickReads();
+    const key = podKey(namespace, name);
+    const pod = this.pods.get(key);
+    if (pod?.terminating && this.lingering.has(key)) {
+      const left = this.lingering.get(key)! - 1;
+      if (left <= 0) {
+        this.lingering.delete(key);
+        this.removePod(pod);
+        return cloneOrUndefined(this.pods.get(key));
+      }
+      this.lingering.set(key, left);
+    }
+    return cloneOrUndefined(pod);
+  }
+
+  async listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]> {
+    this.enter('listPods', [namespace, labelSelector]);
+    this.tickReads();
+    return [...this.pods.values()]
+      .filter((p) => p.namespace === namespace && Object.entries(labelSelector).every(([k, v]) => p.labels[k] === v))
+      .map(clone);
+  }
+
+  async listPodsOnNode(node: string): Promise<PodInfo[]> {
+    this.enter('listPodsOnNode', [node]);
+    return [...this.pods.values()].filter((p) => p.nodeName === node).map(clone);
+  }
+
+  async evictPod(
+    namespace: string,
+    name: string,
+    uid: string,
+    opts: MutationOptions & { gracePeriodSeconds?: number },
+  ): Promise<'evicted' | 'gone'> {
+    this.enter('evictPod', [namespace, name, uid, { gracePeriodSeconds: opts.gracePeriodSeconds }], opts.dryRun);
+    const key = podKey(namespace, name);
+    const pod = this.pods.get(key);
+    if (pod === undefined) return 'gone';
+    this.checkUid(pod, uid, 'create', 'pods/eviction');
+    // A dry-run eviction still evaluates the PDB (platform facts §2.3).
+    const refusals = this.pdbRefusals.get(key) ?? 0;
+    if (refusals > 0) {
+      this.pdbRefusals.set(key, refusals - 1);
+      throw new KubeApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", 'create', 'pods/eviction');
+    }
+    if (!opts.dryRun) this.startRemoval(pod);
+    return 'evicted';
+  }
+
+  async deletePod(
+    namespace: string,
+    name: string,
+    uid: string,
+    opts: MutationOptions & { gracePeriodSeconds?: number },
+  ): Promise<'deleted' | 'gone'> {
+    this.enter('deletePod', [namespace, name, uid, { gracePeriodSeconds: opts.gracePeriodSeconds }], opts.dryRun);
+    const pod = this.pods.get(podKey(namespace, name));
+    if (pod === undefined) return 'gone';
+    this.checkUid(pod, uid, 'delete', 'pods');
+    if (!opts.dryRun) this.startRemoval(pod);
+    return 'deleted';
+  }
+
+  async getNode(name: string): Promise<NodeInfo | undefined> {
+    this.enter('getNode', [name]);
+    return cloneOrUndefined(this.nodes.get(name));
+  }
+
+  async setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions): Promise<NodeInfo> {
+    this.enter('setUnschedulable', [name, unschedulable], opts.dryRun);
+    const node = this.requireNode(name, 'patch');
+    if (opts.dryRun) return { ...clone(node), unschedulable };
+    node.unschedulable = unschedulable;
+    node.resourceVersion = this.nextRv();
+    return clone(node);
+  }
+
+  async replaceNodeTaints(name: string, taints: Taint[], resourceVersion: string, opts: MutationOptions): Promise<NodeInfo> {
+    this.enter('replaceNodeTaints', [name, clone(taints), resourceVersion], opts.dryRun);
+    const node = this.requireNode(name, 'update');
+    if (node.resourceVersion !== resourceVersion) {
+      throw new KubeApiError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version', 'update', 'nodes');
+    }
+    if (opts.dryRun) return { ...clone(node), taints: clone(taints) };
+    node.taints = clone(taints);
+    node.resourceVersion = this.nextRv();
+    return clone(node);
+  }
+
+  async listNodes(): Promise<NodeInfo[]> {
+    this.enter('listNodes', []);
+    return [...this.nodes.values()].map(clone);
+  }
+
+  async annotate(ref: ObjectRef, key: string, value: string, opts: MutationOptions): Promise<void> {
+    this.enter('annotate', [ref, key, value], opts.dryRun);
+    if (opts.dryRun) return;
+    const target =
+      ref.kind === 'Node'
+        ? this.nodes.get(ref.name)
+        : ref.kind === 'Pod'
+          ? this.pods.get(podKey(ref.namespace ?? '', ref.name))
+          : ref.kind === 'Namespace'
+            ? undefined
+            : this.workloads.get(workloadKey(ref.kind, ref.namespace ?? '', ref.name));
+    if (target === undefined) throw new KubeApiError(404, 'NotFound', `${ref.kind} ${ref.name} not found`, 'patch', ref.kind.toLowerCase());
+    target.annotations[key] = value;
+  }
+
+  async createEvent(ref: ObjectRef, event: EventSpec, opts: MutationOptions): Promise<void> {
+    this.enter('createEvent', [ref, event], opts.dryRun);
+    this.events.push({ ref, event, dryRun: opts.dryRun });
+  }
+
+  async ping(): Promise<string> {
+    this.enter('ping', []);
+    return 'v1.32.0';
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private enter(method: Method, args: unknown[], dryRun?: boolean): void {
+    const call: FakeCall = MUTATIONS.includes(method) ? { method, args, dryRun: dryRun ?? false } : { method, args };
+    this.calls.push(call);
+    const hook = this.hooks.get(method)?.shift();
+    hook?.();
+    const failure = this.failures.get(method)?.shift();
+    if (failure !== undefined) throw failure;
+  }
+
+  private checkUid(pod: PodInfo, uid: string, verb: string, resource: string): void {
+    if (pod.uid !== uid) {
+      throw new KubeApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.uid}`, verb, resource);
+    }
+  }
+
+  private requireNode(name: string, verb: string): NodeInfo {
+    const node = this.nodes.get(name);
+    if (node === undefined) throw new KubeApiError(404, 'NotFound', `nodes "${name}" not found`, verb, 'nodes');
+    return node;
+  }
+
+  private startRemoval(pod: PodInfo): void {
+    const key = podKey(pod.namespace, pod.name);
+    if (this.lingering.has(key)) {
+      pod.terminating = true;
+      return;
+    }
+    this.removePod(pod);
+  }
+
+  /** The pod is gone; its controller (if it has one the fake plays) creates a replacement. */
+  private removePod(pod: PodInfo): void {
+    this.pods.delete(podKey(pod.namespace, pod.name));
+    const owner = pod.controller;
+    if (!this.autoReplace || owner === undefined || !['ReplicaSet', 'StatefulSet', 'DaemonSet'].includes(owner.kind)) return;
+    const name = owner.kind === 'StatefulSet' ? pod.name : `${owner.name}-r${++this.uidCounter}`;
+    const replacement = this.addPod({
+      namespace: pod.namespace,
+      name,
+      labels: { ...pod.labels },
+      controller: { ...owner },
+      containers: pod.containers.map((c) => ({ name: c.name, restartCount: 0, requestsGpu: c.requestsGpu })),
+      requestsGpu: pod.requestsGpu,
+      hasEmptyDir: pod.hasEmptyDir,
+      ready: this.replacementReadyAfterReads === 0,
+      ...(owner.kind === 'DaemonSet' && pod.nodeName !== undefined ? { nodeName: pod.nodeName } : {}),
+    });
+    if (!replacement.ready) this.unready.set(podKey(replacement.namespace, replacement.name), this.replacementReadyAfterReads);
+  }
+
+  private tickReads(): void {
+    for (const [key, left] of this.unready) {
+      if (left - 1 > 0) {
+        this.unready.set(key, left - 1);
+        continue;
+      }
+      this.unready.delete(key);
+      const pod = this.pods.get(key);
+      if (pod !== undefined) pod.ready = true;
+    }
+  }
+
+  private nextRv(): string {
+    this.resourceVersion += 1;
+    return String(this.resourceVersion);
+  }
+
+  private uid(kind: string): string {
+    this.uidCounter += 1;
+    return `${kind}-uid-${this.uidCounter}`;
+  }
+}
+
+function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function workloadKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function cloneOrUndefined<T>(value: T | undefined): T | undefined {
+  return value === undefined ? undefined : clone(value);
+}
+
+function withoutLabels(pod: Partial<PodInfo>): Partial<PodInfo> {
+  const { labels: _labels, ...rest } = pod;
+  return rest;
+}

@@ -1,0 +1,113 @@
+/**
+ * PlaybookContext for unit tests: records events, stamps, budget claims and action errors; its
+ * clock only moves when the playbook sleeps, and `sleep` returns at once, so a 600 s drain
+ * timeout runs in microseconds and tests can assert exactly how much time a playbook waited.
+ * `cluster` is handed through unwrapped, so tests see the dryRun flag the playbook itself passes.
+ */
+import { pino } from 'pino';
+import { GuardBlockedError } from '../../src/domain/errors.js';
+import type { ActionName, PlaybookContext } from '../../src/engine/playbook.js';
+import type { ClusterClient, ObjectRef } from '../../src/kube/cluster-client.js';
+import type { RunStep } from '../../src/domain/run.js';
+
+export const FAKE_EPOCH = Date.parse('2026-11-28T10:00:00Z');
+
+export class FakeClock {
+  private time: number;
+  readonly sleeps: number[] = [];
+
+  constructor(start = FAKE_EPOCH) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  advance(ms: number): void {
+    this.time += ms;
+  }
+
+  /** Milliseconds the clock moved since `start`. */
+  elapsedSince(start = FAKE_EPOCH): number {
+    return this.time - start;
+  }
+}
+
+export interface FakeContextOptions {
+  cluster: ClusterClient;
+  dryRun?: boolean;
+  clock?: FakeClock;
+  /** Nodes the run may cordon (`guards.maxUnschedulableNodes` minus nodes already unschedulable). */
+  nodeBudget?: number;
+  previousSteps?: RunStep[];
+  runId?: string;
+  /** A runaway poll loop fails the test instead of hanging it. */
+  maxSleeps?: number;
+}
+
+export interface RecordedContextEvent {
+  ref: ObjectRef;
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+}
+
+export interface FakePlaybookContext extends PlaybookContext {
+  readonly clock: FakeClock;
+  readonly abort: AbortController;
+  readonly events: RecordedContextEvent[];
+  readonly stamps: { ref: ObjectRef; reason: string }[];
+  readonly budgetClaims: string[];
+  readonly actionErrors: ActionName[];
+}
+
+export function createFakeContext(options: FakeContextOptions): FakePlaybookContext {
+  const clock = options.clock ?? new FakeClock();
+  const abort = new AbortController();
+  const maxSleeps = options.maxSleeps ?? 10_000;
+  let budget = options.nodeBudget ?? Infinity;
+  const claimed = new Set<string>();
+  const events: RecordedContextEvent[] = [];
+  const stamps: { ref: ObjectRef; reason: string }[] = [];
+  const budgetClaims: string[] = [];
+  const actionErrors: ActionName[] = [];
+
+  return {
+    runId: options.runId ?? 'run-test-1',
+    dryRun: options.dryRun ?? false,
+    log: pino({ level: 'silent' }),
+    cluster: options.cluster,
+    signal: abort.signal,
+    previousSteps: options.previousSteps ?? [],
+    clock,
+    abort,
+    events,
+    stamps,
+    budgetClaims,
+    actionErrors,
+    now: () => clock.now(),
+    async sleep(ms) {
+      abort.signal.throwIfAborted();
+      if (clock.sleeps.length >= maxSleeps) throw new Error(`fake clock: more than ${maxSleeps} sleeps; is a poll loop stuck?`);
+      clock.sleeps.push(ms);
+      clock.advance(ms);
+    },
+    async claimNodeBudget(node) {
+      budgetClaims.push(node);
+      if (claimed.has(node)) return;
+      if (budget <= 0) throw new GuardBlockedError('node_budget', `no node budget left to cordon ${node}`);
+      budget -= 1;
+      claimed.add(node);
+    },
+    async event(ref, reason, message, type = 'Normal') {
+      events.push({ ref, reason, message, type });
+    },
+    async stampLastAction(ref, reason) {
+      stamps.push({ ref, reason });
+    },
+    countActionError(action) {
+      actionErrors.push(action);
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { scaleReplicas } from '../../../playbooks/scale-replicas.js';
+import { KubeApiError, PermanentError } from '../../../src/domain/errors.js';
+import type { RunStep } from '../../../src/domain/run.js';
+import { FakeCluster } from '../../helpers/fake-cluster.js';
+import { createFakeContext } from '../../helpers/fake-playbook-context.js';
+
+const NS = 'ml-serving';
+
+function params(input: Record<string, unknown>) {
+  return scaleReplicas.paramsSchema.parse({ namespace: NS, name: 'llm-api', maxReplicas: 8, ...input });
+}
+
+function setup(replicas = 3, options: { dryRun?: boolean; previousSteps?: RunStep[] } = {}) {
+  const cluster = new FakeCluster();
+  cluster.addDeployment(NS, 'llm-api', { replicas });
+  const ctx = createFakeContext({ cluster, ...options });
+  return { cluster, ctx, replicas: () => cluster.scales.get(`Deployment/${NS}/llm-api`)!.replicas };
+}
+
+describe('scale-replicas params', () => {
+  it('defaults kind to Deployment and minReplicas to 1, and leaves step to the run', () => {
+    expect(params({})).toEqual({ namespace: NS, name: 'llm-api', kind: 'Deployment', minReplicas: 1, maxReplicas: 8 });
+  });
+
+  it('requires maxReplicas', () => {
+    const result = scaleReplicas.paramsSchema.safeParse({ namespace: NS, name: 'x' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain('maxReplicas');
+  });
+
+  it('refuses replicas and step together, and min above max', () => {
+    const both = scaleReplicas.paramsSchema.safeParse({ namespace: NS, name: 'x', maxReplicas: 5, replicas: 3, step: 1 });
+    expect(both.success).toBe(false);
+    expect(both.error?.issues[0]?.message).toMatch(/either replicas or step/);
+    const inverted = scaleReplicas.paramsSchema.safeParse({ namespace: NS, name: 'x', maxReplicas: 2, minReplicas: 3 });
+    expect(inverted.success).toBe(false);
+    expect(inverted.error?.issues[0]?.path).toEqual(['minReplicas']);
+  });
+
+  it('refuses negative absolute replicas, non-integers, unknown keys and invalid names', () => {
+    for (const bad of [{ replicas: -1 }, { step: 1.5 }, { maxReplica: 3 }, { name: 'Bad/Name' }, { namespace: 'a.b' }]) {
+      expect(scaleReplicas.paramsSchema.safeParse({ namespace: NS, name: 'x', maxReplicas: 5, ...bad }).success, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it('is servable as JSON Schema', () => {
+    const schema = z.toJSONSchema(scaleReplicas.paramsSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(schema.properties)).toEqual(['namespace', 'kind', 'name', 'replicas', 'step', 'minReplicas', 'maxReplicas']);
+    expect(schema.required).toEqual(expect.arrayContaining(['namespace', 'name', 'maxReplicas']));
+  });
+
+  it('derives namespace and workload from the LLMHighLatencyP95 fixture labels', () => {
+    const labels = { alertname: 'LLMHighLatencyP95', deployment: 'llm-api', namespace: 'ml-serving', severity: 'warning' };
+    expect(scaleReplicas.paramsFromLabels(labels)).toEqual({ namespace: 'ml-serving', kind: 'Deployment', name: 'llm-api' });
+  });
+
+  it('maps a statefulset label to kind StatefulSet and ignores invalid values', () => {
+    expect(scaleReplicas.paramsFromLabels({ namespace: 'ml', statefulset: 'vllm' })).toEqual({ namespace: 'ml', kind: 'StatefulSet', name: 'vllm' });
+    expect(scaleReplicas.paramsFromLabels({ namespace: '../kube-system', deployment: 'x/../../y' })).toEqual({});
+  });
+
+  it('targets the workload', () => {
+    expect(scaleReplicas.target(params({}))).toBe('deployment/ml-serving/llm-api');
+    expect(scaleReplicas.target(params({ kind: 'StatefulSet' }))).toBe('statefulset/ml-serving/llm-api');
+  });
+});
+
+describe('scale-replicas run', () => {
+  it('steps up by 1 by default, with the resourceVersion it read, and marks the workload', async () => {
+    const { cluster, ctx, replicas } = setup(3);
+    const rv = cluster.scales.get(`Deployment/${NS}/llm-api`)!.resourceVersion;
+
+    const outcome = await scaleReplicas.run(ctx, params({}));
+
+    expect(outcome).toEqual({ result: 'changed', reason: 'scaled deployment/ml-serving/llm-api from 3 to 4' });
+    expect(replicas()).toBe(4);
+    expect(cluster.callsOf('patchScale')).toEqual([
+      { method: 'patchScale', args: ['Deployment', NS, 'llm-api', 4, rv], dryRun: false },
+    ]);
+    const ref = { kind: 'Deployment', namespace: NS, name: 'llm-api' };
+    expect(ctx.events).toEqual([{ ref, reason: 'RemediationScale', message: outcome.reason, type: 'Normal' }]);
+    expect(ctx.stamps).toEqual([{ ref, reason: outcome.reason }]);
+  });
+
+  it('scales to an absolute count, up or down', async () => {
+    const up = setup(2);
+    expect(await scaleReplicas.run(up.ctx, params({ replicas: 6 }))).toMatchObject({ result: 'changed' });
+    expect(up.replicas()).toBe(6);
+    const down = setup(6);
+    expect(await scaleReplicas.run(down.ctx, params({ replicas: 2 }))).toMatchObject({ result: 'changed', reason: expect.stringContaining('from 6 to 2') });
+    expect(down.replicas()).toBe(2);
+  });
+
+  it('steps down with a negative step, never below minReplicas', async () => {
+    const { ctx, replicas } = setup(3);
+    await scaleReplicas.run(ctx, params({ step: -5, minReplicas: 2 }));
+    expect(replicas()).toBe(2);
+  });
+
+  it('clamps at maxReplicas', async () => {
+    const { ctx, replicas } = setup(6);
+    const outcome = await scaleReplicas.run(ctx, params({ step: 5 }));
+    expect(outcome.reason).toBe('scaled deployment/ml-serving/llm-api from 6 to 8');
+    expect(replicas()).toBe(8);
+    const absolute = setup(1);
+    await scaleReplicas.run(absolute.ctx, params({ replicas: 50 }));
+    expect(absolute.replicas()).toBe(8);
+  });
+
+  it('is a noop when already at the target, and when a step-up finds the workload at max', async () => {
+    const there = setup(5);
+    expect(await scaleReplicas.run(there.ctx, params({ replicas: 5 }))).toEqual({
+      result: 'noop',
+      reason: 'deployment/ml-serving/llm-api already has 5 replicas',
+    });
+    const atMax = setup(8);
+    expect(await scaleReplicas.run(atMax.ctx, params({}))).toMatchObject({ result: 'noop', reason: expect.stringContaining('maxReplicas 8') });
+    expect(there.cluster.mutations()).toEqual([]);
+    expect(atMax.cluster.mutations()).toEqual([]);
+    expect(there.ctx.stamps).toEqual([]);
+  });
+
+  it('never lets the clamp turn a step-up into a scale-down', async () => {
+    const { cluster, ctx, replicas } = setup(12);
+    expect(await scaleReplicas.run(ctx, params({ step: 1 }))).toMatchObject({ result: 'noop' });
+    expect(replicas()).toBe(12);
+    expect(cluster.mutations()).toEqual([]);
+  });
+
+  it('is skipped when an HPA targets the workload, before reading the scale', async () => {
+    const { cluster, ctx } = setup(3);
+    cluster.addHpa('Deployment', NS, 'llm-api', 'llm-api-hpa');
+    const outcome = await scaleReplicas.run(ctx, params({}));
+    expect(outcome).toEqual({ result: 'skipped', reason: expect.stringContaining('managed by HPA llm-api-hpa') });
+    expect(cluster.callsOf('getScale')).toEqual([]);
+    expect(cluster.mutations()).toEqual([]);
+  });
+
+  it('fails permanently when the workload does not exist', async () => {
+    const { ctx } = setup(3);
+    await expect(scaleReplicas.run(ctx, params({ name: 'missing' }))).rejects.toThrow(PermanentError);
+    await expect(scaleReplicas.run(ctx, params({ name: 'missing' }))).rejects.toThrow('deployment/ml-serving/missing not found');
+  });
+
+  it('scales a StatefulSet through its own scale subresource', async () => {
+    const cluster = new FakeCluster();
+    cluster.addStatefulSet(NS, 'vllm', { replicas: 2 });
+    const ctx = createFakeContext({ cluster });
+    const outcome = await scaleReplicas.run(ctx, params({ kind: 'StatefulSet', name: 'vllm' }));
+    expect(outcome.reason).toBe('scaled statefulset/ml-serving/vllm from 2 to 3');
+    expect(cluster.scales.get(`StatefulSet/${NS}/vllm`)!.replicas).toBe(3);
+  });
+
+  describe('on 409', () => {
+    it('re-reads and patches the target computed first, with the fresh resourceVersion', async () => {
+      const { cluster, ctx, replicas } = setup(3);
+      // Someone else scales 3 → 2 between our read and our patch.
+      cluster.beforeNext('patchScale', () => cluster.setScale('Deployment', NS, 'llm-api', 2));
+      const outcome = await scaleReplicas.run(ctx, params({}));
+      expect(cluster.callsOf('patchScale').map((c) => c.args[3])).toEqual([4, 4]);
+      expect(cluster.callsOf('getScale')).toHaveLength(2);
+      expect(replicas()).toBe(4);
+      expect(outcome.reason).toBe('scaled deployment/ml-serving/llm-api from 2 to 4');
+    });
+
+    it('does not move against the intended direction: a scale-up that finds replicas ≥ target is a noop', async () => {
+      const { cluster, ctx, replicas } = setup(3);
+      cluster.beforeNext('patchScale', () => cluster.setScale('Deployment', NS, 'llm-api', 6));
+      const outcome = await scaleReplicas.run(ctx, params({ replicas: 5 }));
+      expect(outcome).toMatchObject({ result: 'noop', reason: expect.stringContaining('already has 6 replicas') });
+      expect(replicas()).toBe(6);
+      expect(cluster.callsOf('patchScale')).toHaveLength(1);
+      expect(ctx.stamps).toEqual([]);
+    });
+
+    it('is symmetric for scale-down', async () => {
+      const { cluster, ctx, replicas } = setup(6);
+      cluster.beforeNext('patchScale', () => cluster.setScale('Deployment', NS, 'llm-api', 2));
+      expect(await scaleReplicas.run(ctx, params({ step: -1 }))).toMatchObject({ result: 'noop' });
+      expect(replicas()).toBe(2);
+    });
+
+    it('gives up after 5 conflicts with the retryable 409', async () => {
+      const { cluster, ctx } = setup(3);
+      const conflict = new KubeApiError(409, 'Conflict', 'modified', 'patch', 'deployments/scale');
+      cluster.failNext('patchScale', conflict, 10);
+      const error = await scaleReplicas.run(ctx, params({})).catch((e: unknown) => e);
+      expect(error).toBe(conflict);
+      expect(conflict.retryable).toBe(true);
+      expect(cluster.callsOf('patchScale')).toHaveLength(5);
+    });
+
+    it('propagates other API errors at once', async () => {
+      const { cluster, ctx } = setup(3);
+      cluster.failNext('patchScale', new KubeApiError(403, 'Forbidden', 'no', 'patch', 'deployments/scale'));
+      await expect(scaleReplicas.run(ctx, params({}))).rejects.toMatchObject({ code: 403, retryable: false });
+      expect(cluster.callsOf('patchScale')).toHaveLength(1);
+    });
+  });
+
+  it('in dry-run sends the patch with dryRun: true and changes nothing', async () => {
+    const { cluster, ctx, replicas } = setup(3, { dryRun: true });
+    const outcome = await scaleReplicas.run(ctx, params({}));
+    expect(outcome).toEqual({ result: 'changed', reason: 'would scale deployment/ml-serving/llm-api from 3 to 4' });
+    expect(cluster.mutations().length).toBeGreaterThan(0);
+    expect(cluster.mutations().every((c) => c.dryRun === true)).toBe(true);
+    expect(replicas()).toBe(3);
+  });
+
+  it('does not step again when an earlier attempt of the run already scaled', async () => {
+    const step: RunStep = {
+      action: 'scale',
+      object: 'deployment/ml-serving/llm-api',
+      request: {
+        method: 'PATCH',
+        path: '/apis/apps/v1/namespaces/ml-serving/deployments/llm-api/scale',
+        dryRun: false,
+        body: { metadata: { resourceVersion: '7' }, spec: { replicas: 4 } },
+      },
+      result: 'ok',
+      at: '2026-11-28T09:59:00Z',
+    };
+    const { cluster, ctx, replicas } = setup(4, { previousSteps: [step] });
+    const outcome = await scaleReplicas.run(ctx, params({}));
+    expect(outcome).toEqual({ result: 'changed', reason: 'scaled deployment/ml-serving/llm-api to 4 in an earlier attempt of this run' });
+    expect(cluster.callsOf('patchScale')).toEqual([]);
+    expect(replicas()).toBe(4);
+  });
+
+  it('validates names before any cluster call', async () => {
+    const { cluster, ctx } = setup(3);
+    const unchecked = { namespace: 'ml-serving', kind: 'Deployment', name: '../../secrets', minReplicas: 1, maxReplicas: 3 } as const;
+    await expect(scaleReplicas.run(ctx, unchecked)).rejects.toThrow(PermanentError);
+    expect(cluster.calls).toEqual([]);
+  });
+});
