@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { ConfigError, type ConfigProblem } from './config-error.js';
+import type { LoadedConfig } from './loaded-config.js';
+
+/** Which Kubernetes credentials `serve` will use; the composition root does the loading. */
+export type KubeSource =
+  | { kind: 'kubeconfig'; path: string }
+  | { kind: 'in-cluster'; tokenPath: string }
+  | { kind: 'KUBECONFIG'; paths: string[] }
+  | { kind: 'home'; path: string };
+
+export interface ServeReadyOptions {
+  env?: NodeJS.ProcessEnv;
+  homeDir?: string;
+  exists?: (path: string) => boolean;
+}
+
+export const IN_CLUSTER_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * What `serve` needs beyond a valid file (`validate` does not require these): the audit HMAC key
+ * file, and Kubernetes credentials in DESIGN order — `kubernetes.kubeconfig`, the in-cluster
+ * service account, `$KUBECONFIG`, `~/.kube/config`. There is deliberately no localhost fallback:
+ * acting on whatever cluster happens to answer on 127.0.0.1 would be the opposite of "do no harm".
+ */
+export function assertServeReady(config: LoadedConfig, options: ServeReadyOptions = {}): { kube: KubeSource } {
+  const env = options.env ?? process.env;
+  const exists = options.exists ?? existsSync;
+  const problems: ConfigProblem[] = [];
+
+  if (config.audit.keyFile === undefined) {
+    problems.push({ path: 'audit.keyFile', message: 'Required by serve (the HMAC key of the audit chain)' });
+  } else if (!exists(config.audit.keyFile)) {
+    problems.push({ path: 'audit.keyFile', message: `file not found: ${config.audit.keyFile}` });
+  }
+
+  const kube = findKubeSource(config, env, exists, options.homeDir ?? homedir(), problems);
+  if (problems.length > 0 || !kube) throw new ConfigError(config.source, problems);
+  return { kube };
+}
+
+function findKubeSource(
+  config: LoadedConfig,
+  env: NodeJS.ProcessEnv,
+  exists: (path: string) => boolean,
+  home: string,
+  problems: ConfigProblem[],
+): KubeSource | undefined {
+  const configured = config.kubernetes.kubeconfig;
+  if (configured !== undefined) {
+    if (exists(configured)) return { kind: 'kubeconfig', path: configured };
+    problems.push({ path: 'kubernetes.kubeconfig', message: `file not found: ${configured}` });
+    return undefined;
+  }
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && exists(IN_CLUSTER_TOKEN_PATH)) {
+    return { kind: 'in-cluster', tokenPath: IN_CLUSTER_TOKEN_PATH };
+  }
+  if (env.KUBECONFIG) {
+    const paths = env.KUBECONFIG.split(delimiter).filter((p) => p !== '');
+    if (paths.some((p) => exists(p))) return { kind: 'KUBECONFIG', paths };
+    problems.push({ path: 'KUBECONFIG (environment)', message: `none of these files exists: ${paths.join(', ')}` });
+    return undefined;
+  }
+  const fallback = join(home, '.kube', 'config');
+  if (exists(fallback)) return { kind: 'home', path: fallback };
+  problems.push({
+    path: 'kubernetes',
+    message: `no Kubernetes credentials: set kubernetes.kubeconfig, run in a cluster, set KUBECONFIG, or provide ${fallback}`,
+  });
+  return undefined;
+}

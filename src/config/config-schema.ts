@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { parseMatcher } from '../alertmanager/matcher.js';
+import { parseDuration } from '../domain/duration.js';
+
+/*
+ * The YAML-level schema of `remediator.yaml` (DESIGN §3). It holds no transforms, so it is also
+ * what `remediator schema` prints as JSON Schema; turning durations into milliseconds, compiling
+ * matchers and resolving secrets happen in the loader. Every object is strict: a misspelt key
+ * is an error, never a silently ignored setting. Checks that span several entries (unique names,
+ * playbooks and their params, notification references) live in the loader too, so that they run
+ * even when an unrelated part of the file is broken.
+ */
+
+// The same grammar as domain/duration.ts, spelled as a regex so it also lands in the JSON Schema.
+const DURATION = /^\d+(ms|s|m|h|d)$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const HTTP_URL = /^https?:\/\/[^\s/]+\S*$/;
+// Unions report the failing branch's own issue, so each branch carries the same message.
+const BODY_LIMIT_MESSAGE = 'must be a size like "5mb", "512kb" or a number of bytes';
+const NODE_BUDGET_MESSAGE = 'must be a whole number or a percentage from 0% to 100%';
+
+function duration(options: { positive?: boolean } = {}) {
+  const schema = z
+    .string()
+    .regex(DURATION, { error: (issue) => `invalid duration ${JSON.stringify(issue.input)} (use e.g. 30s, 10m, 1h, 7d)` });
+  if (!options.positive) return schema;
+  return schema.refine((text) => !DURATION.test(text) || parseDuration(text) > 0, 'must be longer than 0');
+}
+
+const name = (what: string) =>
+  z.string().regex(NAME, `${what} must start with a letter or digit and contain only letters, digits, "_", "." and "-"`);
+
+const httpUrl = z.string().regex(HTTP_URL, 'must be an http:// or https:// URL');
+
+const filePath = z.string().min(1, 'must not be empty');
+
+const matcherText = z.string().superRefine((text, ctx) => {
+  try {
+    parseMatcher(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+const exactlyOne = (keys: readonly string[]) => (value: Record<string, unknown>) =>
+  keys.filter((key) => value[key] !== undefined).length === 1;
+
+const server = z
+  .strictObject({
+    port: z.int().min(0).max(65535).default(8080).describe('HTTP port of /metrics, /healthz, /readyz and the API; PORT overrides'),
+    bodyLimit: z
+      .union([z.int().positive(BODY_LIMIT_MESSAGE), z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)$/i, BODY_LIMIT_MESSAGE)], {
+        error: BODY_LIMIT_MESSAGE,
+      })
+      .default('5mb')
+      .describe('largest accepted request body; larger webhook bodies get 413'),
+    shutdownGraceSeconds: z.int().min(0).default(30),
+  })
+  .prefault({});
+
+const redis = z
+  .strictObject({
+    url: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+    // Used inside a `{prefix}` hash tag and in BullMQ names: braces or colons would break both.
+    prefix: z
+      .string()
+      .regex(NAME, 'must contain only letters, digits, "_", "." and "-"')
+      .default('remediator')
+      .describe('all keys live under {prefix}; installs can share a Redis'),
+  })
+  .prefault({});
+
+const kubernetes = z
+  .strictObject({
+    kubeconfig: filePath.optional().describe('default: in-cluster service account, else $KUBECONFIG, else ~/.kube/config'),
+    context: z.string().min(1).optional(),
+    requestTimeoutSeconds: z.number().positive().default(15),
+  })
+  .prefault({});
+
+const tokenRoles = ['alertmanager', 'viewer', 'operator', 'admin'] as const;
+
+const token = z
+  .strictObject({
+    name: name('token name'),
+    role: z.enum(tokenRoles),
+    token: z.string().min(1).optional(),
+    tokenFile: filePath.optional(),
+    tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  })
+  .refine(exactlyOne(['token', 'tokenFile', 'tokenEnv']), 'set exactly one of token, tokenFile, tokenEnv');
+
+const auth = z.strictObject({ tokens: z.array(token).default([]) }).prefault({});
+
+const audit = z
+  .strictObject({
+    keyFile: filePath.optional().describe('HMAC key of the audit chain; required by serve'),
+    maxAge: duration({ positive: true }).default('90d'),
+    maxEntries: z.int().positive().default(1_000_000),
+  })
+  .prefault({});
+
+const namespaces = z
+  .strictObject({
+    allow: z.array(z.string().regex(DNS_LABEL, 'must be a namespace name')).optional(),
+    deny: z.array(z.string().regex(DNS_LABEL, 'must be a namespace name')).optional(),
+  })
+  .refine(exactlyOne(['allow', 'deny']), 'set exactly one of allow or deny');
+
+const guards = z
+  .strictObject({
+    maxConcurrentRuns: z.int().positive().default(10).describe('cluster-wide'),
+    maxUnschedulableNodes: z
+      .union([z.int().min(0, NODE_BUDGET_MESSAGE), z.string().regex(/^(100|[1-9]?\d)%$/, NODE_BUDGET_MESSAGE)], {
+        error: NODE_BUDGET_MESSAGE,
+      })
+      .default(1)
+      .describe('int, or "N%" of all nodes rounded up; counts every unschedulable node'),
+    namespaces: namespaces.prefault({ deny: ['kube-system'] }),
+    optOutLabel: z.string().regex(LABEL_KEY, 'must be a Kubernetes label key').default('remediator.dev/disabled'),
+    maxQueueAge: duration({ positive: true }).default('15m'),
+    approvalTimeout: duration({ positive: true }).default('30m'),
+    manualApproval: z.enum(['none', 'destructive', 'all']).default('none'),
+  })
+  .prefault({});
+
+const prometheus = z.strictObject({ url: httpUrl, bearerTokenFile: filePath.optional() });
+
+const alertmanager = z.strictObject({ url: httpUrl.describe('to ask whether an alert is still firing') });
+
+const notification = z
+  .strictObject({
+    name: name('notification name'),
+    type: z.enum(['slack', 'webhook']),
+    url: httpUrl.optional(),
+    urlFile: filePath.optional(),
+  })
+  .refine(exactlyOne(['url', 'urlFile']), 'set exactly one of url or urlFile');
+
+const rule = z.strictObject({
+  name: name('rule name').refine(
+    (text) => text !== 'none',
+    '"none" is reserved: it is the metrics label of decisions no rule made',
+  ),
+  // At least one: a rule without matchers would act on every alert Alertmanager sends.
+  matchers: z.array(matcherText).min(1, 'at least one matcher is required').describe('Alertmanager matcher syntax'),
+  playbook: z.string().min(1),
+  params: z.record(z.string(), z.unknown()).default({}).describe('merged over params derived from the alert'),
+  cooldown: duration().optional().describe('per target'),
+  maxRunsPerHour: z.int().positive().optional().describe('per rule'),
+  approval: z.enum(['none', 'required']).default('none'),
+  onResolved: z.enum(['cancel-pending', 'ignore']).default('cancel-pending'),
+  dryRun: z.boolean().default(false).describe('shadow mode for this rule'),
+  continue: z.boolean().default(false).describe('let later rules match too (Alertmanager routing semantics)'),
+  precheck: z.string().min(1).optional().describe('PromQL that must return a result before acting'),
+  verify: z.strictObject({ within: duration({ positive: true }) }).optional(),
+  escalate: z.strictObject({ notify: z.array(z.string().min(1)).min(1) }).optional(),
+  notify: z.array(z.string().min(1)).optional(),
+});
+
+export const configSchema = z.strictObject({
+  server,
+  redis,
+  kubernetes,
+  dryRun: z.boolean().default(false).describe('global dry run; always wins'),
+  auth,
+  audit,
+  guards,
+  prometheus: prometheus.optional(),
+  alertmanager: alertmanager.optional(),
+  notifications: z.array(notification).default([]),
+  rules: z.array(rule).default([]).describe('tried in order; the first match decides unless it sets continue'),
+});
+
+/** `remediator.yaml` as written (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** `remediator.yaml` with defaults applied, still in YAML terms (durations as text). */
+export type ConfigDocument = z.output<typeof configSchema>;
+export const TOKEN_ROLES = tokenRoles;

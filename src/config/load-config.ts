@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseMatcher } from '../alertmanager/matcher.js';
+import { parseDuration } from '../domain/duration.js';
+import { DEFAULT_ALERT_PARAM_KEYS } from './alert-param-keys.js';
+import { ConfigError, type ConfigProblem } from './config-error.js';
+import { configSchema, type ConfigDocument } from './config-schema.js';
+import { crossCheck, type PlaybookLookup } from './cross-check.js';
+import { issuesToProblems, requiredMessage } from './issues-to-problems.js';
+import type { LoadedConfig, RuleConfig, TokenConfig, TokenRole } from './loaded-config.js';
+import { resolveTokens } from './resolve-tokens.js';
+
+export type { PlaybookLookup } from './cross-check.js';
+
+export interface ValidateOptions {
+  /** For secrets (`tokenEnv`) and the PORT / REDIS_URL overrides. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Params each playbook takes from alert labels. Default: DEFAULT_ALERT_PARAM_KEYS. */
+  alertParamKeys?: Readonly<Record<string, readonly string[]>>;
+  /** Relative file paths in the config resolve against this. Default: the config file's directory. */
+  baseDir?: string;
+  /** Reads secret files (and, for loadConfig, the config file). Default: fs.readFileSync as UTF-8. */
+  readFile?: (path: string) => string;
+}
+
+export interface LoadConfigOptions extends ValidateOptions {
+  /** `--config`; else REMEDIATOR_CONFIG; else ./remediator.yaml. */
+  path?: string;
+  playbooks: PlaybookLookup;
+}
+
+const readUtf8 = (path: string) => readFileSync(path, 'utf8');
+
+/** Reads and validates `remediator.yaml`; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+  const env = options.env ?? process.env;
+  const path = options.path ?? (env.REMEDIATOR_CONFIG || undefined) ?? './remediator.yaml';
+  const absolute = resolve(path);
+  const readFile = options.readFile ?? readUtf8;
+  let text: string;
+  try {
+    text = readFile(absolute);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError(path, [{ path, message: `cannot read the config file ${absolute} (${code})` }]);
+  }
+  return validateConfigText(text, path, options.playbooks, { ...options, env, readFile, baseDir: options.baseDir ?? dirname(absolute) });
+}
+
+/**
+ * Validates config text as `serve` would load it: YAML, the strict schema, matchers, playbooks
+ * and their params, references, secrets and environment overrides. `source` names the text in
+ * messages. Returns the loaded config or throws ConfigError with every problem and its path.
+ */
+export function validateConfigText(text: string, source: string, playbooks: PlaybookLookup, options: ValidateOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const baseDir = options.baseDir ?? dirname(resolve(source));
+  const readFile = options.readFile ?? readUtf8;
+
+  const raw = parseYaml(text, source);
+  const parsed = configSchema.safeParse(raw, { error: requiredMessage });
+  const problems: ConfigProblem[] = parsed.success ? [] : issuesToProblems(parsed.error.issues);
+  problems.push(...crossCheck(raw, playbooks, options.alertParamKeys ?? DEFAULT_ALERT_PARAM_KEYS));
+  const auth = raw.auth as { tokens?: unknown } | undefined;
+  const { secrets, problems: secretProblems } = resolveTokens(typeof auth === 'object' && auth !== null ? auth.tokens : undefined, {
+    baseDir,
+    env,
+    readFile,
+  });
+  problems.push(...secretProblems);
+  const overrides = environmentOverrides(env, problems);
+
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
+  return build(parsed.data, { source, baseDir, secrets, overrides });
+}
+
+function parseYaml(text: string, source: string): Record<string, unknown> {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((error) => {
+        const at = error.linePos?.[0];
+        return {
+          path: at ? `line ${at.line}, column ${at.col}` : '(yaml)',
+          // Drop yaml's code frame and position suffix; the path carries the position.
+          message: error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+        };
+      }),
+    );
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new ConfigError(source, [{ path: '(yaml)', message: (error as Error).message }]);
+  }
+  // An empty file is a valid config: every default.
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(source, [{ path: '(root)', message: 'must be a mapping of settings' }]);
+  }
+  return value as Record<string, unknown>;
+}
+
+function environmentOverrides(env: NodeJS.ProcessEnv, problems: ConfigProblem[]): { port?: number; redisUrl?: string } {
+  const overrides: { port?: number; redisUrl?: string } = {};
+  if (env.PORT) {
+    const port = /^\d+$/.test(env.PORT) ? Number(env.PORT) : NaN;
+    if (port >= 0 && port <= 65535) overrides.port = port;
+    else problems.push({ path: 'PORT (environment)', message: `invalid port ${JSON.stringify(env.PORT)}` });
+  }
+  if (env.REDIS_URL) {
+    if (/^rediss?:\/\/\S+$/.test(env.REDIS_URL)) overrides.redisUrl = env.REDIS_URL;
+    else problems.push({ path: 'REDIS_URL (environment)', message: 'must be a redis:// or rediss:// URL' });
+  }
+  return overrides;
+}
+
+interface BuildContext {
+  source: string;
+  baseDir: string;
+  secrets: Map<number, string>;
+  overrides: { port?: number; redisUrl?: string };
+}
+
+function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
+  const file = (path: string) => resolve(context.baseDir, path);
+  const { guards } = doc;
+  const budget = guards.maxUnschedulableNodes;
+
+  const config: LoadedConfig = {
+    source: context.source,
+    server: { ...doc.server, port: context.overrides.port ?? doc.server.port },
+    redis: { ...doc.redis, url: context.overrides.redisUrl ?? doc.redis.url },
+    kubernetes: {
+      requestTimeoutSeconds: doc.kubernetes.requestTimeoutSeconds,
+      ...(doc.kubernetes.kubeconfig !== undefined && { kubeconfig: file(doc.kubernetes.kubeconfig) }),
+      ...(doc.kubernetes.context !== undefined && { context: doc.kubernetes.context }),
+    },
+    dryRun: doc.dryRun,
+    auth: { tokens: doc.auth.tokens.map((entry, index) => tokenConfig(entry.name, entry.role, context.secrets.get(index)!)) },
+    audit: {
+      maxAgeMs: parseDuration(doc.audit.maxAge),
+      maxEntries: doc.audit.maxEntries,
+      ...(doc.audit.keyFile !== undefined && { keyFile: file(doc.audit.keyFile) }),
+    },
+    guards: {
+      maxConcurrentRuns: guards.maxConcurrentRuns,
+      maxUnschedulableNodes: typeof budget === 'number' ? { count: budget } : { percent: Number(budget.slice(0, -1)) },
+      namespaces: guards.namespaces.allow !== undefined ? { allow: guards.namespaces.allow } : { deny: guards.namespaces.deny ?? [] },
+      optOutLabel: guards.optOutLabel,
+      maxQueueAgeMs: parseDuration(guards.maxQueueAge),
+      approvalTimeoutMs: parseDuration(guards.approvalTimeout),
+      manualApproval: guards.manualApproval,
+    },
+    notifications: doc.notifications.map((n) => ({
+      name: n.name,
+      type: n.type,
+      ...(n.url !== undefined && { url: n.url }),
+      ...(n.urlFile !== undefined && { urlFile: file(n.urlFile) }),
+    })),
+    rules: doc.rules.map(
+      (rule): RuleConfig => ({
+        name: rule.name,
+        matchers: rule.matchers.map((text) => parseMatcher(text)),
+        matcherTexts: [...rule.matchers],
+        playbook: rule.playbook,
+        params: rule.params,
+        ...(rule.cooldown !== undefined && { cooldownMs: parseDuration(rule.cooldown) }),
+        ...(rule.maxRunsPerHour !== undefined && { maxRunsPerHour: rule.maxRunsPerHour }),
+        approval: rule.approval,
+        onResolved: rule.onResolved,
+        dryRun: rule.dryRun,
+        continue: rule.continue,
+        ...(rule.precheck !== undefined && { precheck: rule.precheck }),
+        ...(rule.verify !== undefined && { verify: { withinMs: parseDuration(rule.verify.within) } }),
+        ...(rule.escalate !== undefined && { escalate: { notify: [...rule.escalate.notify] } }),
+        notify: rule.notify ?? [],
+      }),
+    ),
+  };
+  if (doc.prometheus) {
+    config.prometheus = {
+      url: doc.prometheus.url,
+      ...(doc.prometheus.bearerTokenFile !== undefined && { bearerTokenFile: file(doc.prometheus.bearerTokenFile) }),
+    };
+  }
+  if (doc.alertmanager) config.alertmanager = { url: doc.alertmanager.url };
+  return config;
+}
+
+function tokenConfig(name: string, role: TokenRole, secret: string): TokenConfig {
+  const entry = { name, role } as TokenConfig;
+  // Non-enumerable: logging or serialising the config can never leak the secret.
+  Object.defineProperty(entry, 'token', { value: secret, enumerable: false });
+  return entry;
+}
