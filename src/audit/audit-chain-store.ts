@@ -1,0 +1,108 @@
+import type { Redis } from 'ioredis';
+import { AUDIT_ENTRY_FIELD } from './audit-entry.js';
+import { auditKeys, type AuditKeys } from './audit-keys.js';
+import { nextStreamId } from './stream-id.js';
+
+/**
+ * Extends the chain only from the head the sealer read (compare on lastId), so two sealers can
+ * never fork it or move the head backwards, and refuses to overwrite an existing seal: a seal
+ * beyond the head means the head was rolled back, and re-sealing would launder edits made since.
+ * KEYS: sealed, seals. ARGV: expectedLastId ('' = none), then id, seal pairs in stream order.
+ */
+const COMMIT_SEALS = `
+local cur = redis.call('HGET', KEYS[1], 'lastId')
+if (cur or '') ~= ARGV[1] then return 'CONFLICT' end
+local n = #ARGV
+for i = 2, n, 2 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then return 'SEALED' end
+end
+for i = 2, n, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'lastId', ARGV[n - 1], 'lastSeal', ARGV[n])
+return 'OK'
+`;
+
+/**
+ * Removes the oldest entries through ARGV[2], moves the anchor to it with its stored seal, drops
+ * their seals and appends the audit_trimmed entry, all at once so the chain is never left without
+ * a starting point. Never trims the head entry itself, so the head always names a live entry.
+ * KEYS: stream, seals, sealed, anchor. ARGV: expectedAnchorId ('' = none), cutId, minId (the id
+ * after cutId), audit_trimmed entry JSON, ids whose seals to drop…
+ */
+const TRIM_THROUGH = `
+local cur = redis.call('HGET', KEYS[4], 'id')
+if (cur or '') ~= ARGV[1] then return 'CONFLICT' end
+local seal = redis.call('HGET', KEYS[2], ARGV[2])
+if not seal or redis.call('HGET', KEYS[3], 'lastId') == ARGV[2] then return 'UNSEALED' end
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3])
+for i = 5, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+redis.call('HSET', KEYS[4], 'id', ARGV[2], 'seal', seal)
+return redis.call('XADD', KEYS[1], '*', '${AUDIT_ENTRY_FIELD}', ARGV[4])
+`;
+
+export interface SealedHead {
+  lastId: string;
+  lastSeal: string;
+}
+
+export interface TrimAnchor {
+  id: string;
+  seal: string;
+}
+
+export type CommitResult = 'OK' | 'CONFLICT' | 'SEALED';
+export type TrimResult = { ok: true; trimmedEntryId: string } | { ok: false; reason: 'CONFLICT' | 'UNSEALED' };
+
+type ScriptCaller = (...args: string[]) => Promise<unknown>;
+
+/** The chain's bookkeeping in Redis: head, anchor, seals, and the scripts that move them. */
+export class AuditChainStore {
+  readonly keys: AuditKeys;
+  private readonly commitCmd: ScriptCaller;
+  private readonly trimCmd: ScriptCaller;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = auditKeys(prefix);
+    redis.defineCommand('remediatorAuditCommitSeals', { numberOfKeys: 2, lua: COMMIT_SEALS });
+    redis.defineCommand('remediatorAuditTrimThrough', { numberOfKeys: 4, lua: TRIM_THROUGH });
+    const commands = redis as unknown as Record<string, ScriptCaller>;
+    this.commitCmd = commands.remediatorAuditCommitSeals!.bind(redis);
+    this.trimCmd = commands.remediatorAuditTrimThrough!.bind(redis);
+  }
+
+  async head(): Promise<SealedHead | undefined> {
+    const h = await this.redis.hgetall(this.keys.sealed);
+    return h.lastId && h.lastSeal ? { lastId: h.lastId, lastSeal: h.lastSeal } : undefined;
+  }
+
+  async anchor(): Promise<TrimAnchor | undefined> {
+    const h = await this.redis.hgetall(this.keys.anchor);
+    return h.id && h.seal ? { id: h.id, seal: h.seal } : undefined;
+  }
+
+  async commit(expectedLastId: string | undefined, seals: readonly (readonly [id: string, seal: string])[]): Promise<CommitResult> {
+    if (seals.length === 0) return 'OK';
+    const args = [this.keys.sealed, this.keys.seals, expectedLastId ?? ''];
+    for (const [id, seal] of seals) args.push(id, seal);
+    return (await this.commitCmd(...args)) as CommitResult;
+  }
+
+  /** Removes every entry up to and including `cutId`; `ids` are the removed entries (for their seals). */
+  async trimThrough(expectedAnchorId: string | undefined, cutId: string, ids: readonly string[], trimmedEntryJson: string): Promise<TrimResult> {
+    const result = await this.trimCmd(
+      this.keys.stream,
+      this.keys.seals,
+      this.keys.sealed,
+      this.keys.anchor,
+      expectedAnchorId ?? '',
+      cutId,
+      nextStreamId(cutId),
+      trimmedEntryJson,
+      ...ids,
+    );
+    if (result === 'CONFLICT' || result === 'UNSEALED') return { ok: false, reason: result };
+    return { ok: true, trimmedEntryId: String(result) };
+  }
+}

@@ -1,0 +1,116 @@
+import type { GuardName } from '../domain/errors.js';
+import type { RunStatus } from '../domain/run.js';
+
+/**
+ * One decision in the audit stream. Stored as `XADD {prefix}:audit * e <json>`; the Lua
+ * scripts of the engine write the same shape with `cjson.encode`, so a reader must accept fields
+ * it does not know and must not rely on key order (the seal canonicalizes).
+ */
+interface AuditBase {
+  /** ISO 8601 time the decision was made. */
+  at: string;
+  /** 'alertmanager', 'system', 'worker', 'anonymous' (failed auth) or an operator's name. */
+  actor: string;
+  runId?: string;
+  target?: string;
+  playbook?: string;
+  rule?: string;
+}
+
+export interface RunCreatedEntry extends AuditBase {
+  type: 'run_created';
+  source: 'alert' | 'manual';
+  fingerprint?: string;
+  alertname?: string;
+  episode?: string;
+  params: Record<string, unknown>;
+  dryRun: boolean;
+  status: RunStatus;
+}
+
+export interface GuardBlockedEntry extends AuditBase {
+  type: 'guard_blocked';
+  guard: GuardName;
+  detail: string;
+  episode?: string;
+  fingerprint?: string;
+}
+
+export interface RunStatusEntry extends AuditBase {
+  type: 'run_status';
+  from?: RunStatus;
+  to: RunStatus;
+  reason?: string;
+  changed?: boolean;
+  dryRun?: boolean;
+  guard?: GuardName;
+}
+
+export interface KubeMutationEntry extends AuditBase {
+  type: 'kube_mutation';
+  action: string;
+  object: string;
+  method: string;
+  path: string;
+  dryRun: boolean;
+  result: 'ok' | 'error' | 'dry_run' | 'gone' | 'blocked';
+  detail?: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export const OPERATOR_ACTIONS = ['trigger', 'approve', 'reject', 'cancel', 'pause', 'resume', 'bypass'] as const;
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
+
+export interface OperatorActionEntry extends AuditBase {
+  type: 'operator_action';
+  action: OperatorAction;
+  reason: string;
+  /** What a pause/resume applies to: 'global' or a playbook name. */
+  scope?: string;
+}
+
+export interface AuthFailedEntry extends AuditBase {
+  type: 'auth_failed';
+  /** Client address. */
+  client: string;
+  /** Failures from this client since its previous entry (aggregated per minute). */
+  count: number;
+  reason: string;
+}
+
+export interface AlertResolvedEntry extends AuditBase {
+  type: 'alert_resolved';
+  fingerprint: string;
+  /** Runs cancelled because their alert resolved before they started. */
+  cancelled?: string[];
+}
+
+export interface AuditTrimmedEntry extends AuditBase {
+  type: 'audit_trimmed';
+  /** Entries removed from the oldest end by this trim. */
+  count: number;
+  /** The last removed entry: the new retention anchor. */
+  anchorId: string;
+  reason: 'maxAge' | 'maxEntries';
+}
+
+export type AuditEntry =
+  | RunCreatedEntry
+  | GuardBlockedEntry
+  | RunStatusEntry
+  | KubeMutationEntry
+  | OperatorActionEntry
+  | AuthFailedEntry
+  | AlertResolvedEntry
+  | AuditTrimmedEntry;
+
+export type AuditEntryType = AuditEntry['type'];
+
+/** The stream field holding the entry JSON; Lua writers use the same name. */
+export const AUDIT_ENTRY_FIELD = 'e';
+
+/** The exact value stored in the stream's `e` field (Lua callers pass it as an ARGV). */
+export function encodeAuditEntry(entry: AuditEntry): string {
+  return JSON.stringify(entry);
+}

@@ -1,0 +1,129 @@
+import type { Redis } from 'ioredis';
+import { AuditChainStore, type SealedHead, type TrimAnchor } from './audit-chain-store.js';
+import { canonicalEntry, entryField, genesisSeal, nextSeal } from './audit-seal.js';
+import { compareStreamIds } from './stream-id.js';
+
+export interface AuditChainReport {
+  ok: boolean;
+  /** Sealed entries recomputed and matched. */
+  checked: number;
+  /** Entries after the sealed head: not yet chained, so not evidence of anything. */
+  unsealed: number;
+  firstBad?: { id: string; reason: string };
+}
+
+export interface VerifyAuditChainOptions {
+  redis: Redis;
+  prefix: string;
+  key: Buffer;
+  /**
+   * A seal taken from the sealer's `audit seal` log line: the chain must still contain that entry
+   * with that seal (unless retention removed it). Catches removal of the newest entries together
+   * with the head, which the chain alone cannot see.
+   */
+  checkpoint?: { id: string; seal: string };
+  /** Entries per XRANGE page (default 500). */
+  pageSize?: number;
+}
+
+type Outcome = AuditChainReport & { anchorId: string | undefined };
+
+/**
+ * Recomputes the chain from the retention anchor (or seal_0) in stream order, page by page. A
+ * failure while retention moved the anchor underneath is retried, since trimmed entries vanish
+ * mid-walk.
+ */
+export async function verifyAuditChain(opts: VerifyAuditChainOptions): Promise<AuditChainReport> {
+  const store = new AuditChainStore(opts.redis, opts.prefix);
+  let outcome: Outcome | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    outcome = await verifyOnce(opts, store);
+    if (outcome.ok || (await store.anchor())?.id === outcome.anchorId) break;
+  }
+  const { anchorId: _anchorId, ...report } = outcome!;
+  return report;
+}
+
+async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore): Promise<Outcome> {
+  const { redis, key } = opts;
+  const { stream, seals: sealsKey } = store.keys;
+  const pageSize = opts.pageSize ?? 500;
+  const anchor: TrimAnchor | undefined = await store.anchor();
+  let head: SealedHead | undefined = await store.head();
+  let checked = 0;
+  let unsealed = 0;
+  const bad = (id: string, reason: string): Outcome => ({ ok: false, checked, unsealed, firstBad: { id, reason }, anchorId: anchor?.id });
+
+  if (anchor) {
+    const stale = await redis.xrange(stream, '-', anchor.id, 'COUNT', 1);
+    if (stale.length > 0) return bad(stale[0]![0], 'entry at or before the retention anchor');
+  }
+
+  let previous = anchor?.seal ?? genesisSeal(key, opts.prefix);
+  let cursor = anchor ? `(${anchor.id}` : '-';
+  let headSeen = false;
+  let checkpointSeen = false;
+  let newestTrimAnchor: string | undefined;
+  for (;;) {
+    const rows = await redis.xrange(stream, cursor, '+', 'COUNT', pageSize);
+    if (rows.length === 0) break;
+    const stored = await redis.hmget(sealsKey, ...rows.map(([id]) => id));
+    for (let i = 0; i < rows.length; i++) {
+      const [id, fields] = rows[i]!;
+      const seal = stored[i] ?? undefined;
+      const trimAnchor = trimmedAnchorId(fields);
+      if (trimAnchor !== undefined) newestTrimAnchor = trimAnchor;
+
+      let isSealed = head !== undefined && compareStreamIds(id, head.lastId) <= 0;
+      if (!isSealed && seal !== undefined) {
+        // The sealer may have moved on since the head was read.
+        const fresh = await store.head();
+        if (fresh && compareStreamIds(id, fresh.lastId) <= 0) {
+          head = fresh;
+          isSealed = true;
+        } else {
+          return bad(id, 'seal stored beyond the sealed head (head rolled back or removed)');
+        }
+      }
+      if (!isSealed) {
+        unsealed++;
+        continue;
+      }
+      const expected = nextSeal(key, previous, canonicalEntry(fields));
+      if (seal === undefined) return bad(id, 'no seal for an entry before the sealed head (entry inserted, or its seal removed)');
+      if (seal !== expected) return bad(id, 'seal does not match the chain (entry edited, or an entry before it deleted, inserted or reordered)');
+      previous = expected;
+      checked++;
+      if (id === head!.lastId) {
+        headSeen = true;
+        if (head!.lastSeal !== expected) return bad(id, 'sealed head seal does not match the chain');
+      }
+      if (opts.checkpoint && id === opts.checkpoint.id) {
+        checkpointSeen = true;
+        if (opts.checkpoint.seal !== expected) return bad(id, 'seal differs from the logged checkpoint');
+      }
+    }
+    cursor = `(${rows[rows.length - 1]![0]}`;
+    if (rows.length < pageSize) break;
+  }
+
+  if (head && !headSeen) return bad(head.lastId, 'sealed head names an entry no longer in the stream (newest sealed entries removed)');
+  if (anchor && !head) return bad(anchor.id, 'retention anchor present but the sealed head is missing');
+  if (anchor && newestTrimAnchor !== anchor.id) return bad(anchor.id, 'retention anchor not recorded by the newest audit_trimmed entry');
+  const cp = opts.checkpoint;
+  if (cp && !checkpointSeen && !(anchor && compareStreamIds(cp.id, anchor.id) <= 0)) {
+    return bad(cp.id, 'logged checkpoint entry is no longer in the sealed chain');
+  }
+  return { ok: true, checked, unsealed, anchorId: anchor?.id };
+}
+
+function trimmedAnchorId(fields: readonly string[]): string | undefined {
+  const raw = entryField(fields);
+  if (raw === undefined || !raw.includes('audit_trimmed')) return undefined;
+  try {
+    const e = JSON.parse(raw) as { type?: unknown; anchorId?: unknown };
+    return e.type === 'audit_trimmed' && typeof e.anchorId === 'string' ? e.anchorId : undefined;
+  } catch {
+    return undefined;
+  }
+}
