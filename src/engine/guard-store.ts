@@ -86,15 +86,16 @@ export class GuardStore {
   }
 
   /** Remaining cooldown in ms (0 when none). */
-  async cooldownRemaining(target: string): Promise<number> {
-    return Math.max(0, await this.redis.pttl(this.keys.cooldown(target)));
+  async cooldownRemaining(playbook: string, target: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(this.keys.cooldown(playbook, target)));
   }
 
   /** Starts the target's cooldown unless one is running; false when another run holds it. */
-  async claimCooldown(target: string, ms: number, runId: string): Promise<boolean> {
-    const ok = await this.redis.set(this.keys.cooldown(target), runId, 'PX', ms, 'NX');
+  async claimCooldown(playbook: string, target: string, ms: number, runId: string): Promise<boolean> {
+    const key = this.keys.cooldown(playbook, target);
+    const ok = await this.redis.set(key, runId, 'PX', ms, 'NX');
     if (ok === 'OK') return true;
-    return (await this.redis.get(this.keys.cooldown(target))) === runId;
+    return (await this.redis.get(key)) === runId;
   }
 
   async acquireLock(target: string, token: string, ttlMs: number): Promise<boolean> {

@@ -53,7 +53,7 @@ for i, c in ipairs(cands) do
         guard = 'paused'; detail = 'playbook ' .. c.playbook .. ' is paused'
       end
       if not guard and c.cooldownMs then
-        local ttl = redis.call('PTTL', tag .. ':cooldown:' .. c.target)
+        local ttl = redis.call('PTTL', tag .. ':cooldown:' .. c.playbook .. ':' .. c.target)
         if ttl > 0 then guard = 'cooldown'; detail = c.target .. ' is in cooldown for another ' .. math.ceil(ttl / 1000) .. 's' end
       end
       if not guard and c.maxRunsPerHour then

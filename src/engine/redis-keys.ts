@@ -19,8 +19,9 @@ export class RedisKeys {
   episodeResolved(ep: string): string {
     return `${this.tag}:epres:${ep}`;
   }
-  cooldown(target: string): string {
-    return `${this.tag}:cooldown:${target}`;
+  /** Per playbook and target: restarting a pod of a Deployment does not hold back scaling it. */
+  cooldown(playbook: string, target: string): string {
+    return `${this.tag}:cooldown:${playbook}:${target}`;
   }
   lock(target: string): string {
     return `${this.tag}:lock:${target}`;

@@ -223,22 +223,22 @@ export class RunExecutor {
     const cooldownMs = run.trigger.source === 'alert' ? rule?.cooldownMs : undefined;
     if (!cooldownMs) return;
     const stamped = await this.lastActionTime(run.target);
-    if (stamped && stamped.runId !== run.id && this.now() - stamped.time < cooldownMs) {
+    if (stamped && stamped.runId !== run.id && stamped.playbook === run.playbook && this.now() - stamped.time < cooldownMs) {
       throw new GuardBlockedError('cooldown', `${run.target} was acted on at ${new Date(stamped.time).toISOString()} (annotation ${LAST_ACTION_ANNOTATION}); cooldown ${Math.round(cooldownMs / 1000)}s`);
     }
     if (run.dryRun) {
-      const remaining = await guards.cooldownRemaining(run.target);
+      const remaining = await guards.cooldownRemaining(run.playbook, run.target);
       if (remaining > 0) throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
       return;
     }
-    if (!(await guards.claimCooldown(run.target, cooldownMs, run.id))) {
-      const remaining = await guards.cooldownRemaining(run.target);
+    if (!(await guards.claimCooldown(run.playbook, run.target, cooldownMs, run.id))) {
+      const remaining = await guards.cooldownRemaining(run.playbook, run.target);
       throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
     }
   }
 
   /** The annotation survives a wiped Redis, so cooldowns do too. */
-  private async lastActionTime(target: string): Promise<{ time: number; runId?: string } | undefined> {
+  private async lastActionTime(target: string): Promise<{ time: number; runId?: string; playbook?: string } | undefined> {
     const parsed = parseTarget(target);
     if (!parsed) return undefined;
     const { cluster } = this.deps;
@@ -249,9 +249,9 @@ export class RunExecutor {
     const raw = annotations?.[LAST_ACTION_ANNOTATION];
     if (!raw) return undefined;
     try {
-      const value = JSON.parse(raw) as { time?: string; runId?: string };
+      const value = JSON.parse(raw) as { time?: string; runId?: string; playbook?: string };
       const time = value.time ? Date.parse(value.time) : NaN;
-      return Number.isNaN(time) ? undefined : { time, runId: value.runId };
+      return Number.isNaN(time) ? undefined : { time, runId: value.runId, playbook: value.playbook };
     } catch {
       return undefined;
     }

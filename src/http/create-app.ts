@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps): Express {
 
   const api = deps.api;
   if (api) {
-    const json = express.json({ limit: api.bodyLimit, type: () => true });
+    const json = express.json({ limit: api.bodyLimit, type: () => true, strict: false });
     const alerts: RequestHandler = async (req, res, next) => {
       try {
         if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry');

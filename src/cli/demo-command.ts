@@ -1,0 +1,143 @@
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../observability/logger.js';
+import { validateConfigText } from '../config/load-config.js';
+import { startRemediator, playbookMap, type Remediator } from '../composition-root.js';
+import { playbooks } from '../../playbooks/index.js';
+import { isTerminal, type Run } from '../domain/run.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
+import { startSimCluster } from '../sim/sim-cluster.js';
+import { simKubeconfigYaml } from '../sim/sim-kubeconfig.js';
+import { verifyAuditChain } from '../audit/verify-audit-chain.js';
+
+const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/alertmanager/', import.meta.url));
+/** The three captured notifications the demo replays, in order. */
+const DEMO_FIXTURES = ['firing-kube-pod-oom-killed', 'firing-llm-high-latency-p95', 'firing-gpu-node-overheating'];
+const DEMO_TOKEN = randomBytes(16).toString('hex');
+
+const DEMO_RULES = `
+rules:
+  - name: restart-oom-killed-pods
+    matchers: ['alertname="KubePodOOMKilled"']
+    playbook: restart-oom-pod
+    params: { waitForReadySeconds: 60 }
+    cooldown: 10m
+  - name: scale-slow-llm
+    matchers: ['alertname="LLMHighLatencyP95"']
+    playbook: scale-replicas
+    params: { step: 1, maxReplicas: 8 }
+    cooldown: 15m
+  - name: drain-overheated-gpu-nodes
+    matchers: ['alertname="GPUNodeOverheating"', 'severity=~"critical|page"']
+    playbook: drain-gpu-node
+    params: { timeoutSeconds: 120, deleteEmptyDirData: true }
+    cooldown: 1h
+`;
+
+function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function waitForRuns(remediator: Remediator, ids: string[], timeoutMs: number): Promise<Run[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const runs = await Promise.all(ids.map((id) => remediator.runs.get(id)));
+    if (runs.every((r) => r && isTerminal(r.status))) return runs as Run[];
+    if (Date.now() > deadline) return runs.filter((r): r is Run => r !== undefined);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * `remediator demo`: its own redis-server (unless REDIS_URL is set), the simulated cluster, a
+ * generated audit key; replays captured Alertmanager notifications and shows what happened.
+ */
+export async function demoCommand(opts: { once: boolean }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'remediator-demo-'));
+  let embedded: EmbeddedRedis | undefined;
+  const redisUrl = process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis()).url;
+  const sim = await startSimCluster({ port: 0 });
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, simKubeconfigYaml(sim.url));
+  const auditKey = randomBytes(32);
+  const keyFile = join(dir, 'audit-key');
+  writeFileSync(keyFile, auditKey.toString('hex'), { mode: 0o600 });
+  const prefix = `remediator-demo-${randomBytes(3).toString('hex')}`;
+  const text = `
+server: { port: ${Number(process.env.PORT ?? 0)}, shutdownGraceSeconds: 10 }
+redis: { url: '${redisUrl}', prefix: '${prefix}' }
+kubernetes: { kubeconfig: '${kubeconfig}', requestTimeoutSeconds: 5 }
+auth:
+  tokens:
+    - { name: alertmanager, role: alertmanager, token: '${DEMO_TOKEN}' }
+audit: { keyFile: '${keyFile}' }
+${DEMO_RULES}`;
+  const config = validateConfigText(text, join(dir, 'remediator.yaml'), playbookMap(playbooks), { env: {} });
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const remediator = await startRemediator({ config, role: 'all', auditKey: Buffer.from(auditKey.toString('hex')), logger, port: config.server.port, host: '127.0.0.1', sealIntervalMs: 250 });
+
+  out('Remediator demo');
+  out(`  cluster : SIMULATED Kubernetes API at ${sim.url} (kubectl --kubeconfig ${kubeconfig} get nodes)`);
+  out(`  redis   : ${embedded ? `embedded redis-server at ${redisUrl}` : redisUrl} (key prefix {${prefix}})`);
+  out(`  api     : ${remediator.url}  (metrics: ${remediator.url}/metrics)`);
+  out();
+
+  const available = new Set(readdirSync(FIXTURES_DIR).map((f) => f.replace(/\.json$/, '')));
+  const runIds: string[] = [];
+  for (const name of DEMO_FIXTURES.filter((f) => available.has(f))) {
+    const { body } = JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8')) as { body: unknown };
+    const res = await fetch(`${remediator.url}/api/v1/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_TOKEN}` }, body: JSON.stringify(body) });
+    const result = (await res.json()) as { decisions?: { fingerprint: string; rule: string | null; decision: string; runId?: string }[] };
+    out(`POST ${name}.json -> ${res.status}`);
+    for (const d of result.decisions ?? []) {
+      out(`  alert ${d.fingerprint}: ${d.decision}${d.rule ? ` by rule ${d.rule}` : ''}${d.runId ? ` (run ${d.runId})` : ''}`);
+      if (d.runId && d.decision === 'enqueued') runIds.push(d.runId);
+    }
+  }
+  out();
+
+  const runs = await waitForRuns(remediator, runIds, 180_000);
+  out('Runs');
+  for (const run of runs) {
+    out(`  ${run.status.toUpperCase().padEnd(9)} ${run.playbook.padEnd(15)} ${run.target}  changed=${run.changed}`);
+    out(`            ${run.reason ?? ''}`);
+    for (const step of run.steps) out(`            - ${step.action} ${step.object}: ${step.result}${step.detail ? ` (${step.detail})` : ''}`);
+  }
+  out();
+
+  // Give the sealer a moment to chain the newest entries before showing and verifying them.
+  await new Promise((r) => setTimeout(r, 1000));
+  const entries = await remediator.audit.read({ count: 1000 });
+  out(`Audit trail (${entries.length} entries)`);
+  for (const { entry } of entries) {
+    const e = entry as unknown as Record<string, unknown>;
+    const what = [e.type, e.action ?? e.to ?? e.guard ?? '', e.object ?? e.target ?? ''].filter(Boolean).join(' ');
+    out(`  ${String(e.at)}  ${String(e.actor).padEnd(12)} ${what}`);
+  }
+  const verify = await verifyAuditChain({ redis: remediator.redis, prefix, key: Buffer.from(auditKey.toString('hex')) });
+  out(`Audit chain: ${verify.ok ? 'verified' : 'BROKEN'} (${verify.checked} sealed, ${verify.unsealed} not yet sealed)`);
+  out();
+
+  const succeeded = runs.filter((r) => r.status === 'succeeded').length;
+  out(`${succeeded} of ${runIds.length} remediations succeeded.`);
+
+  const shutdown = async () => {
+    await remediator.stop();
+    await sim.close();
+    await embedded?.stop();
+  };
+  if (opts.once) {
+    await shutdown();
+    process.exitCode = succeeded === runIds.length && runIds.length > 0 ? 0 : 1;
+    return;
+  }
+  out('Still serving; press Ctrl-C to stop.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await shutdown();
+}

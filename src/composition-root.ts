@@ -1,0 +1,266 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from './config/loaded-config.js';
+import type { ClusterClient } from './kube/cluster-client.js';
+import { ClientNodeCluster } from './kube/client-node-cluster.js';
+import { loadKubeConfig } from './kube/load-kube-config.js';
+import { Metrics } from './observability/metrics.js';
+import { createLogger } from './observability/logger.js';
+import { RedisKeys } from './engine/redis-keys.js';
+import { AlertIntake } from './engine/alert-intake.js';
+import { RunStore } from './engine/run-store.js';
+import { GuardStore } from './engine/guard-store.js';
+import { RunExecutor } from './engine/run-executor.js';
+import type { AnyPlaybook } from './engine/playbook.js';
+import type { EngineRule } from './engine/engine-rule.js';
+import { matchRules } from './alertmanager/rule-matcher.js';
+import { episodeKey } from './alertmanager/episode-key.js';
+import { RunQueue } from './queue/run-queue.js';
+import { RunWorker } from './queue/run-worker.js';
+import { RedisAuditLog } from './audit/redis-audit-log.js';
+import { AuditSealer } from './audit/audit-sealer.js';
+import { TokenAuth } from './http/auth.js';
+import { AuthFailureLog } from './http/auth-failure-log.js';
+import { createApp } from './http/create-app.js';
+import { playbooks as builtinPlaybooks } from '../playbooks/index.js';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export const VERSION = '0.1.0';
+
+export interface RemediatorOptions {
+  config: LoadedConfig;
+  role: Role;
+  /** The HMAC key for the audit chain, read from `audit.keyFile` by the caller. */
+  auditKey: Buffer;
+  logger?: Logger;
+  playbooks?: readonly AnyPlaybook[];
+  /** Port to listen on; defaults to `server.port`. 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Interval of the sealer and the gauge refresh; tests shorten it. */
+  sealIntervalMs?: number;
+}
+
+export interface Remediator {
+  readonly port: number;
+  readonly url: string;
+  readonly metrics: Metrics;
+  readonly runs: RunStore;
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly audit: RedisAuditLog;
+  /** Stops intake, lets running steps finish within `shutdownGraceSeconds`, closes everything. */
+  stop(): Promise<void>;
+}
+
+export function playbookMap(list: readonly AnyPlaybook[]): Map<string, AnyPlaybook> {
+  return new Map(list.map((p) => [p.name, p]));
+}
+
+/** Fails fast while Redis is down, so the webhook can answer 503 within its 2 s budget. */
+function commandConnection(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+    commandTimeout: 1500,
+    retryStrategy: (times) => Math.min(200 * times, 2000),
+  });
+}
+
+function waitReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis not reachable within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+export function createCluster(config: LoadedConfig, metrics: Metrics, env: NodeJS.ProcessEnv = process.env): { cluster: ClusterClient; source: string } {
+  const opts: Parameters<typeof loadKubeConfig>[0] = { env };
+  if (config.kubernetes.kubeconfig) opts.kubeconfig = config.kubernetes.kubeconfig;
+  if (config.kubernetes.context) opts.context = config.kubernetes.context;
+  const { kc, source } = loadKubeConfig(opts);
+  const cluster = new ClientNodeCluster({ kc, requestTimeoutMs: config.kubernetes.requestTimeoutSeconds * 1000, observe: metrics.observeKubeRequest });
+  return { cluster, source };
+}
+
+/** The one place that constructs everything. */
+export async function startRemediator(options: RemediatorOptions): Promise<Remediator> {
+  const { config, role } = options;
+  const logger = options.logger ?? createLogger();
+  const playbookList = options.playbooks ?? builtinPlaybooks;
+  const playbooks = playbookMap(playbookList);
+  const rules = config.rules;
+  const ruleMap = new Map<string, EngineRule>(rules.map((r) => [r.name, r]));
+  const metrics = new Metrics({ version: VERSION, playbooks: [...playbooks.keys()], rules: rules.map((r) => r.name) });
+  const keys = new RedisKeys(config.redis.prefix);
+  const runsApi = role !== 'worker';
+  const runsWorker = role !== 'api';
+
+  const { cluster, source: kubeSource } = createCluster(config, metrics);
+  logger.info({ role, kube: kubeSource, redis: redactUrl(config.redis.url), dryRun: config.dryRun }, 'starting remediator');
+
+  const redis = commandConnection(config.redis.url, `remediator-${role}`);
+  redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+  const queueRedis = commandConnection(config.redis.url, `remediator-${role}-queue`);
+  queueRedis.on('error', () => undefined);
+  await Promise.all([waitReady(redis, 10_000), waitReady(queueRedis, 10_000)]);
+
+  const audit = new RedisAuditLog({ redis, prefix: config.redis.prefix, logger });
+  const sealer = new AuditSealer({
+    redis,
+    prefix: config.redis.prefix,
+    key: options.auditKey,
+    logger,
+    intervalMs: options.sealIntervalMs ?? 1000,
+    retention: { maxAgeMs: config.audit.maxAgeMs, maxEntries: config.audit.maxEntries },
+  });
+  const runs = new RunStore(redis, keys);
+  const guards = new GuardStore(redis, keys);
+  const queue = new RunQueue(queueRedis, keys.bullPrefix);
+
+  let worker: RunWorker | undefined;
+  let workerRedis: Redis | undefined;
+  if (runsWorker) {
+    workerRedis = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: 'remediator-worker' });
+    workerRedis.on('error', () => undefined);
+    const executor = new RunExecutor({
+      runs,
+      guards,
+      cluster,
+      playbooks,
+      rules: ruleMap,
+      guardConfig: config.guards,
+      audit: {
+        append: async (entries: object[]) => {
+          await audit.append(entries as never);
+        },
+      },
+      metrics,
+      logger,
+    });
+    worker = new RunWorker({ connection: workerRedis, prefix: keys.bullPrefix, executor, concurrency: config.guards.maxConcurrentRuns, logger });
+  }
+
+  const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
+  const app = createApp({
+    logger,
+    metrics,
+    ready: async () => {
+      const checks: Record<string, string> = {};
+      let ok = true;
+      try {
+        await redis.ping();
+        checks.redis = 'ok';
+      } catch (err) {
+        ok = false;
+        checks.redis = (err as Error).message;
+      }
+      if (runsWorker) {
+        try {
+          checks.kubernetes = await cluster.ping();
+        } catch (err) {
+          ok = false;
+          checks.kubernetes = (err as Error).message;
+        }
+      }
+      return { ok, checks };
+    },
+    onScrape: () => refreshGauges(),
+    ...(runsApi
+      ? {
+          api: {
+            auth: new TokenAuth(config.auth.tokens, authFailures),
+            intake: new AlertIntake({
+              redis,
+              keys,
+              playbooks,
+              matchRules: (labels) => matchRules(rules, labels),
+              episodeKey,
+              guards: config.guards,
+              globalDryRun: config.dryRun,
+              enqueuer: queue,
+              metrics,
+              audit,
+            }),
+            runs,
+            playbooks,
+            bodyLimit: config.server.bodyLimit,
+            redisUp: () => redis.status === 'ready',
+          },
+        }
+      : {}),
+  });
+
+  async function refreshGauges(): Promise<void> {
+    try {
+      const counts = await queue.counts();
+      for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ state }, n);
+      const paused = await redis.hkeys(keys.pause);
+      metrics.paused.set({ scope: 'global' }, paused.includes('global') ? 1 : 0);
+      for (const name of playbooks.keys()) metrics.paused.set({ scope: name }, paused.includes(`playbook:${name}`) ? 1 : 0);
+    } catch (err) {
+      logger.debug({ err }, 'gauge refresh failed');
+    }
+  }
+
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  const port = options.port ?? config.server.port;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const boundPort = (server.address() as AddressInfo).port;
+
+  sealer.start();
+  if (worker) {
+    await worker.waitUntilReady();
+    worker.start();
+  }
+  const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
+  gaugeTimer.unref();
+  logger.info({ port: boundPort, role }, 'remediator listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port: boundPort,
+    url: `http://127.0.0.1:${boundPort}`,
+    metrics,
+    runs,
+    redis,
+    keys,
+    audit,
+    stop: () =>
+      (stopping ??= (async () => {
+        clearInterval(gaugeTimer);
+        // Stop intake first: new requests are refused while running steps finish.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
+        authFailures.stop();
+        await sealer.stop();
+        await queue.close();
+        server.closeAllConnections();
+        await closed;
+        await Promise.allSettled([redis.quit(), queueRedis.quit(), workerRedis?.quit()]);
+        logger.info('remediator stopped');
+      })()),
+  };
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
