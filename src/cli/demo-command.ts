@@ -86,27 +86,27 @@ ${DEMO_RULES}`;
   out();
 
   const available = new Set(readdirSync(FIXTURES_DIR).map((f) => f.replace(/\.json$/, '')));
-  const runIds: string[] = [];
+  const runs: Run[] = [];
+  // One notification at a time, each run to its end, so the story reads in order.
   for (const name of DEMO_FIXTURES.filter((f) => available.has(f))) {
     const { body } = JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8')) as { body: unknown };
     const res = await fetch(`${remediator.url}/api/v1/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_TOKEN}` }, body: JSON.stringify(body) });
     const result = (await res.json()) as { decisions?: { fingerprint: string; rule: string | null; decision: string; runId?: string }[] };
     out(`POST ${name}.json -> ${res.status}`);
+    const ids: string[] = [];
     for (const d of result.decisions ?? []) {
       out(`  alert ${d.fingerprint}: ${d.decision}${d.rule ? ` by rule ${d.rule}` : ''}${d.runId ? ` (run ${d.runId})` : ''}`);
-      if (d.runId && d.decision === 'enqueued') runIds.push(d.runId);
+      if (d.runId && d.decision === 'enqueued') ids.push(d.runId);
     }
+    for (const run of await waitForRuns(remediator, ids, 180_000)) {
+      runs.push(run);
+      out(`  ${run.status.toUpperCase()} ${run.playbook} ${run.target} changed=${run.changed}${run.dryRun ? ' (dry run)' : ''}`);
+      out(`    ${run.reason ?? ''}`);
+      for (const step of run.steps) out(`    - ${step.action} ${step.object}: ${step.result}${step.detail ? ` (${step.detail})` : ''}`);
+    }
+    out();
   }
-  out();
-
-  const runs = await waitForRuns(remediator, runIds, 180_000);
-  out('Runs');
-  for (const run of runs) {
-    out(`  ${run.status.toUpperCase().padEnd(9)} ${run.playbook.padEnd(15)} ${run.target}  changed=${run.changed}`);
-    out(`            ${run.reason ?? ''}`);
-    for (const step of run.steps) out(`            - ${step.action} ${step.object}: ${step.result}${step.detail ? ` (${step.detail})` : ''}`);
-  }
-  out();
+  const runIds = runs.map((r) => r.id);
 
   // Give the sealer a moment to chain the newest entries before showing and verifying them.
   await new Promise((r) => setTimeout(r, 1000));

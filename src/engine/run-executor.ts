@@ -53,7 +53,11 @@ export class RunExecutor {
     this.lockTtlMs = deps.lockTtlMs ?? 120_000;
   }
 
-  async execute(runId: string, attempt: AttemptInfo): Promise<RunStatus | undefined> {
+  /**
+   * Returns the final status, or `{ retryAfterMs }` when the target is locked by another run: the
+   * run stays queued and is tried again later (bounded by `guards.maxQueueAge`).
+   */
+  async execute(runId: string, attempt: AttemptInfo): Promise<RunStatus | { retryAfterMs: number } | undefined> {
     const { runs, logger } = this.deps;
     const run = await runs.get(runId);
     if (!run) {
@@ -63,42 +67,38 @@ export class RunExecutor {
     const log = logger.child({ runId, playbook: run.playbook, target: run.target });
     if (run.status !== 'queued' && run.status !== 'running') return run.status;
 
-    if (run.status === 'queued') {
-      const queuedSince = Date.parse(run.createdAt);
-      if (this.now() - queuedSince > this.deps.guardConfig.maxQueueAgeMs) {
-        run.reason = `not started within guards.maxQueueAge (${Math.round(this.deps.guardConfig.maxQueueAgeMs / 1000)}s) of being enqueued`;
-        return this.finish(run, 'expired', ['queued']);
-      }
-      run.startedAt = new Date(this.now()).toISOString();
-      const moved = await runs.transition(run, ['queued'], 'running', this.statusEntry(run, 'queued', 'running'));
-      if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
+    if (run.status === 'queued' && this.now() - Date.parse(run.createdAt) > this.deps.guardConfig.maxQueueAgeMs) {
+      run.reason = `not started within guards.maxQueueAge (${Math.round(this.deps.guardConfig.maxQueueAgeMs / 1000)}s) of being enqueued`;
+      return this.finish(run, 'expired', ['queued']);
     }
-    run.attempts += 1;
-
     const playbook = this.deps.playbooks.get(run.playbook);
-    if (!playbook) {
-      run.reason = `unknown playbook ${run.playbook}`;
-      return this.finish(run, 'failed', ['running']);
-    }
-    const parsed = playbook.paramsSchema.safeParse(run.params);
-    if (!parsed.success) {
-      run.reason = `invalid params: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
-      return this.finish(run, 'failed', ['running']);
+    const parsed = playbook?.paramsSchema.safeParse(run.params);
+    if (!playbook || !parsed?.success) {
+      run.reason = !playbook ? `unknown playbook ${run.playbook}` : `invalid params: ${parsed!.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      return this.finish(run, 'failed', [run.status]);
     }
 
     let locked = false;
     let renew: NodeJS.Timeout | undefined;
     try {
+      // One action per target at a time: a run whose target is busy waits its turn in the queue.
       const resolved = playbook.resolveTarget ? await playbook.resolveTarget(this.deps.cluster, parsed.data) : undefined;
       if (resolved && resolved !== run.target) run.target = resolved;
       locked = await this.deps.guards.acquireLock(run.target, run.id, this.lockTtlMs);
       if (!locked) {
-        const holder = await this.deps.guards.lockHolder(run.target);
-        throw new GuardBlockedError('target_locked', `${run.target} is locked by run ${holder ?? 'unknown'}`);
+        log.info({ holder: await this.deps.guards.lockHolder(run.target) }, 'target busy; run waits');
+        return { retryAfterMs: 1000 };
       }
       renew = setInterval(() => {
         this.deps.guards.renewLock(run.target, run.id, this.lockTtlMs).catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
       }, this.lockTtlMs / 3);
+
+      if (run.status === 'queued') {
+        run.startedAt = new Date(this.now()).toISOString();
+        const moved = await runs.transition(run, ['queued'], 'running', this.statusEntry(run, 'queued', 'running'));
+        if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
+      }
+      run.attempts += 1;
       await runs.saveDoc(run);
 
       const ctx = this.context(run, attempt, log);
@@ -115,6 +115,12 @@ export class RunExecutor {
   }
 
   private async failure(run: Run, err: unknown, attempt: AttemptInfo, log: Logger): Promise<RunStatus | undefined> {
+    if (run.status === 'queued') {
+      // Failed before it started (e.g. the target could not be resolved): record it as failed.
+      run.reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof RemediatorError && err.retryable && attempt.attemptsMade + 1 < attempt.maxAttempts) throw err;
+      return this.finish(run, 'failed', ['queued']);
+    }
     if (err instanceof GuardBlockedError) {
       run.guard = { guard: err.guard, detail: err.detail };
       run.reason = err.message;

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RunExecutor } from '../engine/run-executor.js';
@@ -16,12 +16,17 @@ export class RunWorker {
   constructor(opts: { connection: Redis; prefix: string; executor: RunExecutor; concurrency: number; logger: Logger }) {
     this.worker = new Worker<RunJobData>(
       QUEUE_NAME,
-      async (job: Job<RunJobData>) => {
-        await opts.executor.execute(job.data.runId, {
+      async (job: Job<RunJobData>, token?: string) => {
+        const result = await opts.executor.execute(job.data.runId, {
           attemptsMade: job.attemptsMade,
           maxAttempts: job.opts.attempts ?? JOB_ATTEMPTS,
           signal: this.abort.signal,
         });
+        if (result && typeof result === 'object') {
+          // The target is busy: park the job without using up an attempt.
+          await job.moveToDelayed(Date.now() + result.retryAfterMs, token);
+          throw new DelayedError();
+        }
       },
       { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency, autorun: false },
     );

@@ -1,0 +1,474 @@
+/**
+ * The HTTP face of the sim: kube-apiserver's URL layout, content negotiation, query options,
+ * bearer-token check and watch streams, on plain node:http. All REST semantics live in SimApi;
+ * this file only translates between HTTP and it, and records every request for tests.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, SIM_KUBERNETES_VERSION } from './discovery.js';
+import type { KubeObject } from './kube-types.js';
+import { isRecord } from './kube-types.js';
+import { findResource } from './resources.js';
+import { matchesRequirements, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import type { DeleteOptions, PatchType, Scope, SimApi, WriteOptions } from './sim-api.js';
+import { PODS } from './sim-controllers.js';
+import type { SimStore } from './sim-store.js';
+import { renderTable, wantsTable } from './tables.js';
+import {
+  badRequest,
+  invalid,
+  methodNotSupported,
+  pathNotFound,
+  SimApiError,
+  unauthorized,
+  unsupportedMediaType,
+  type StatusBody,
+} from './status.js';
+import { toServedVersion } from './versions.js';
+
+export interface SimRequestRecord {
+  method: string;
+  /** URL path without the query string. */
+  path: string;
+  /** Query parameters (the last value wins when one is repeated). */
+  query: Record<string, string>;
+  /** `dryRun=All` was requested (query or, for evictions, deleteOptions). */
+  dryRun: boolean;
+  contentType?: string;
+  /** Parsed JSON (or YAML for apply patches) body; the raw text when it does not parse. */
+  body?: unknown;
+  /** HTTP status of the response. */
+  status: number;
+  /** Arrival time, ISO 8601. */
+  time: string;
+  userAgent?: string;
+}
+
+export interface SimServerOptions {
+  api: SimApi;
+  store: SimStore;
+  /** When set, requests must carry `Authorization: Bearer <token>`. */
+  token?: string;
+  records: SimRequestRecord[];
+  serverAddress: () => string;
+}
+
+const PATCH_TYPES: Record<string, PatchType> = {
+  'application/json-patch+json': 'json',
+  'application/merge-patch+json': 'merge',
+  'application/strategic-merge-patch+json': 'strategic',
+  'application/apply-patch+yaml': 'apply',
+};
+
+const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+function tryParse(text: string, type: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return type.includes('yaml') ? parseYaml(text) : JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function decodeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`error decoding body: ${(err as Error).message}`);
+  }
+}
+
+/** Body of a create or update: JSON or YAML, as the server's negotiated decoders accept. */
+function decodeObjectBody(text: string, contentType: string): unknown {
+  if (contentType === '' || contentType === 'application/json' || contentType === '*/*') return decodeJson(text);
+  if (contentType === 'application/yaml' || contentType === 'application/x-yaml') {
+    try {
+      return parseYaml(text);
+    } catch (err) {
+      throw badRequest(`error decoding YAML: ${(err as Error).message}`);
+    }
+  }
+  throw unsupportedMediaType(
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+  );
+}
+
+function decodePatchBody(text: string, type: PatchType): unknown {
+  if (type === 'apply') {
+    try {
+      return parseYaml(text);
+    } catch (err) {
+      throw badRequest(`error decoding YAML: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`error decoding patch: ${(err as Error).message}`);
+  }
+}
+
+function dryRunValues(query: URLSearchParams): string[] {
+  return query.getAll('dryRun').flatMap((v) => v.split(',')).filter((v) => v !== '');
+}
+
+/** ValidateDryRun: only "All" exists; anything else is a 422 on the options object. */
+function checkDryRun(values: string[], optionsKind: string): boolean {
+  if (values.some((v) => v !== 'All')) {
+    throw invalid({ group: 'meta.k8s.io', kind: optionsKind }, '', [
+      {
+        type: 'FieldValueNotSupported',
+        field: 'dryRun',
+        display: `[]string{${values.map((v) => JSON.stringify(v)).join(', ')}}`,
+        supported: ['All'],
+      },
+    ]);
+  }
+  return values.length > 0;
+}
+
+function intParam(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw badRequest(`invalid value for ${name}: ${raw}`);
+  return n;
+}
+
+interface Route {
+  scope: Scope;
+  name?: string;
+  subresource?: string;
+  watch: boolean;
+}
+
+/** Resolves the resource part of `/api/v1/...` or `/apis/{g}/{v}/...`. */
+function resolveRoute(group: string, version: string, rest: string[]): Route | undefined {
+  let watch = false;
+  if (rest[0] === 'watch') {
+    watch = true;
+    rest = rest.slice(1);
+  }
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    const def = findResource(group, version, rest[2] ?? '');
+    if (def?.namespaced && rest.length <= 5) {
+      return { scope: { def, version, namespace: rest[1] }, name: rest[3], subresource: rest[4], watch };
+    }
+  }
+  const def = findResource(group, version, rest[0] ?? '');
+  if (!def || rest.length > 3) return undefined;
+  if (def.namespaced && rest.length > 1) return undefined;
+  return { scope: { def, version }, name: rest[1], subresource: rest[2], watch };
+}
+
+export class SimHttpHandler {
+  private readonly watches = new Set<ServerResponse>();
+
+  constructor(private readonly opts: SimServerOptions) {}
+
+  /** Ends open watch streams so the server can close. */
+  closeWatches(): void {
+    for (const res of this.watches) res.end();
+    this.watches.clear();
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = new Date();
+    const url = new URL(req.url ?? '/', 'http://sim.local');
+    const contentType = req.headers['content-type'];
+    const record: SimRequestRecord = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams.entries()),
+      dryRun: url.searchParams.getAll('dryRun').includes('All'),
+      status: 0,
+      time: started.toISOString(),
+      ...(contentType ? { contentType } : {}),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+    };
+    this.opts.records.push(record);
+    res.on('finish', () => {
+      record.status = res.statusCode;
+    });
+    readBody(req)
+      .then((text) => {
+        const parsed = tryParse(text, mediaType(contentType));
+        if (parsed !== undefined) record.body = parsed;
+        if (isRecord(parsed) && isRecord(parsed['deleteOptions']) && Array.isArray(parsed['deleteOptions']['dryRun'])) {
+          record.dryRun ||= (parsed['deleteOptions']['dryRun'] as unknown[]).includes('All');
+        }
+        this.authenticate(req, url.pathname);
+        this.route(req, res, url, text);
+      })
+      .catch((err: unknown) => this.sendError(res, err));
+  };
+
+  private authenticate(req: IncomingMessage, path: string): void {
+    const { token } = this.opts;
+    if (!token) return;
+    const header = req.headers.authorization;
+    if (header === undefined && PUBLIC_PATHS.has(path)) return;
+    if (header !== `Bearer ${token}`) throw unauthorized();
+  }
+
+  private send(res: ServerResponse, code: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(code, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-cache, private',
+      'Audit-Id': randomUUID(),
+    });
+    res.end(text);
+  }
+
+  private sendError(res: ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const status: StatusBody =
+      err instanceof SimApiError
+        ? err.body
+        : {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`,
+            reason: 'InternalError',
+            details: { causes: [{ message: err instanceof Error ? err.message : String(err) }] },
+            code: 500,
+          };
+    this.send(res, status.code, status);
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse, url: URL, text: string): void {
+    const segments = url.pathname.split('/').filter((s) => s !== '');
+    const [first, second, third] = segments;
+    if (url.pathname === '/version') return this.send(res, 200, SIM_KUBERNETES_VERSION);
+    if (PUBLIC_PATHS.has(url.pathname)) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    if (first === 'api') {
+      if (segments.length === 1) return this.send(res, 200, apiVersions(this.opts.serverAddress()));
+      if (second === 'v1') return this.routeGroupVersion(req, res, url, text, '', 'v1', segments.slice(2));
+    }
+    if (first === 'apis') {
+      if (segments.length === 1) return this.send(res, 200, apiGroupList());
+      const group = apiGroup(second ?? '');
+      if (segments.length === 2 && group) return this.send(res, 200, group);
+      if (third && segments.length >= 3) return this.routeGroupVersion(req, res, url, text, second ?? '', third, segments.slice(3));
+    }
+    throw pathNotFound();
+  }
+
+  private routeGroupVersion(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    text: string,
+    group: string,
+    version: string,
+    rest: string[],
+  ): void {
+    if (rest.length === 0) {
+      const list = apiResourceList(group, version);
+      if (!list) throw pathNotFound();
+      return this.send(res, 200, list);
+    }
+    const route = resolveRoute(group, version, rest);
+    if (!route) throw pathNotFound();
+    const { api } = this.opts;
+    const { scope, name, subresource } = route;
+    const gr = { group: scope.def.group, resource: scope.def.plural };
+    const method = req.method ?? 'GET';
+    const query = url.searchParams;
+    const contentType = mediaType(req.headers['content-type']);
+    const fieldManager = query.get('fieldManager') ?? undefined;
+    const writeOpts = (optionsKind: string): WriteOptions => ({
+      dryRun: checkDryRun(dryRunValues(query), optionsKind),
+      ...(fieldManager ? { fieldManager } : {}),
+    });
+    const accept = req.headers.accept;
+
+    if (name === undefined) {
+      if (method === 'GET') {
+        const listOpts = {
+          ...(query.get('labelSelector') ? { labelSelector: query.get('labelSelector') ?? '' } : {}),
+          ...(query.get('fieldSelector') ? { fieldSelector: query.get('fieldSelector') ?? '' } : {}),
+          ...(intParam(query, 'limit') !== undefined ? { limit: intParam(query, 'limit') } : {}),
+          ...(query.get('continue') ? { continueToken: query.get('continue') ?? '' } : {}),
+        };
+        if (route.watch || query.get('watch') === 'true' || query.get('watch') === '1') {
+          return this.watch(req, res, scope, listOpts, query);
+        }
+        const list = api.list(scope, listOpts);
+        return this.send(res, 200, wantsTable(accept) ? renderTable(scope.def, list.items, list.metadata.resourceVersion) : list);
+      }
+      if (method === 'POST') {
+        if (scope.namespace === undefined && scope.def.namespaced) throw methodNotSupported(gr, 'create');
+        const created = api.create(scope, decodeObjectBody(text, contentType), writeOpts('CreateOptions'));
+        return this.send(res, 201, created);
+      }
+      throw methodNotSupported(gr, method === 'DELETE' ? 'deletecollection' : method.toLowerCase());
+    }
+
+    if (subresource === undefined) {
+      switch (method) {
+        case 'GET': {
+          const obj = api.get(scope, name);
+          return this.send(res, 200, wantsTable(accept) ? renderTable(scope.def, [obj], obj.metadata.resourceVersion ?? '') : obj);
+        }
+        case 'PUT':
+          return this.send(res, 200, api.update(scope, name, decodeObjectBody(text, contentType), writeOpts('UpdateOptions')));
+        case 'PATCH': {
+          const type = this.patchType(contentType);
+          return this.send(res, 200, api.patch(scope, name, type, decodePatchBody(text, type), writeOpts('PatchOptions')));
+        }
+        case 'DELETE': {
+          const deleteOpts = this.deleteOptions(text, query);
+          const result = api.delete(scope, name, deleteOpts.options, { dryRun: deleteOpts.dryRun });
+          return this.send(res, result.code, result.body);
+        }
+        default:
+          throw methodNotSupported(gr, method.toLowerCase());
+      }
+    }
+
+    if (subresource === 'scale') {
+      switch (method) {
+        case 'GET':
+          return this.send(res, 200, api.getScale(scope, name));
+        case 'PUT':
+          return this.send(res, 200, api.updateScale(scope, name, decodeObjectBody(text, contentType), writeOpts('UpdateOptions')));
+        case 'PATCH': {
+          const type = this.patchType(contentType);
+          return this.send(res, 200, api.patchScale(scope, name, type, decodePatchBody(text, type), writeOpts('PatchOptions')));
+        }
+        default:
+          throw methodNotSupported({ group: gr.group, resource: `${gr.resource}/scale` }, method.toLowerCase());
+      }
+    }
+
+    if (subresource === 'status' && scope.def.subresources.some((s) => s.name === 'status')) {
+      switch (method) {
+        case 'GET':
+          return this.send(res, 200, api.get(scope, name));
+        case 'PUT':
+          return this.send(res, 200, api.update(scope, name, decodeObjectBody(text, contentType), writeOpts('UpdateOptions'), 'status'));
+        case 'PATCH': {
+          const type = this.patchType(contentType);
+          return this.send(res, 200, api.patch(scope, name, type, decodePatchBody(text, type), writeOpts('PatchOptions'), 'status'));
+        }
+        default:
+          throw methodNotSupported({ group: gr.group, resource: `${gr.resource}/status` }, method.toLowerCase());
+      }
+    }
+
+    if (scope.def === PODS && subresource === 'eviction') {
+      if (method !== 'POST') throw methodNotSupported({ group: '', resource: 'pods/eviction' }, method.toLowerCase());
+      const dryRun = checkDryRun(dryRunValues(query), 'CreateOptions');
+      return this.send(res, 201, api.evict(scope.namespace ?? '', name, decodeObjectBody(text, contentType), dryRun));
+    }
+
+    if (scope.def === PODS && subresource === 'log' && method === 'GET') {
+      const pod = api.get(scope, name);
+      const containers = (pod.spec?.['containers'] as Array<{ name: string }> | undefined) ?? [];
+      const container = query.get('container') ?? containers[0]?.name ?? '';
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end(`simulated log of ${scope.namespace}/${name} container ${container}\n`);
+      return;
+    }
+
+    throw pathNotFound();
+  }
+
+  private patchType(contentType: string): PatchType {
+    const type = PATCH_TYPES[contentType];
+    if (!type) {
+      throw unsupportedMediaType(
+        'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json',
+      );
+    }
+    return type;
+  }
+
+  private deleteOptions(text: string, query: URLSearchParams): { options: DeleteOptions; dryRun: boolean } {
+    const body = text.trim() === '' ? {} : decodeJson(text);
+    if (!isRecord(body)) throw badRequest('the body of the request was not a DeleteOptions object');
+    const options: DeleteOptions = {};
+    const grace = intParam(query, 'gracePeriodSeconds') ?? (typeof body['gracePeriodSeconds'] === 'number' ? body['gracePeriodSeconds'] : undefined);
+    if (grace !== undefined) options.gracePeriodSeconds = Math.max(0, grace);
+    const policy = query.get('propagationPolicy') ?? (typeof body['propagationPolicy'] === 'string' ? body['propagationPolicy'] : undefined);
+    if (policy) options.propagationPolicy = policy;
+    if (query.get('orphanDependents') === 'true' || body['orphanDependents'] === true) options.orphanDependents = true;
+    if (isRecord(body['preconditions'])) {
+      const pre = body['preconditions'];
+      options.preconditions = {
+        ...(typeof pre['uid'] === 'string' ? { uid: pre['uid'] } : {}),
+        ...(typeof pre['resourceVersion'] === 'string' ? { resourceVersion: pre['resourceVersion'] } : {}),
+      };
+    }
+    const bodyDryRun = Array.isArray(body['dryRun']) ? body['dryRun'].map(String) : [];
+    const dryRun = checkDryRun([...dryRunValues(query), ...bodyDryRun], 'DeleteOptions');
+    return { options, dryRun };
+  }
+
+  /**
+   * A watch stream: newline-delimited `{type, object}` events. Without a resourceVersion (or
+   * "0") it starts with ADDED events for what exists, as the watch cache does.
+   */
+  private watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: Scope,
+    listOpts: { labelSelector?: string; fieldSelector?: string },
+    query: URLSearchParams,
+  ): void {
+    const { def } = scope;
+    const labels = listOpts.labelSelector ? parseLabelSelector(listOpts.labelSelector) : [];
+    const fields = listOpts.fieldSelector ? parseFieldSelector(listOpts.fieldSelector) : [];
+    for (const f of fields) if (!def.fields[f.field]) throw badRequest(`field label not supported: ${f.field}`);
+    const matches = (obj: KubeObject) =>
+      (!scope.namespace || obj.metadata.namespace === scope.namespace) &&
+      matchesRequirements(obj.metadata.labels, labels) &&
+      fields.every((f) => ((def.fields[f.field]?.(obj) ?? '') === f.value) !== f.negate);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    this.watches.add(res);
+    const write = (type: string, obj: KubeObject) => res.write(`${JSON.stringify({ type, object: toServedVersion(def, obj, scope.version) })}\n`);
+    const rv = query.get('resourceVersion');
+    if (!rv || rv === '0') {
+      for (const obj of this.opts.store.list(def, scope.namespace)) if (matches(obj)) write('ADDED', obj);
+    }
+    const unsubscribe = this.opts.store.subscribe((change) => {
+      if (change.resource === def && matches(change.object)) write(change.type, change.object);
+    });
+    const timeout = intParam(query, 'timeoutSeconds');
+    const timer = timeout ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    const stop = () => {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      this.watches.delete(res);
+    };
+    req.on('close', stop);
+    res.on('close', stop);
+  }
+}
