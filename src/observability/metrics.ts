@@ -16,6 +16,31 @@ export type Decision = (typeof DECISIONS)[number];
 
 export const ACTIONS = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate'] as const;
 export const ACTION_RESULTS = ['ok', 'error', 'dry_run'] as const;
+/** The Kubernetes requests the playbooks make, pre-initialised with their success code. */
+const KUBE_REQUESTS: [verb: string, resource: string, code: string][] = [
+  ['get', 'version', '200'],
+  ['get', 'pods', '200'],
+  ['list', 'pods', '200'],
+  ['delete', 'pods', '200'],
+  ['create', 'pods/eviction', '201'],
+  ['get', 'nodes', '200'],
+  ['list', 'nodes', '200'],
+  ['patch', 'nodes', '200'],
+  ['get', 'namespaces', '200'],
+  ['get', 'deployments', '200'],
+  ['get', 'statefulsets', '200'],
+  ['get', 'replicasets', '200'],
+  ['get', 'daemonsets', '200'],
+  ['patch', 'deployments', '200'],
+  ['patch', 'statefulsets', '200'],
+  ['get', 'deployments/scale', '200'],
+  ['patch', 'deployments/scale', '200'],
+  ['get', 'statefulsets/scale', '200'],
+  ['patch', 'statefulsets/scale', '200'],
+  ['list', 'horizontalpodautoscalers', '200'],
+  ['create', 'events', '201'],
+];
+
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'awaiting_approval', 'failed'] as const;
 
 /** DESIGN §6: every series from a closed set of label values, pre-initialised at 0. */
@@ -61,6 +86,10 @@ export class Metrics {
         this.runDuration.zero({ playbook, status });
       }
       for (const action of ACTIONS) for (const result of ACTION_RESULTS) this.actions.inc({ playbook, action, result }, 0);
+    }
+    for (const [verb, resource, code] of KUBE_REQUESTS) this.kubeRequests.inc({ verb, resource, code }, 0);
+    for (const [route, method] of [['/api/v1/alerts', 'POST'], ['/metrics', 'GET'], ['/healthz', 'GET'], ['/readyz', 'GET']] as const) {
+      this.httpDuration.zero({ route, method, code: '200' });
     }
     for (const state of QUEUE_STATES) this.queueJobs.set({ state }, 0);
     this.paused.set({ scope: 'global' }, 0);

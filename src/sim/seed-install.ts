@@ -165,8 +165,11 @@ function ownerFor(target: SeedTarget, pin: SeedPod): Workload | undefined {
   switch (kind) {
     case 'Deployment':
       return replicaSetForPinned(target, pin, name);
-    case 'ReplicaSet':
-      return (target.store.get(REPLICASETS, pin.namespace, name) as Workload | undefined) ?? (() => { throw missing(); })();
+    case 'ReplicaSet': {
+      const rs = target.store.get(REPLICASETS, pin.namespace, name) as Workload | undefined;
+      if (!rs) throw missing();
+      return rs;
+    }
     case 'StatefulSet': {
       const sts = target.store.get(STATEFULSETS, pin.namespace, name) as Workload | undefined;
       if (!sts) throw missing();
@@ -176,8 +179,11 @@ function ownerFor(target: SeedTarget, pin: SeedPod): Workload | undefined {
       }
       return sts;
     }
-    case 'DaemonSet':
-      return (target.store.get(DAEMONSETS, pin.namespace, name) as Workload | undefined) ?? (() => { throw missing(); })();
+    case 'DaemonSet': {
+      const ds = target.store.get(DAEMONSETS, pin.namespace, name) as Workload | undefined;
+      if (!ds) throw missing();
+      return ds;
+    }
     default:
       return undefined;
   }
@@ -216,7 +222,7 @@ function pinnedPod(target: SeedTarget, pin: SeedPod): Pod {
 
 /** Creates the seed's objects, then lets the controllers settle (every pod Running and Ready). */
 export function installSeed(target: SeedTarget, seed: SimSeed): void {
-  const { store, controllers } = target;
+  const { controllers } = target;
   // Controllers wait until the pinned pods exist, or they would create their own first.
   controllers.suspend();
   try {

@@ -440,8 +440,20 @@ export class SimControllers {
     return changed;
   }
 
-  /** Background cascading deletion: dependents whose owners are all gone are deleted. */
+  /**
+   * Pod GC (pods bound to a node that no longer exists) and background cascading deletion
+   * (dependents whose owners are all gone).
+   */
   private garbageCollect(): boolean {
+    let changed = false;
+    const nodeNames = new Set(this.store.list(NODES).map((n) => n.metadata.name));
+    for (const pod of this.allPods()) {
+      if (pod.spec.nodeName && !nodeNames.has(pod.spec.nodeName)) {
+        this.clearPodTimers(pod);
+        this.store.remove(PODS, pod.metadata.namespace, pod.metadata.name ?? '');
+        changed = true;
+      }
+    }
     const uids = new Set<string>();
     const everything: Array<[ResourceDef, KubeObject]> = [];
     for (const resource of RESOURCES) {
@@ -450,7 +462,6 @@ export class SimControllers {
         everything.push([resource, obj]);
       }
     }
-    let changed = false;
     for (const [resource, obj] of everything) {
       const owners = obj.metadata.ownerReferences ?? [];
       if (owners.length === 0 || obj.metadata.deletionTimestamp) continue;

@@ -209,13 +209,17 @@ export class SimHttpHandler {
       .then((text) => {
         const parsed = tryParse(text, mediaType(contentType));
         if (parsed !== undefined) record.body = parsed;
-        if (isRecord(parsed) && isRecord(parsed['deleteOptions']) && Array.isArray(parsed['deleteOptions']['dryRun'])) {
-          record.dryRun ||= (parsed['deleteOptions']['dryRun'] as unknown[]).includes('All');
-        }
+        // DeleteOptions may carry dryRun in the body, directly or inside an Eviction.
+        const options = isRecord(parsed) && isRecord(parsed['deleteOptions']) ? parsed['deleteOptions'] : parsed;
+        if (isRecord(options) && Array.isArray(options['dryRun'])) record.dryRun ||= options['dryRun'].includes('All');
         this.authenticate(req, url.pathname);
         this.route(req, res, url, text);
+        if (res.headersSent) record.status = res.statusCode;
       })
-      .catch((err: unknown) => this.sendError(res, err));
+      .catch((err: unknown) => {
+        this.sendError(res, err);
+        record.status = res.statusCode;
+      });
   };
 
   private authenticate(req: IncomingMessage, path: string): void {
