@@ -48,7 +48,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `;
 
+/**
+ * A run blocked in the worker gives its episode back, so a later notification is evaluated again
+ * (DESIGN §1), and marks the block so it is counted and audited once per episode and guard.
+ * KEYS: episode key, block marker. ARGV: runId, ttl seconds. Returns 1 the first time.
+ */
+const RELEASE_EPISODE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+return 0
+`;
+
 type GuardRedis = Redis & {
+  remediatorReleaseEpisode(episodeKey: string, blockKey: string, runId: string, ttl: string): Promise<number>;
   remediatorNodeBudget(key: string, ...args: string[]): Promise<[number, number]>;
   remediatorReleaseLock(key: string, token: string): Promise<number>;
   remediatorRenewLock(key: string, token: string, ttl: string): Promise<number>;
@@ -64,6 +76,7 @@ export class GuardStore {
     redis.defineCommand('remediatorNodeBudget', { numberOfKeys: 1, lua: NODE_BUDGET_SCRIPT });
     redis.defineCommand('remediatorReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_SCRIPT });
     redis.defineCommand('remediatorRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_SCRIPT });
+    redis.defineCommand('remediatorReleaseEpisode', { numberOfKeys: 2, lua: RELEASE_EPISODE_SCRIPT });
     this.redis = redis as GuardRedis;
   }
 
@@ -119,6 +132,16 @@ export class GuardStore {
   async claimNodeBudget(node: string, max: number, unschedulable: string[], nowMs: number, staleMs = 300_000): Promise<{ ok: boolean; used: number }> {
     const [ok, used] = await this.redis.remediatorNodeBudget(this.keys.nodeBudget, node, String(max), String(nowMs), String(staleMs), ...unschedulable);
     return { ok: ok === 1, used };
+  }
+
+  async rememberResolvedTarget(target: string, resolved: string): Promise<void> {
+    await this.redis.set(this.keys.resolvedTarget(target), resolved, 'EX', 86_400);
+  }
+
+  /** True the first time this episode is blocked by this guard. */
+  async releaseEpisodeAfterBlock(episode: string, guard: string, runId: string): Promise<boolean> {
+    const first = await this.redis.remediatorReleaseEpisode(this.keys.episode(episode), this.keys.episodeBlocked(episode, guard), runId, String(7 * 86_400));
+    return first === 1;
   }
 
   async releaseNodeBudget(node: string): Promise<void> {

@@ -53,8 +53,14 @@ for i, c in ipairs(cands) do
         guard = 'paused'; detail = 'playbook ' .. c.playbook .. ' is paused'
       end
       if not guard and c.cooldownMs then
-        local ttl = redis.call('PTTL', tag .. ':cooldown:' .. c.playbook .. ':' .. c.target)
-        if ttl > 0 then guard = 'cooldown'; detail = c.target .. ' is in cooldown for another ' .. math.ceil(ttl / 1000) .. 's' end
+        -- A pod alert cools down with its workload, once a worker has resolved which one it is.
+        local targets = {c.target}
+        local mapped = redis.call('GET', tag .. ':tgtmap:' .. c.target)
+        if mapped then targets[2] = mapped end
+        for _, t in ipairs(targets) do
+          local ttl = redis.call('PTTL', tag .. ':cooldown:' .. c.playbook .. ':' .. t)
+          if not guard and ttl > 0 then guard = 'cooldown'; detail = t .. ' is in cooldown for another ' .. math.ceil(ttl / 1000) .. 's' end
+        end
       end
       if not guard and c.maxRunsPerHour then
         local rk = tag .. ':rate:' .. c.rule

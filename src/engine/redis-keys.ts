@@ -19,6 +19,13 @@ export class RedisKeys {
   episodeResolved(ep: string): string {
     return `${this.tag}:epres:${ep}`;
   }
+  /** The target a worker resolved for an alert-derived one (a pod's owning workload). */
+  resolvedTarget(target: string): string {
+    return `${this.tag}:tgtmap:${target}`;
+  }
+  episodeBlocked(ep: string, guard: string): string {
+    return `${this.tag}:epblk:${ep}:${guard}`;
+  }
   /** Per playbook and target: restarting a pod of a Deployment does not hold back scaling it. */
   cooldown(playbook: string, target: string): string {
     return `${this.tag}:cooldown:${playbook}:${target}`;

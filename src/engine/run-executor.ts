@@ -83,7 +83,10 @@ export class RunExecutor {
     try {
       // One action per target at a time: a run whose target is busy waits its turn in the queue.
       const resolved = playbook.resolveTarget ? await playbook.resolveTarget(this.deps.cluster, parsed.data) : undefined;
-      if (resolved && resolved !== run.target) run.target = resolved;
+      if (resolved && resolved !== run.target) {
+        await this.deps.guards.rememberResolvedTarget(run.target, resolved);
+        run.target = resolved;
+      }
       locked = await this.deps.guards.acquireLock(run.target, run.id, this.lockTtlMs);
       if (!locked) {
         log.info({ holder: await this.deps.guards.lockHolder(run.target) }, 'target busy; run waits');
@@ -124,8 +127,12 @@ export class RunExecutor {
     if (err instanceof GuardBlockedError) {
       run.guard = { guard: err.guard, detail: err.detail };
       run.reason = err.message;
-      this.deps.metrics.guardBlocks.inc({ guard: err.guard });
-      await this.deps.audit.append([{ ...this.base(run), type: 'guard_blocked', guard: err.guard, detail: err.detail, episode: run.trigger.episode }]);
+      const episode = run.trigger.episode;
+      const first = episode ? await this.deps.guards.releaseEpisodeAfterBlock(episode, err.guard, run.id) : true;
+      if (first) {
+        this.deps.metrics.guardBlocks.inc({ guard: err.guard });
+        await this.deps.audit.append([{ ...this.base(run), type: 'guard_blocked', guard: err.guard, detail: err.detail, episode }]);
+      }
       return this.finish(run, 'blocked', ['running']);
     }
     if (err instanceof RunCancelledError) {
