@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startRedisServer, freePort, type RedisServerHandle } from '../helpers/redis-server.js';
+import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
+import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
+import { fixture, poll, TOKENS } from '../helpers/harness.js';
+
+const BIN = new URL('../../bin/remediator.js', import.meta.url).pathname;
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('the remediator binary', () => {
+  let redis: RedisServerHandle;
+  let sim: SimCluster;
+  let dir: string;
+  let good: string;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    sim = await startSimCluster({ port: 0 });
+    dir = mkdtempSync(join(tmpdir(), 'remediator-cli-'));
+    writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(sim.url));
+    writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
+    writeFileSync(join(dir, 'am-token'), TOKENS.alertmanager);
+    good = join(dir, 'remediator.yaml');
+    writeFileSync(
+      good,
+      `server: { port: PORT_PLACEHOLDER, shutdownGraceSeconds: 20 }
+redis: { url: '${redis.url}', prefix: cli }
+kubernetes: { kubeconfig: ./kubeconfig }
+auth:
+  tokens:
+    - { name: alertmanager, role: alertmanager, tokenFile: ./am-token }
+audit: { keyFile: ./audit-key }
+rules:
+  - name: scale-slow-llm
+    matchers: ['alertname="LLMHighLatencyP95"']
+    playbook: scale-replicas
+    params: { maxReplicas: 6 }
+`.replace('PORT_PLACEHOLDER', '8080'),
+    );
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await redis?.stop();
+  });
+
+  it('validate: 0 for a good file, 2 with every problem and its path for a bad one', async () => {
+    const ok = await cli(['validate', '--config', good]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok/);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, `rules:\n  - name: x\n    matchers: ['alertname="X']\n    playbook: drain-node\n    bogus: 1\n`);
+    const res = await cli(['validate', '--config', bad]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/rules\[0\]\.matchers\[0\]/);
+    expect(res.stderr).toMatch(/rules\[0\]\.playbook/);
+    expect(res.stderr).toMatch(/bogus/);
+  });
+
+  it('schema prints a JSON Schema', async () => {
+    const res = await cli(['schema']);
+    expect(res.code).toBe(0);
+    const schema = JSON.parse(res.stdout) as { properties?: Record<string, unknown> };
+    expect(Object.keys(schema.properties ?? {})).toEqual(expect.arrayContaining(['server', 'redis', 'rules', 'guards', 'audit']));
+  });
+
+  it('serve refuses to start without audit.keyFile or without a usable Kubernetes config', async () => {
+    const noKey = join(dir, 'no-key.yaml');
+    writeFileSync(noKey, `redis: { url: '${redis.url}' }\nkubernetes: { kubeconfig: ./kubeconfig }\nrules: []\n`);
+    const a = await cli(['serve', '--config', noKey]);
+    expect(a.code).not.toBe(0);
+    expect(a.stderr).toMatch(/keyFile/);
+    const noKube = join(dir, 'no-kube.yaml');
+    writeFileSync(noKube, `redis: { url: '${redis.url}' }\naudit: { keyFile: ./audit-key }\nrules: []\n`);
+    const b = await cli(['serve', '--config', noKube], { HOME: mkdtempSync(join(tmpdir(), 'home-')) });
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toMatch(/kube/i);
+    expect(b.stderr).not.toMatch(/localhost:8080/);
+  });
+
+  it('serve acts on an alert and exits cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--config', good], { env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await poll(async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      }, 30_000, 'serve to be ready');
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alertmanager}` },
+        body: JSON.stringify(fixture('firing-llm-high-latency-p95').body),
+      });
+      expect(res.status).toBe(200);
+      await poll(async () => (sim.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/scale')) ? true : undefined), 20_000, 'the scale');
+      const started = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(stderr).not.toMatch(/"level":50/);
+  });
+});

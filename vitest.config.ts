@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration files start their own redis-server and simulated cluster; two at a time fits
+    // the 2-core CI machine without starving the timing contracts (503 within 2 s).
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});
