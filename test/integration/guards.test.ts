@@ -17,7 +17,7 @@ rules:
 `;
 
 function auditOf(h: Harness, type: string) {
-  return h.main.audit.read({ count: 10_000 }).then((rows) => rows.map((r) => r.entry as Record<string, unknown>).filter((e) => e.type === type));
+  return h.main.audit.read({ count: 10_000 }).then((rows) => rows.map((r) => r.entry as unknown as Record<string, unknown>).filter((e) => e.type === type));
 }
 
 describe('guards: blocked decisions are re-evaluated, and audited once per episode and guard', () => {
