@@ -32,29 +32,43 @@ function refName(ref: ObjectRef): string {
  * first (once per run), is forced to the run's dry-run mode, and is recorded as a step.
  */
 export class RecordingCluster implements ClusterClient {
+  /** What the playbook last read, used as a step's `before` without another request. */
+  private readonly seenScales = new Map<string, ScaleInfo>();
+  private readonly seenNodes = new Map<string, NodeInfo>();
+
   constructor(
     private readonly inner: ClusterClient,
     private readonly sink: MutationSink,
   ) {}
 
-  getScale = (kind: WorkloadKind, ns: string, name: string) => this.inner.getScale(kind, ns, name);
+  async getScale(kind: WorkloadKind, ns: string, name: string): Promise<ScaleInfo | undefined> {
+    const scale = await this.inner.getScale(kind, ns, name);
+    if (scale) this.seenScales.set(`${kind}/${ns}/${name}`, scale);
+    return scale;
+  }
+
+  async getNode(name: string): Promise<NodeInfo | undefined> {
+    const node = await this.inner.getNode(name);
+    if (node) this.seenNodes.set(name, node);
+    return node;
+  }
+
   findHpaFor = (kind: WorkloadKind, ns: string, name: string) => this.inner.findHpaFor(kind, ns, name);
   getWorkload: ClusterClient['getWorkload'] = (kind, ns, name) => this.inner.getWorkload(kind, ns, name);
   getNamespaceLabels = (ns: string) => this.inner.getNamespaceLabels(ns);
   getPod = (ns: string, name: string) => this.inner.getPod(ns, name);
   listPods = (ns: string, selector: Record<string, string>) => this.inner.listPods(ns, selector);
   listPodsOnNode = (node: string) => this.inner.listPodsOnNode(node);
-  getNode = (name: string) => this.inner.getNode(name);
   listNodes = () => this.inner.listNodes();
   ping = () => this.inner.ping();
 
   async patchScale(kind: WorkloadKind, ns: string, name: string, replicas: number, resourceVersion: string, _opts: MutationOptions): Promise<ScaleInfo> {
-    const before = await this.inner.getScale(kind, ns, name);
+    const before = this.seenScales.get(`${kind}/${ns}/${name}`) ?? (await this.getScale(kind, ns, name));
     return this.mutate(
       'scale',
       `${kind.toLowerCase()}/${ns}/${name}`,
       { method: 'PATCH', path: `/apis/apps/v1/namespaces/${ns}/${kind.toLowerCase()}s/${name}/scale`, body: { metadata: { resourceVersion }, spec: { replicas } } },
-      (dryRun) => this.inner.patchScale(kind, ns, name, replicas, resourceVersion, { dryRun }),
+      (dryRun) => this.inner.patchScale(kind, ns, name, replicas, resourceVersion, { dryRun }).then((r) => (this.seenScales.set(`${kind}/${ns}/${name}`, r), r)),
       before ? { replicas: before.replicas } : undefined,
       (after) => ({ replicas: after.replicas }),
     );
@@ -77,24 +91,24 @@ export class RecordingCluster implements ClusterClient {
   }
 
   async setUnschedulable(name: string, unschedulable: boolean, _opts: MutationOptions): Promise<NodeInfo> {
-    const before = await this.inner.getNode(name);
+    const before = this.seenNodes.get(name) ?? (await this.getNode(name));
     return this.mutate(
       unschedulable ? 'cordon' : 'uncordon',
       `node/${name}`,
       { method: 'PATCH', path: `/api/v1/nodes/${name}`, body: { spec: { unschedulable } } },
-      (dryRun) => this.inner.setUnschedulable(name, unschedulable, { dryRun }),
+      (dryRun) => this.inner.setUnschedulable(name, unschedulable, { dryRun }).then((r) => (this.seenNodes.set(name, r), r)),
       before ? { unschedulable: before.unschedulable } : undefined,
       (after) => ({ unschedulable: after.unschedulable }),
     );
   }
 
   async replaceNodeTaints(name: string, taints: Taint[], resourceVersion: string, _opts: MutationOptions): Promise<NodeInfo> {
-    const before = await this.inner.getNode(name);
+    const before = this.seenNodes.get(name) ?? (await this.getNode(name));
     return this.mutate(
       'taint',
       `node/${name}`,
       { method: 'PATCH', path: `/api/v1/nodes/${name}`, body: { metadata: { resourceVersion }, spec: { taints } } },
-      (dryRun) => this.inner.replaceNodeTaints(name, taints, resourceVersion, { dryRun }),
+      (dryRun) => this.inner.replaceNodeTaints(name, taints, resourceVersion, { dryRun }).then((r) => (this.seenNodes.set(name, r), r)),
       before ? { taints: before.taints } : undefined,
       (after) => ({ taints: after.taints }),
     );

@@ -87,6 +87,8 @@ export class RunExecutor {
         await this.deps.guards.rememberResolvedTarget(run.target, resolved);
         run.target = resolved;
       }
+      // A run whose target is cooling down ends here, without queueing for the target's lock.
+      if (run.status === 'queued') await this.checkCooldown(run, false);
       locked = await this.deps.guards.acquireLock(run.target, run.id, this.lockTtlMs);
       if (!locked) {
         log.info({ holder: await this.deps.guards.lockHolder(run.target) }, 'target busy; run waits');
@@ -118,7 +120,7 @@ export class RunExecutor {
   }
 
   private async failure(run: Run, err: unknown, attempt: AttemptInfo, log: Logger): Promise<RunStatus | undefined> {
-    if (run.status === 'queued') {
+    if (run.status === 'queued' && !(err instanceof GuardBlockedError)) {
       // Failed before it started (e.g. the target could not be resolved): record it as failed.
       run.reason = err instanceof Error ? err.message : String(err);
       if (err instanceof RemediatorError && err.retryable && attempt.attemptsMade + 1 < attempt.maxAttempts) throw err;
@@ -133,7 +135,7 @@ export class RunExecutor {
         this.deps.metrics.guardBlocks.inc({ guard: err.guard });
         await this.deps.audit.append([{ ...this.base(run), type: 'guard_blocked', guard: err.guard, detail: err.detail, episode }]);
       }
-      return this.finish(run, 'blocked', ['running']);
+      return this.finish(run, 'blocked', [run.status]);
     }
     if (err instanceof RunCancelledError) {
       run.reason = err.message;
@@ -233,21 +235,25 @@ export class RunExecutor {
     if (run.trigger.source === 'alert' && run.trigger.episode && rule?.onResolved !== 'ignore') {
       if (await guards.isEpisodeResolved(run.trigger.episode)) throw new RunCancelledError('the alert resolved before the first mutation');
     }
+    await this.checkCooldown(run, !run.dryRun);
+  }
+
+  /**
+   * The rule's cooldown for this playbook and target, in Redis and in the target's last-action
+   * annotation. With `claim`, atomically starts the cooldown for this run.
+   */
+  private async checkCooldown(run: Run, claim: boolean): Promise<void> {
+    const rule = run.trigger.rule ? this.deps.rules.get(run.trigger.rule) : undefined;
     const cooldownMs = run.trigger.source === 'alert' ? rule?.cooldownMs : undefined;
     if (!cooldownMs) return;
+    const { guards } = this.deps;
     const stamped = await this.lastActionTime(run.target);
     if (stamped && stamped.runId !== run.id && stamped.playbook === run.playbook && this.now() - stamped.time < cooldownMs) {
       throw new GuardBlockedError('cooldown', `${run.target} was acted on at ${new Date(stamped.time).toISOString()} (annotation ${LAST_ACTION_ANNOTATION}); cooldown ${Math.round(cooldownMs / 1000)}s`);
     }
-    if (run.dryRun) {
-      const remaining = await guards.cooldownRemaining(run.playbook, run.target);
-      if (remaining > 0) throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
-      return;
-    }
-    if (!(await guards.claimCooldown(run.playbook, run.target, cooldownMs, run.id))) {
-      const remaining = await guards.cooldownRemaining(run.playbook, run.target);
-      throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
-    }
+    if (claim && (await guards.claimCooldown(run.playbook, run.target, cooldownMs, run.id))) return;
+    const remaining = await guards.cooldownRemaining(run.playbook, run.target);
+    if (remaining > 0 || claim) throw new GuardBlockedError('cooldown', `${run.target} is in cooldown for another ${Math.ceil(remaining / 1000)}s`);
   }
 
   /** The annotation survives a wiped Redis, so cooldowns do too. */

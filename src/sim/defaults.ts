@@ -2,10 +2,10 @@
  * The defaults the real API server fills in on create, so that objects read back look like a
  * cluster's (clients and `kubectl describe` read several of these fields).
  */
-import type { Container, KubeObject, Pod, PodSpec, Workload } from './kube-types.js';
+import type { Container, KubeObject, Pod, PodSpec, Toleration, Workload } from './kube-types.js';
 import { isRecord } from './kube-types.js';
 
-const DEFAULT_TOLERATIONS = [
+const DEFAULT_TOLERATIONS: Toleration[] = [
   { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
   { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
 ];
@@ -57,7 +57,7 @@ export function defaultPod(pod: Pod): void {
   pod.spec['preemptionPolicy'] ??= 'PreemptLowerPriority';
   const tolerations = pod.spec.tolerations ?? [];
   for (const t of DEFAULT_TOLERATIONS) {
-    if (!tolerations.some((x) => x.key === t.key && x.effect === t.effect)) tolerations.push({ ...t } as never);
+    if (!tolerations.some((x) => x.key === t.key && x.effect === t.effect)) tolerations.push({ ...t });
   }
   pod.spec.tolerations = tolerations;
   const status = isRecord(pod.status) ? pod.status : {};

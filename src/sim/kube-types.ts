@@ -69,6 +69,7 @@ export interface Toleration {
   operator?: 'Exists' | 'Equal';
   value?: string;
   effect?: string;
+  tolerationSeconds?: number;
 }
 
 export interface Taint {

@@ -5,7 +5,7 @@
  * followed by a controller reconcile, so callers observe the cluster's reaction immediately.
  */
 import { defaultObject } from './defaults.js';
-import type { KubeObject, Pod, PodDisruptionBudget, Workload } from './kube-types.js';
+import type { KubeNode, KubeObject, Pod, PodDisruptionBudget, Workload } from './kube-types.js';
 import { deepCopy, isRecord } from './kube-types.js';
 import {
   applyJsonPatch,
@@ -219,7 +219,7 @@ export class SimApi {
     // Status is owned by controllers: a create request cannot set it.
     if (def.statusSubresource && !['Node', 'HorizontalPodAutoscaler'].includes(def.kind)) delete obj.status;
     defaultObject(def.kind, obj);
-    if (def.kind === 'Node') syncUnschedulableTaint(obj as never);
+    if (def.kind === 'Node') syncUnschedulableTaint(obj as KubeNode);
     validateCreate(def, obj);
     this.checkNamespaceWritable(scope);
     if (this.store.get(def, scope.namespace, obj.metadata.name ?? '')) throw alreadyExists(groupResource(def), obj.metadata.name ?? '');
@@ -269,7 +269,7 @@ export class SimApi {
     if (subresource !== 'status') {
       defaultObject(def.kind, next);
       if (def.kind === 'Pod' || def.kind === 'Namespace') next.status = deepCopy(current.status);
-      if (def.kind === 'Node') syncUnschedulableTaint(next as never);
+      if (def.kind === 'Node') syncUnschedulableTaint(next as KubeNode);
       validateUpdate(def, current, next);
       if (def.hasGeneration && !deepEqual(current.spec, next.spec)) {
         next.metadata.generation = (current.metadata.generation ?? 0) + 1;

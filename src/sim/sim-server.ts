@@ -190,6 +190,8 @@ export class SimHttpHandler {
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = new Date();
     const url = new URL(req.url ?? '/', 'http://sim.local');
+    // client-node asks for "/version/"; the server treats a trailing slash as the same path.
+    if (url.pathname.length > 1 && url.pathname.endsWith('/')) url.pathname = url.pathname.replace(/\/+$/, '');
     const contentType = req.headers['content-type'];
     const record: SimRequestRecord = {
       method: req.method ?? 'GET',
@@ -456,11 +458,34 @@ export class SimHttpHandler {
       matchesRequirements(obj.metadata.labels, labels) &&
       fields.every((f) => ((def.fields[f.field]?.(obj) ?? '') === f.value) !== f.negate);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    // Clients (client-go's reflector) wait for the headers before they consider the watch open.
+    res.flushHeaders();
     this.watches.add(res);
-    const write = (type: string, obj: KubeObject) => res.write(`${JSON.stringify({ type, object: toServedVersion(def, obj, scope.version) })}\n`);
+    const table = wantsTable(req.headers.accept);
+    const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    const write = (type: string, obj: KubeObject) =>
+      send(type, table ? renderTable(def, [obj], obj.metadata.resourceVersion ?? '') : toServedVersion(def, obj, scope.version));
     const rv = query.get('resourceVersion');
     if (!rv || rv === '0') {
       for (const obj of this.opts.store.list(def, scope.namespace)) if (matches(obj)) write('ADDED', obj);
+    } else {
+      // Resuming after a list: replay what changed since, so nothing falls between list and watch.
+      const missed = this.opts.store.changesSince(Number(rv));
+      if (!missed) {
+        send('ERROR', {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: `too old resource version: ${rv} (${this.opts.store.resourceVersion})`,
+          reason: 'Expired',
+          code: 410,
+        });
+        res.end();
+        this.watches.delete(res);
+        return;
+      }
+      for (const change of missed) if (change.resource === def && matches(change.object)) write(change.type, change.object);
     }
     const unsubscribe = this.opts.store.subscribe((change) => {
       if (change.resource === def && matches(change.object)) write(change.type, change.object);

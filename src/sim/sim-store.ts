@@ -17,6 +17,9 @@ export interface StoreChange {
 
 export type StoreListener = (change: StoreChange) => void;
 
+/** How many past changes a watch can resume from, like the apiserver's watch cache window. */
+const HISTORY_LIMIT = 5000;
+
 /** RFC 3339 with second precision, the way metav1.Time serialises. */
 export function kubeTime(date: Date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -31,6 +34,7 @@ export class SimStore {
   private revision: number;
   private readonly buckets = new Map<string, Map<string, KubeObject>>();
   private readonly listeners = new Set<StoreListener>();
+  private readonly history: StoreChange[] = [];
 
   constructor(initialRevision = 1000) {
     this.revision = initialRevision;
@@ -121,12 +125,28 @@ export class SimStore {
     return deepCopy(gone);
   }
 
+  /**
+   * Changes after `resourceVersion`, oldest first, for a watch that resumes from a list; undefined
+   * when that version is older than the kept history (the server answers 410 Gone then).
+   */
+  changesSince(resourceVersion: number): StoreChange[] | undefined {
+    const oldest = this.history[0];
+    if (oldest && Number(oldest.object.metadata.resourceVersion) > resourceVersion + 1 && this.history.length >= HISTORY_LIMIT) {
+      return undefined;
+    }
+    return this.history
+      .filter((c) => Number(c.object.metadata.resourceVersion) > resourceVersion)
+      .map((c) => ({ ...c, object: deepCopy(c.object) }));
+  }
+
   subscribe(listener: StoreListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   private emit(change: StoreChange): void {
+    this.history.push(change);
+    if (this.history.length > HISTORY_LIMIT) this.history.shift();
     for (const listener of this.listeners) {
       try {
         listener({ ...change, object: deepCopy(change.object) });

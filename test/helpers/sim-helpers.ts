@@ -1,0 +1,105 @@
+/**
+ * Helpers for tests that talk to the simulated cluster over HTTP: raw requests with Status
+ * parsing, client-node clients, a kubectl runner and polling with a deadline.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { SimCluster } from '../../src/sim/sim-cluster.js';
+
+export interface RawResponse {
+  status: number;
+  contentType: string | null;
+  text: string;
+  body: any;
+}
+
+/** One request to the sim; `body` objects are sent as JSON unless `raw` text is given. */
+export async function kube(
+  sim: SimCluster,
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; contentType?: string; token?: string | null; accept?: string } = {},
+): Promise<RawResponse> {
+  const headers: Record<string, string> = {};
+  const token = opts.token === undefined ? 'sim-token' : opts.token;
+  if (token !== null) headers['authorization'] = `Bearer ${token}`;
+  if (opts.accept) headers['accept'] = opts.accept;
+  let body: string | undefined;
+  if (opts.raw !== undefined) body = opts.raw;
+  else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+  const res = await fetch(`${sim.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, contentType: res.headers.get('content-type'), text, body: parsed };
+}
+
+/** Polls `fn` until it returns something other than undefined, or fails after `timeoutMs`. */
+export async function pollUntil<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export function kubeConfigFor(sim: SimCluster): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(sim.kubeconfigYaml());
+  return kc;
+}
+
+export const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** Status body of a failed client-node call (ApiException.body is the raw JSON text). */
+export async function apiFailure(promise: Promise<unknown>): Promise<{ code: number; status: any }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof k8s.ApiException) {
+      const body = err.body as unknown;
+      return { code: err.code, status: typeof body === 'string' ? JSON.parse(body) : body };
+    }
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A kubeconfig file and an isolated HOME/cache dir so kubectl never reads the user's config. */
+export function kubectlEnv(sim: SimCluster): { kubeconfig: string; home: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-kubectl-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, sim.kubeconfigYaml());
+  return { kubeconfig, home: dir };
+}
+
+export function kubectl(env: { kubeconfig: string; home: string }, args: string[], timeoutMs = 60_000): Promise<KubectlResult> {
+  const fullArgs = ['--kubeconfig', env.kubeconfig, '--cache-dir', join(env.home, 'cache'), '--request-timeout=10s', ...args];
+  return new Promise((resolve) => {
+    execFile(
+      'kubectl',
+      fullArgs,
+      { timeout: timeoutMs, env: { PATH: process.env['PATH'] ?? '', HOME: env.home, KUBECONFIG: env.kubeconfig } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
