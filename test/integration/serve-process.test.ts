@@ -115,4 +115,34 @@ rules:
     }
     expect(stderr).not.toMatch(/"level":50/);
   });
+
+  it('`remediator sim` serves a cluster that kubectl can get, scale, cordon and drain', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'sim', '--port', String(port)], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    try {
+      const kubeconfig = await poll(async () => /kubeconfig: (\S+)/.exec(stdout)?.[1], 30_000, 'sim to print its kubeconfig');
+      const kubectl = (args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+          execFile('kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...args], { timeout: 60_000, env: { PATH: process.env.PATH, HOME: dir } }, (err, out, errOut) =>
+            resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: out, stderr: errOut }),
+          );
+        });
+      const nodes = await kubectl(['get', 'nodes']);
+      expect(nodes.code, nodes.stderr).toBe(0);
+      expect(nodes.stdout).toMatch(/^gpu-node-3\s+Ready/m);
+      const scale = await kubectl(['scale', 'deployment', 'llm-api', '-n', 'ml-serving', '--replicas=3']);
+      expect(scale.code, scale.stderr).toBe(0);
+      expect((await kubectl(['get', 'deployment', 'llm-api', '-n', 'ml-serving', '-o', 'jsonpath={.spec.replicas}'])).stdout).toBe('3');
+      expect((await kubectl(['cordon', 'gpu-node-1'])).stdout).toMatch(/cordoned/);
+      const drain = await kubectl(['drain', 'gpu-node-1', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=60s']);
+      expect(drain.code, drain.stderr).toBe(0);
+      expect(drain.stdout).toMatch(/node\/gpu-node-1 drained/);
+      const left = await kubectl(['get', 'pods', '-A', '--field-selector', 'spec.nodeName=gpu-node-1', '-o', 'jsonpath={range .items[*]}{.metadata.ownerReferences[0].kind}{"\\n"}{end}']);
+      for (const kind of left.stdout.split('\n').filter(Boolean)) expect(['DaemonSet', 'Node']).toContain(kind);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
 });
