@@ -13,6 +13,7 @@ import { AlertIntake } from './engine/alert-intake.js';
 import { RunStore } from './engine/run-store.js';
 import { GuardStore } from './engine/guard-store.js';
 import { RunExecutor } from './engine/run-executor.js';
+import { RunControl } from './engine/run-control.js';
 import type { AnyPlaybook } from './engine/playbook.js';
 import type { EngineRule } from './engine/engine-rule.js';
 import { matchRules } from './alertmanager/rule-matcher.js';
@@ -40,8 +41,10 @@ export interface RemediatorOptions {
   /** Port to listen on; defaults to `server.port`. 0 picks a free one. */
   port?: number;
   host?: string;
-  /** Interval of the sealer and the gauge refresh; tests shorten it. */
+  /** Interval of the sealer; tests shorten it. */
   sealIntervalMs?: number;
+  /** Interval of approval expiry and orphan re-enqueueing (default 5 s). */
+  sweepIntervalMs?: number;
 }
 
 export interface Remediator {
@@ -52,6 +55,7 @@ export interface Remediator {
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly audit: RedisAuditLog;
+  readonly control: RunControl;
   /** Stops intake, lets running steps finish within `shutdownGraceSeconds`, closes everything. */
   stop(): Promise<void>;
 }
@@ -130,6 +134,23 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const runs = new RunStore(redis, keys);
   const guards = new GuardStore(redis, keys);
   const queue = new RunQueue(queueRedis, keys.bullPrefix);
+  // The engine writes audit entries as plain objects; the audit log's own types check their shape.
+  const auditPort = {
+    append: (entries: object[]) => audit.append(entries as never),
+    logWritten: (entries: object[]) => audit.logWritten(entries),
+  };
+  const control = new RunControl({
+    redis,
+    keys,
+    runs,
+    playbooks,
+    guards: config.guards,
+    globalDryRun: config.dryRun,
+    enqueuer: queue,
+    metrics,
+    audit: auditPort,
+    logger,
+  });
 
   let worker: RunWorker | undefined;
   let workerRedis: Redis | undefined;
@@ -143,11 +164,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       playbooks,
       rules: ruleMap,
       guardConfig: config.guards,
-      audit: {
-        append: async (entries: object[]) => {
-          await audit.append(entries as never);
-        },
-      },
+      audit: auditPort,
       metrics,
       logger,
     });
@@ -197,6 +214,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
             }),
             runs,
             playbooks,
+            control,
+            status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await control.pauseState() }),
             bodyLimit: config.server.bodyLimit,
             redisUp: () => redis.status === 'ready',
           },
@@ -208,6 +227,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     try {
       const counts = await queue.counts();
       for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ state }, n);
+      metrics.queueJobs.set({ state: 'awaiting_approval' }, await control.awaitingCount());
       const paused = await redis.hkeys(keys.pause);
       metrics.paused.set({ scope: 'global' }, paused.includes('global') ? 1 : 0);
       for (const name of playbooks.keys()) metrics.paused.set({ scope: name }, paused.includes(`playbook:${name}`) ? 1 : 0);
@@ -232,6 +252,11 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   }
   const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
   gaugeTimer.unref();
+  // Approval expiry and orphan re-enqueueing; every process may do it, each step is atomic.
+  const sweepTimer = setInterval(() => {
+    control.sweep().catch((err: unknown) => logger.debug({ err }, 'sweep failed'));
+  }, options.sweepIntervalMs ?? 5000);
+  sweepTimer.unref();
   logger.info({ port: boundPort, role }, 'remediator listening');
 
   let stopping: Promise<void> | undefined;
@@ -243,9 +268,11 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     redis,
     keys,
     audit,
+    control,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(gaugeTimer);
+        clearInterval(sweepTimer);
         // Stop intake first: new requests are refused while running steps finish.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

@@ -76,3 +76,20 @@ export const GUARD_NAMES = [
   'target_locked',
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
+
+/** The thing asked about does not exist (HTTP 404). */
+export class NotFoundError extends PermanentError {}
+
+/** The caller may not do this (HTTP 403), e.g. approving their own manual run. */
+export class ForbiddenError extends PermanentError {}
+
+/** The request conflicts with the current state (HTTP 409): a guard said no, or the run moved on. */
+export class ConflictError extends PermanentError {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}

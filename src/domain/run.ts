@@ -50,6 +50,15 @@ export interface RunStep {
   at: string;
 }
 
+export interface RunApproval {
+  /** Why approval is required: the rule says so, or `guards.manualApproval`. */
+  requiredBy: 'rule' | 'manualApproval';
+  decision?: 'approved' | 'rejected' | 'expired';
+  by?: string;
+  reason?: string;
+  at?: string;
+}
+
 export interface Run {
   id: string;
   status: RunStatus;
@@ -61,9 +70,16 @@ export interface Run {
   target: string;
   trigger: RunTrigger;
   guard?: { guard: GuardName; detail: string };
+  approval?: RunApproval;
+  /** Admin override: cooldowns, rate limits and the node budget do not apply (audited). */
+  bypassGuards?: boolean;
+  /** Why an operator cancelled it (set while a running run winds down between steps). */
+  cancelRequested?: { by: string; reason: string; at: string };
   steps: RunStep[];
   attempts: number;
   createdAt: string;
+  /** Approved runs get `guards.maxQueueAge` from here rather than from creation. */
+  queuedAt?: string;
   startedAt?: string;
   finishedAt?: string;
 }

@@ -59,7 +59,25 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
 return 0
 `;
 
+/**
+ * Cluster-wide concurrency (`guards.maxConcurrentRuns`). A slot is a run id with its last
+ * heartbeat; slots of runs that stopped beating (a killed worker) are freed after `staleMs`.
+ * KEYS[1] slots zset. ARGV: runId, max, nowMs, staleMs. Returns {1, n} claimed or {0, n} full.
+ */
+const CLAIM_SLOT_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[4]))
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return {1, redis.call('ZCARD', KEYS[1])}
+end
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[2]) then return {0, n} end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return {1, n + 1}
+`;
+
 type GuardRedis = Redis & {
+  remediatorClaimSlot(key: string, runId: string, max: string, nowMs: string, staleMs: string): Promise<[number, number]>;
   remediatorReleaseEpisode(episodeKey: string, blockKey: string, runId: string, ttl: string): Promise<number>;
   remediatorNodeBudget(key: string, ...args: string[]): Promise<[number, number]>;
   remediatorReleaseLock(key: string, token: string): Promise<number>;
@@ -76,6 +94,7 @@ export class GuardStore {
     redis.defineCommand('remediatorNodeBudget', { numberOfKeys: 1, lua: NODE_BUDGET_SCRIPT });
     redis.defineCommand('remediatorReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_SCRIPT });
     redis.defineCommand('remediatorRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_SCRIPT });
+    redis.defineCommand('remediatorClaimSlot', { numberOfKeys: 1, lua: CLAIM_SLOT_SCRIPT });
     redis.defineCommand('remediatorReleaseEpisode', { numberOfKeys: 2, lua: RELEASE_EPISODE_SCRIPT });
     this.redis = redis as GuardRedis;
   }
@@ -136,6 +155,25 @@ export class GuardStore {
 
   async rememberResolvedTarget(target: string, resolved: string): Promise<void> {
     await this.redis.set(this.keys.resolvedTarget(target), resolved, 'EX', 86_400);
+  }
+
+  async claimSlot(runId: string, max: number, nowMs: number, staleMs: number): Promise<boolean> {
+    const [ok] = await this.redis.remediatorClaimSlot(this.keys.slots, runId, String(max), String(nowMs), String(staleMs));
+    return ok === 1;
+  }
+
+  async heartbeatSlot(runId: string, nowMs: number): Promise<void> {
+    await this.redis.zadd(this.keys.slots, 'XX', nowMs, runId);
+  }
+
+  async releaseSlot(runId: string): Promise<void> {
+    await this.redis.zrem(this.keys.slots, runId);
+  }
+
+  /** An operator's request to stop a running run between steps, if any. */
+  async cancelRequest(runId: string): Promise<{ by: string; reason: string } | undefined> {
+    const raw = await this.redis.get(this.keys.cancel(runId));
+    return raw ? (JSON.parse(raw) as { by: string; reason: string }) : undefined;
   }
 
   /** True the first time this episode is blocked by this guard. */

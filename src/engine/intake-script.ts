@@ -27,6 +27,7 @@ for i, c in ipairs(cands) do
       local st = redis.call('HGET', runKey, 'status')
       if c.onResolved == 'cancel-pending' and (st == 'queued' or st == 'awaiting_approval') then
         redis.call('HSET', runKey, 'status', 'cancelled', 'reason', 'alert resolved before the run started', 'finishedAt', nowIso)
+        redis.call('ZREM', tag .. ':awaiting', runId)
         redis.call('XADD', audit, '*', 'e', cjson.encode({type = 'run_status', at = nowIso, actor = 'alertmanager',
           runId = runId, target = c.target, playbook = c.playbook, rule = c.rule, from = st, to = 'cancelled',
           reason = 'alert resolved before the run started'}))
@@ -100,6 +101,7 @@ for i, c in ipairs(cands) do
         redis.call('HSET', runKey, 'doc', c.doc, 'status', c.initialStatus)
         redis.call('EXPIRE', runKey, WEEK * 4)
         redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
+        if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end
         redis.call('XADD', audit, '*', 'e', c.auditCreated)
         r.runId = c.runId
         if c.initialStatus == 'awaiting_approval' then r.decision = 'awaiting_approval' else r.decision = 'enqueued'; r.requeue = 1 end

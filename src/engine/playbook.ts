@@ -32,6 +32,12 @@ export interface PlaybookContext {
    * unschedulable passes without using more budget.
    */
   claimNodeBudget(node: string): Promise<void>;
+  /** Gives a node's claim on the node budget back (after an uncordon). No-op when dry. */
+  releaseNodeBudget(node: string): Promise<void>;
+  /** `guards.optOutLabel`: "true" on a node, workload, pod or namespace means never touched. */
+  readonly optOutLabel: string;
+  /** Who asked for this run: the rule name, or the operator of a manual run. */
+  readonly requestedBy: { rule?: string; operator?: string };
   /** Records a `Remediation*` Event on the object (dry-run aware, never fails the run). */
   event(ref: ObjectRef, reason: string, message: string, type?: 'Normal' | 'Warning'): Promise<void>;
   /** Sets `remediator.dev/last-action` on the target object (dry-run aware). */

@@ -39,6 +39,18 @@ export class RedisKeys {
   get pause(): string {
     return `${this.tag}:pause`;
   }
+  /** Runs waiting for a second operator, by creation time (for expiry). */
+  get awaiting(): string {
+    return `${this.tag}:awaiting`;
+  }
+  /** Cluster-wide concurrency slots: run id -> last heartbeat (ms). */
+  get slots(): string {
+    return `${this.tag}:slots`;
+  }
+  /** An operator asked a running run to stop between steps. */
+  cancel(runId: string): string {
+    return `${this.tag}:cancel:${runId}`;
+  }
   get audit(): string {
     return `${this.tag}:audit`;
   }

@@ -67,8 +67,8 @@ export class RunExecutor {
     const log = logger.child({ runId, playbook: run.playbook, target: run.target });
     if (run.status !== 'queued' && run.status !== 'running') return run.status;
 
-    if (run.status === 'queued' && this.now() - Date.parse(run.createdAt) > this.deps.guardConfig.maxQueueAgeMs) {
-      run.reason = `not started within guards.maxQueueAge (${Math.round(this.deps.guardConfig.maxQueueAgeMs / 1000)}s) of being enqueued`;
+    if (run.status === 'queued' && this.now() - Date.parse(run.queuedAt ?? run.createdAt) > this.deps.guardConfig.maxQueueAgeMs) {
+      run.reason = `not started within guards.maxQueueAge (${Math.round(this.deps.guardConfig.maxQueueAgeMs / 1000)}s) of being ${run.queuedAt ? 'approved' : 'enqueued'}`;
       return this.finish(run, 'expired', ['queued']);
     }
     const playbook = this.deps.playbooks.get(run.playbook);
@@ -79,6 +79,7 @@ export class RunExecutor {
     }
 
     let locked = false;
+    let slot = false;
     let renew: NodeJS.Timeout | undefined;
     try {
       // One action per target at a time: a run whose target is busy waits its turn in the queue.
@@ -94,8 +95,15 @@ export class RunExecutor {
         log.info({ holder: await this.deps.guards.lockHolder(run.target) }, 'target busy; run waits');
         return { retryAfterMs: 1000 };
       }
+      // Cluster-wide concurrency: a run over the budget waits its turn like a busy target.
+      slot = await this.deps.guards.claimSlot(run.id, this.deps.guardConfig.maxConcurrentRuns, this.now(), this.lockTtlMs);
+      if (!slot) {
+        log.info('guards.maxConcurrentRuns reached; run waits');
+        return { retryAfterMs: 1000 };
+      }
       renew = setInterval(() => {
         this.deps.guards.renewLock(run.target, run.id, this.lockTtlMs).catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
+        this.deps.guards.heartbeatSlot(run.id, this.now()).catch(() => undefined);
       }, this.lockTtlMs / 3);
 
       if (run.status === 'queued') {
@@ -116,6 +124,7 @@ export class RunExecutor {
     } finally {
       if (renew) clearInterval(renew);
       if (locked) await this.deps.guards.releaseLock(run.target, run.id).catch(() => undefined);
+      if (slot) await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
     }
   }
 
@@ -176,7 +185,12 @@ export class RunExecutor {
     let gate: Promise<void> | undefined;
     const sink: MutationSink = {
       dryRun: run.dryRun,
-      beforeMutation: () => (gate ??= this.recheckGuards(run)),
+      beforeMutation: async () => {
+        await (gate ??= this.recheckGuards(run));
+        // An operator may stop a running run between steps.
+        const cancel = await this.deps.guards.cancelRequest(run.id);
+        if (cancel) throw new RunCancelledError(`cancelled by ${cancel.by}: ${cancel.reason}`);
+      },
       record: async (step: RunStep) => {
         run.steps.push(step);
         await this.deps.runs.saveDoc(run);
@@ -201,6 +215,11 @@ export class RunExecutor {
         await sink.beforeMutation();
         await this.claimNodeBudget(run, node);
       },
+      releaseNodeBudget: async (node: string) => {
+        if (!run.dryRun) await this.deps.guards.releaseNodeBudget(node);
+      },
+      optOutLabel: this.deps.guardConfig.optOutLabel,
+      requestedBy: { ...(run.trigger.rule ? { rule: run.trigger.rule } : {}), ...(run.trigger.operator ? { operator: run.trigger.operator } : {}) },
       event: async (ref: ObjectRef, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
         try {
           await cluster.createEvent(ref, { reason, message, type }, { dryRun: run.dryRun });
@@ -235,7 +254,24 @@ export class RunExecutor {
     if (run.trigger.source === 'alert' && run.trigger.episode && rule?.onResolved !== 'ignore') {
       if (await guards.isEpisodeResolved(run.trigger.episode)) throw new RunCancelledError('the alert resolved before the first mutation');
     }
+    await this.checkOptOut(run);
     await this.checkCooldown(run, !run.dryRun);
+  }
+
+  /** `guards.optOutLabel: "true"` on the target, or on its namespace, means never touched. */
+  private async checkOptOut(run: Run): Promise<void> {
+    const parsed = parseTarget(run.target);
+    if (!parsed) return;
+    const label = this.deps.guardConfig.optOutLabel;
+    const { cluster } = this.deps;
+    let labels: Record<string, string> | undefined;
+    if (parsed.kind === 'node') labels = (await cluster.getNode(parsed.name))?.labels;
+    else if (parsed.kind === 'pod') labels = (await cluster.getPod(parsed.namespace!, parsed.name))?.labels;
+    else labels = (await cluster.getWorkload(parsed.kind === 'deployment' ? 'Deployment' : 'StatefulSet', parsed.namespace!, parsed.name))?.labels;
+    if (labels?.[label] === 'true') throw new GuardBlockedError('opt_out', `${run.target} carries ${label}="true"`);
+    if (parsed.namespace && (await cluster.getNamespaceLabels(parsed.namespace))?.[label] === 'true') {
+      throw new GuardBlockedError('opt_out', `namespace ${parsed.namespace} carries ${label}="true"`);
+    }
   }
 
   /**
@@ -244,7 +280,7 @@ export class RunExecutor {
    */
   private async checkCooldown(run: Run, claim: boolean): Promise<void> {
     const rule = run.trigger.rule ? this.deps.rules.get(run.trigger.rule) : undefined;
-    const cooldownMs = run.trigger.source === 'alert' ? rule?.cooldownMs : undefined;
+    const cooldownMs = run.trigger.source === 'alert' && !run.bypassGuards ? rule?.cooldownMs : undefined;
     if (!cooldownMs) return;
     const { guards } = this.deps;
     const stamped = await this.lastActionTime(run.target);
@@ -277,6 +313,7 @@ export class RunExecutor {
   }
 
   private async claimNodeBudget(run: Run, node: string): Promise<void> {
+    if (run.bypassGuards) return;
     const nodes = await this.deps.cluster.listNodes();
     const limit = this.deps.guardConfig.maxUnschedulableNodes;
     const max = 'count' in limit ? limit.count : Math.ceil((limit.percent * nodes.length) / 100);

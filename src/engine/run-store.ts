@@ -69,6 +69,47 @@ export class RunStore {
     return ((await this.redis.hget(this.keys.run(id), 'status')) ?? undefined) as RunStatus | undefined;
   }
 
+  /**
+   * Newest first, filtered, in pages. Scans the time index in batches, so a filter that matches
+   * rarely still answers; the cursor resumes after the last run returned.
+   */
+  async query(filter: RunFilter, limit: number, cursor?: string): Promise<RunPage> {
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    if (cursor && !after) throw new Error('invalid cursor');
+    const items: Run[] = [];
+    let max = after ? String(after.score) : '+inf';
+    const min = filter.sinceMs !== undefined ? String(filter.sinceMs) : '-inf';
+    let skipThrough = after;
+    const batch = Math.max(100, limit * 2);
+    for (let scanned = 0; scanned < 20_000; ) {
+      const rows = await this.redis.zrevrangebyscore(this.keys.runs, max, min, 'WITHSCORES', 'LIMIT', 0, batch);
+      if (rows.length === 0) break;
+      const entries: { id: string; score: number }[] = [];
+      for (let i = 0; i < rows.length; i += 2) entries.push({ id: rows[i]!, score: Number(rows[i + 1]) });
+      // Equal scores come in reverse lexicographic order: skip up to and including the cursor's run.
+      const fresh = skipThrough ? entries.filter((e) => e.score < skipThrough!.score || e.id < skipThrough!.id) : entries;
+      scanned += entries.length;
+      const pipeline = this.redis.pipeline();
+      for (const e of fresh) pipeline.hgetall(this.keys.run(e.id));
+      const docs = (await pipeline.exec()) ?? [];
+      for (let i = 0; i < fresh.length; i++) {
+        const run = decodeRun(docs[i]?.[1] as Record<string, string>);
+        if (!run || !matchesFilter(run, filter)) continue;
+        items.push(run);
+        if (items.length === limit) {
+          const e = fresh[i]!;
+          const more = i < fresh.length - 1 || entries.length === batch;
+          return more ? { items, nextCursor: encodeCursor(e.score, e.id) } : { items };
+        }
+      }
+      if (entries.length < batch) break;
+      const last = entries[entries.length - 1]!;
+      max = String(last.score);
+      skipThrough = last;
+    }
+    return { items };
+  }
+
   /** Newest first. */
   async list(opts: { limit: number; before?: number }): Promise<Run[]> {
     const ids = await this.redis.zrevrangebyscore(this.keys.runs, opts.before !== undefined ? `(${opts.before}` : '+inf', '-inf', 'LIMIT', 0, opts.limit);
@@ -77,6 +118,41 @@ export class RunStore {
     const rows = (await pipeline.exec()) ?? [];
     return rows.map(([, h]) => decodeRun(h as Record<string, string>)).filter((r): r is Run => r !== undefined);
   }
+}
+
+export interface RunFilter {
+  status?: RunStatus[];
+  playbook?: string;
+  rule?: string;
+  target?: string;
+  /** Created at or after (ms). */
+  sinceMs?: number;
+}
+
+export interface RunPage {
+  items: Run[];
+  nextCursor?: string;
+}
+
+/** A cursor names the last run returned: its score and id, so concurrent inserts never shift a page. */
+function encodeCursor(score: number, id: string): string {
+  return Buffer.from(`${score}:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { score: number; id: string } | undefined {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const at = text.indexOf(':');
+  const score = Number(text.slice(0, at));
+  if (at < 1 || !Number.isFinite(score)) return undefined;
+  return { score, id: text.slice(at + 1) };
+}
+
+export function matchesFilter(run: Run, f: RunFilter): boolean {
+  if (f.status && !f.status.includes(run.status)) return false;
+  if (f.playbook && run.playbook !== f.playbook) return false;
+  if (f.rule && run.trigger.rule !== f.rule) return false;
+  if (f.target && run.target !== f.target && !(run.target.startsWith(`${f.target}/`))) return false;
+  return true;
 }
 
 export function decodeRun(h: Record<string, string>): Run | undefined {

@@ -8,6 +8,9 @@ import type { AnyPlaybook } from '../engine/playbook.js';
 import { parseWebhookPayload } from '../alertmanager/webhook-payload.js';
 import { HttpError } from './http-error.js';
 import type { TokenAuth } from './auth.js';
+import { controlRoutes } from './control-routes.js';
+import type { RunControl } from '../engine/run-control.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -23,6 +26,8 @@ export interface AppDeps {
     runs: RunStore;
     playbooks: ReadonlyMap<string, AnyPlaybook>;
     bodyLimit: string | number;
+    control: RunControl;
+    status: () => Promise<Record<string, unknown>>;
     /** True when the Redis connection is up; false answers 503 at once instead of waiting. */
     redisUp: () => boolean;
   };
@@ -92,6 +97,8 @@ export function createApp(deps: AppDeps): Express {
       });
     });
 
+    app.use(controlRoutes({ auth: api.auth, control: api.control, runs: api.runs, status: api.status }));
+
     app.get('/api/v1/runs/:id', api.auth.require('viewer'), async (req, res, next) => {
       try {
         const run = await api.runs.get(String(req.params.id));
@@ -108,6 +115,26 @@ export function createApp(deps: AppDeps): Express {
   const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
     if (err instanceof HttpError) {
       res.status(err.status).json({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
+      return;
+    }
+    if (err instanceof ValidationError) {
+      res.status(400).json({ error: 'invalid_request', message: err.message, details: err.details });
+      return;
+    }
+    if (err instanceof NotFoundError) {
+      res.status(404).json({ error: 'not_found', message: err.message });
+      return;
+    }
+    if (err instanceof ForbiddenError) {
+      res.status(403).json({ error: 'forbidden', message: err.message });
+      return;
+    }
+    if (err instanceof ConflictError) {
+      res.status(409).json({ error: err.code, message: err.message, ...err.body });
+      return;
+    }
+    if (isRedisUnavailable(err)) {
+      res.status(503).json({ error: 'unavailable', message: 'Redis is unavailable' });
       return;
     }
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
