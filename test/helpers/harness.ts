@@ -53,6 +53,8 @@ export interface Harness {
   main: Remediator;
   post(body: unknown, opts?: { token?: string | null; contentType?: string; raw?: string; to?: Remediator }): Promise<{ status: number; body: any; ms: number }>;
   get(path: string, token?: string, to?: Remediator): Promise<{ status: number; body: any; text: string }>;
+  /** POST JSON to any API path with a token. */
+  call(path: string, token: string, body?: unknown, to?: Remediator): Promise<{ status: number; body: any }>;
   waitRun(id: string, until?: (run: Run) => boolean, timeoutMs?: number): Promise<Run>;
   startProcess(role: Role): Promise<Remediator>;
   stop(): Promise<void>;
@@ -100,7 +102,7 @@ ${opts.rules ?? DEFAULT_RULES}
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const processes: Remediator[] = [];
   const startProcess = async (role: Role) => {
-    const p = await startRemediator({ config, role, auditKey: keyBuffer, logger, port: 0, host: '127.0.0.1', sealIntervalMs: 200 });
+    const p = await startRemediator({ config, role, auditKey: keyBuffer, logger, port: 0, host: '127.0.0.1', sealIntervalMs: 200, sweepIntervalMs: 200 });
     processes.push(p);
     return p;
   };
@@ -141,6 +143,21 @@ ${opts.rules ?? DEFAULT_RULES}
         parsed = undefined;
       }
       return { status: res.status, body: parsed, text };
+    },
+    async call(path, token, body, to) {
+      const res = await fetch(`${(to ?? main).url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body ?? {}),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed };
     },
     waitRun(id, until = (run) => isTerminal(run.status), timeoutMs = 20_000) {
       return poll(
