@@ -3,11 +3,18 @@
  * evicts its pods through the Eviction API with `kubectl drain` semantics, then waits until they
  * are gone.
  *
- * Refuses (skipped) a node without allocatable nvidia.com/gpu when requireGpu. The node budget
- * guard may block the cordon. Fails before evicting anything (the node stays cordoned, like
- * kubectl) when a pod it would evict has no controller (without force), uses emptyDir (without
- * deleteEmptyDirData), is opted out, or is a DaemonSet pod (without ignoreDaemonSets). A PDB
- * that allows no disruption is retried every 5 s until timeoutSeconds; then the run fails.
+ * Refuses (skipped) a node carrying `<guards.optOutLabel>: "true"`, and a node without
+ * allocatable nvidia.com/gpu when requireGpu. The node budget guard may block the cordon. Fails
+ * before evicting anything (the node stays cordoned, like kubectl) when a pod it would evict has
+ * no controller (without force), uses emptyDir (without deleteEmptyDirData), is opted out (the
+ * label on the pod, its namespace or its owning workload), or is a DaemonSet pod (without
+ * ignoreDaemonSets). A PDB that allows no disruption is retried every 5 s until timeoutSeconds;
+ * then the run fails.
+ *
+ * The node's `remediator.dev/last-action` stamp (written after the cordon, also when the drain
+ * then fails) is what `uncordon-node` reads to undo the cordon afterwards; when the node was
+ * already cordoned by someone else, the stamp's reason says so ("already cordoned, not by
+ * remediator"), and uncordon-node leaves that cordon alone.
  *
  * kubectl equivalent: `kubectl drain NODE --ignore-daemonsets --timeout=600s
  * [--delete-emptydir-data] [--force] [--grace-period=N]` (+ `kubectl taint nodes NODE k=v:NoSchedule`).
@@ -26,18 +33,16 @@ import {
   type PodInfo,
   type Taint,
 } from '../src/engine/playbook.js';
-import { firstValidLabel, isObjectName, objectNameField } from './label-params.js';
+import { isObjectName, nodeParamFromLabels, objectNameField, QUALIFIED_NAME } from './label-params.js';
+import { cordonOwnership, NOT_OUR_CORDON } from './node-marks.js';
+import { optedOut, optOutNote } from './opt-out.js';
+import { findCompletedStep } from './previous-steps.js';
 
 /** kubectl's EvictErrorRetryDelay. */
 const EVICT_RETRY_MS = 5000;
 /** kubectl's waitForDelete interval. */
 const POLL_MS = 1000;
 const MAX_CONFLICT_RETRIES = 5;
-/** The default of `guards.optOutLabel`; a pod carrying it blocks the drain rather than being skipped. */
-const OPT_OUT_LABEL = 'remediator.dev/disabled';
-const NODE_LABELS = ['node', 'kubernetes_node', 'Hostname', 'hostname'] as const;
-
-const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 const taintParams = z.strictObject({
@@ -74,10 +79,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
   paramsSchema: drainGpuNodeParams,
 
   paramsFromLabels(labels) {
-    const fromInstance = labels.instance === undefined ? undefined : stripPort(labels.instance);
-    const node =
-      firstValidLabel(labels, NODE_LABELS, isObjectName) ?? (isObjectName(fromInstance) ? fromInstance : undefined);
-    return node === undefined ? {} : { node };
+    return nodeParamFromLabels(labels);
   },
 
   target(params) {
@@ -91,11 +93,16 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
 
     let node = await ctx.cluster.getNode(name);
     if (node === undefined) throw new PermanentError(`node ${name} not found`);
+    if (optedOut(node.labels, ctx.optOutLabel)) {
+      return { result: 'skipped', reason: `node ${name} is opted out (${optOutNote(ctx.optOutLabel, `node ${name}`)})` };
+    }
     if (params.requireGpu && node.allocatableGpus <= 0) {
       return { result: 'skipped', reason: `node ${name} has no allocatable nvidia.com/gpu` };
     }
 
     const cordonedNow = !node.unschedulable;
+    // Whose cordon this is decides whether uncordon-node may undo it later: the stamp says so.
+    const cordon: CordonState = cordonedNow ? 'now' : earlierCordonOf(ctx, name, node) ? 'earlier' : 'theirs';
     if (cordonedNow) {
       await ctx.claimNodeBudget(name);
       node = await ctx.cluster.setUnschedulable(name, true, { dryRun: dry });
@@ -108,18 +115,22 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     }
     const mutated = cordonedNow || tainted !== '';
 
-    const plan = await planEvictions(ctx.cluster, await ctx.cluster.listPodsOnNode(name), params);
+    const plan = await planEvictions(ctx.cluster, await ctx.cluster.listPodsOnNode(name), params, ctx.optOutLabel);
     if (plan.problems.length > 0) {
       const message = `cannot drain node ${name}: ${plan.problems.join('; ')}`;
       await ctx.event(ref, 'RemediationBlocked', message, 'Warning');
-      if (mutated) await ctx.stampLastAction(ref, message);
+      if (mutated) await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`);
       throw new PermanentError(message);
     }
 
     const taintNote = tainted === '' ? '' : `; ${dry ? 'would taint' : 'tainted'} ${tainted}`;
     if (plan.evict.length === 0) {
       if (!mutated) return { result: 'noop', reason: `node ${name} is already cordoned and has no pods to evict` };
-      const head = cordonedNow ? `${dry ? 'would cordon' : 'cordoned'} node ${name}` : `node ${name} already cordoned`;
+      const head = cordonedNow
+        ? `${dry ? 'would cordon' : 'cordoned'} node ${name}`
+        : cordon === 'earlier'
+          ? `node ${name} cordoned earlier by remediator`
+          : `node ${name} ${NOT_OUR_CORDON}`;
       const reason = `${head}${taintNote}; no pods to evict`;
       await ctx.stampLastAction(ref, reason);
       return { result: 'changed', reason };
@@ -130,7 +141,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     const outcome = await evictAll(ctx, plan.evict, params, deadline);
     const head = cordonedNow
       ? `${dry ? 'would cordon and drain' : 'cordoned and drained'} node ${name}`
-      : `${dry ? 'would drain' : 'drained'} node ${name} (already cordoned)`;
+      : `${dry ? 'would drain' : 'drained'} node ${name} (${cordon === 'earlier' ? 'cordoned earlier by remediator' : NOT_OUR_CORDON})`;
 
     if (dry) {
       // A dry run never waits: a PDB refusal is reported, not retried.
@@ -141,15 +152,18 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     }
     if (outcome.blocked.length > 0) {
       outcome.blocked.forEach(() => ctx.countActionError('evict'));
-      return timedOut(ctx, ref, params.timeoutSeconds, [...outcome.blocked, ...(await notGone(ctx.cluster, outcome.evicted))]);
+      return timedOut(ctx, ref, cordon, params.timeoutSeconds, [...outcome.blocked, ...(await notGone(ctx.cluster, outcome.evicted))]);
     }
     const remaining = await waitUntilGone(ctx, outcome.evicted, deadline);
-    if (remaining.length > 0) return timedOut(ctx, ref, params.timeoutSeconds, remaining);
+    if (remaining.length > 0) return timedOut(ctx, ref, cordon, params.timeoutSeconds, remaining);
     const reason = `${head}: ${evictedText(outcome.evicted, outcome.gone, false)}${taintNote}`;
     await ctx.stampLastAction(ref, reason);
     return { result: 'changed', reason };
   },
 });
+
+/** Who cordoned the node: this attempt, remediator before (earlier attempt or drain), or someone else. */
+type CordonState = 'now' | 'earlier' | 'theirs';
 
 interface EvictionPlan {
   evict: PodInfo[];
@@ -157,8 +171,8 @@ interface EvictionPlan {
 }
 
 /** kubectl drain's filters; every problem is collected so the error names all of them at once. */
-async function planEvictions(cluster: ClusterClient, pods: PodInfo[], params: DrainGpuNodeParams): Promise<EvictionPlan> {
-  const optOut = new OptOutCheck(cluster);
+async function planEvictions(cluster: ClusterClient, pods: PodInfo[], params: DrainGpuNodeParams, optOutLabel: string): Promise<EvictionPlan> {
+  const optOut = new OptOutCheck(cluster, optOutLabel);
   const plan: EvictionPlan = { evict: [], problems: [] };
   for (const pod of pods) {
     const id = `${pod.namespace}/${pod.name}`;
@@ -187,16 +201,22 @@ async function planEvictions(cluster: ClusterClient, pods: PodInfo[], params: Dr
   return plan;
 }
 
-/** `remediator.dev/disabled: "true"` on the pod, its namespace or its owning workload. */
+/**
+ * `<optOutLabel>: "true"` on the pod, its namespace or its owning workload: such a pod blocks the
+ * drain (the node cannot be emptied without touching it) rather than being skipped.
+ */
 class OptOutCheck {
   private readonly namespaces = new Map<string, boolean>();
   private readonly workloads = new Map<string, string | undefined>();
 
-  constructor(private readonly cluster: ClusterClient) {}
+  constructor(
+    private readonly cluster: ClusterClient,
+    private readonly label: string,
+  ) {}
 
   async reason(pod: PodInfo): Promise<string | undefined> {
-    if (optedOut(pod.labels)) return `${OPT_OUT_LABEL}=true on the pod`;
-    if (await this.namespaceOptedOut(pod.namespace)) return `${OPT_OUT_LABEL}=true on namespace ${pod.namespace}`;
+    if (optedOut(pod.labels, this.label)) return optOutNote(this.label, 'the pod');
+    if (await this.namespaceOptedOut(pod.namespace)) return optOutNote(this.label, `namespace ${pod.namespace}`);
     const owner = pod.controller;
     if (owner === undefined || !isObjectName(owner.name)) return undefined;
     return this.workloadReason(pod.namespace, owner.kind, owner.name);
@@ -205,7 +225,7 @@ class OptOutCheck {
   private async namespaceOptedOut(namespace: string): Promise<boolean> {
     let result = this.namespaces.get(namespace);
     if (result === undefined) {
-      result = optedOut((await this.cluster.getNamespaceLabels(namespace)) ?? {});
+      result = optedOut(await this.cluster.getNamespaceLabels(namespace), this.label);
       this.namespaces.set(namespace, result);
     }
     return result;
@@ -217,7 +237,7 @@ class OptOutCheck {
     if (this.workloads.has(key)) return this.workloads.get(key);
     const workload = await this.cluster.getWorkload(kind, namespace, name);
     let result: string | undefined;
-    if (workload !== undefined && optedOut(workload.labels)) result = `${OPT_OUT_LABEL}=true on ${kind} ${name}`;
+    if (workload !== undefined && optedOut(workload.labels, this.label)) result = optOutNote(this.label, `${kind} ${name}`);
     else if (workload?.controller?.kind === 'Deployment' && isObjectName(workload.controller.name)) {
       result = await this.workloadReason(namespace, 'Deployment', workload.controller.name);
     }
@@ -295,10 +315,10 @@ async function isGone(cluster: ClusterClient, pod: PodInfo): Promise<boolean> {
   return now === undefined || now.uid !== pod.uid;
 }
 
-async function timedOut(ctx: PlaybookContext, ref: ObjectRef, seconds: number, stillThere: PodInfo[]): Promise<never> {
+async function timedOut(ctx: PlaybookContext, ref: ObjectRef, cordon: CordonState, seconds: number, stillThere: PodInfo[]): Promise<never> {
   const message = `drain timed out after ${seconds}s; still on node: ${list(stillThere)}`;
   await ctx.event(ref, 'RemediationDrain', `node ${ref.name}: ${message}`, 'Warning');
-  await ctx.stampLastAction(ref, message);
+  await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`);
   throw new PermanentError(message);
 }
 
@@ -322,8 +342,18 @@ async function addTaint(ctx: PlaybookContext, node: NodeInfo, wanted: TaintParam
   }
 }
 
-function optedOut(labels: Record<string, string>): boolean {
-  return labels[OPT_OUT_LABEL] === 'true';
+/**
+ * Whether a node that is already unschedulable was cordoned by remediator: by an earlier attempt
+ * of this run, or by an earlier drain whose stamp is still on the node.
+ */
+function earlierCordonOf(ctx: PlaybookContext, name: string, node: NodeInfo): boolean {
+  const step = findCompletedStep(ctx.previousSteps, ctx.dryRun, { actions: ['cordon'], object: nodeTarget(name), paths: [`/api/v1/nodes/${name}`] });
+  return step !== undefined || cordonOwnership(node).ours;
+}
+
+/** Stamp suffix for the failure paths, so uncordon-node can tell whose cordon it would undo. */
+function cordonSuffix(cordon: CordonState): string {
+  return cordon === 'theirs' ? ` (node ${NOT_OUR_CORDON})` : '';
 }
 
 function describeTaint(taint: TaintParams): string {
@@ -343,8 +373,3 @@ function list(pods: PodInfo[]): string {
   return pods.map((p) => `${p.namespace}/${p.name}`).join(', ');
 }
 
-/** `host:9100` → `host`; an IPv6 `[::1]:9100` stays invalid and is ignored. */
-function stripPort(instance: string): string {
-  const match = /^(.*):\d+$/.exec(instance);
-  return match ? match[1]! : instance;
-}

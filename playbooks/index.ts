@@ -6,5 +6,6 @@ import type { AnyPlaybook } from '../src/engine/playbook.js';
 import { drainGpuNode } from './drain-gpu-node.js';
 import { restartOomPod } from './restart-oom-pod.js';
 import { scaleReplicas } from './scale-replicas.js';
+import { uncordonNode } from './uncordon-node.js';
 
-export const playbooks: AnyPlaybook[] = [scaleReplicas, restartOomPod, drainGpuNode];
+export const playbooks: AnyPlaybook[] = [scaleReplicas, restartOomPod, drainGpuNode, uncordonNode];

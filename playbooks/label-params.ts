@@ -51,3 +51,22 @@ function passes(check: () => unknown): boolean {
     return false;
   }
 }
+
+/** Alert labels that name a node, in order of preference; `instance` (without its port) comes last. */
+export const NODE_LABELS = ['node', 'kubernetes_node', 'Hostname', 'hostname'] as const;
+
+/** `{node}` from the first of NODE_LABELS, else `instance` without its port; `{}` when none is a valid name. */
+export function nodeParamFromLabels(labels: Record<string, string>): { node?: string } {
+  const fromInstance = labels.instance === undefined ? undefined : stripPort(labels.instance);
+  const node = firstValidLabel(labels, NODE_LABELS, isObjectName) ?? (isObjectName(fromInstance) ? fromInstance : undefined);
+  return node === undefined ? {} : { node };
+}
+
+/** `host:9100` → `host`; an IPv6 `[::1]:9100` stays invalid and is ignored. */
+function stripPort(instance: string): string {
+  const match = /^(.*):\d+$/.exec(instance);
+  return match ? match[1]! : instance;
+}
+
+/** A label or taint key: optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+export const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

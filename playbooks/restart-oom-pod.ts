@@ -4,8 +4,10 @@
  * until the owning workload has a Ready replacement.
  *
  * Refuses (skipped) when the pod is gone, when no container (or not the named one) was
- * OOMKilled (unless requireOOMKilled is false), and when nothing would recreate the pod (no
- * controller, unless allowUnmanaged). Refuses gracePeriodSeconds 0 for StatefulSet pods.
+ * OOMKilled (unless requireOOMKilled is false), when nothing would recreate the pod (no
+ * controller, unless allowUnmanaged), and when the pod, its namespace or its owning workload
+ * (ReplicaSet, Deployment, StatefulSet, DaemonSet) carries `<guards.optOutLabel>: "true"`.
+ * Refuses gracePeriodSeconds 0 for StatefulSet pods.
  * A PDB that allows no disruption (429) fails the attempt retryably; the queue retries later.
  *
  * kubectl equivalent: `kubectl -n NS delete pod NAME` (method delete; kubectl has no direct
@@ -28,6 +30,7 @@ import {
   type RunStep,
 } from '../src/engine/playbook.js';
 import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
+import { firstOptOut } from './opt-out.js';
 import { findCompletedStep, findInBody } from './previous-steps.js';
 
 const POLL_MS = 1000;
@@ -111,6 +114,12 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
     }
 
     const owner = await resolveOwner(ctx.cluster, pod);
+    const optOut = firstOptOut(ctx.optOutLabel, [
+      { what: `pod ${podName}`, labels: pod.labels },
+      ...owner.workloads,
+      { what: `namespace ${namespace}`, labels: await ctx.cluster.getNamespaceLabels(namespace) },
+    ]);
+    if (optOut !== undefined) return { result: 'skipped', reason: `pod ${podName} is opted out (${optOut})` };
     if (owner.follow === 'same-name' && params.gracePeriodSeconds === 0) {
       // A StatefulSet pod removed with grace 0 may still run while its same-named replacement starts.
       throw new PermanentError(`gracePeriodSeconds 0 is refused for StatefulSet pod ${podName}`);
@@ -148,10 +157,14 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
   },
 });
 
-type Owner =
+/** The owning workloads read while resolving, with their labels (for the opt-out precondition). */
+type OwnerLabels = { what: string; labels: Record<string, string> }[];
+
+type Owner = { workloads: OwnerLabels } & (
   | { target: string; ref?: ObjectRef; follow: 'same-name' }
   | { target: string; ref?: ObjectRef; follow: 'selector'; selector: Record<string, string> }
-  | { target: string; ref?: ObjectRef; follow: 'none'; whyNotFollowed: string };
+  | { target: string; ref?: ObjectRef; follow: 'none'; whyNotFollowed: string }
+);
 
 /**
  * The workload that owns the pod: its target key (locks, cooldowns), the object to stamp, and how
@@ -161,41 +174,48 @@ async function resolveOwner(cluster: ClusterClient, pod: PodInfo): Promise<Owner
   const { namespace } = pod;
   const own = podTarget(namespace, pod.name);
   const controller = pod.controller;
-  if (controller === undefined) return { target: own, follow: 'none', whyNotFollowed: 'the pod had no controller, nothing will replace it' };
+  const workloads: OwnerLabels = [];
+  const seen = <T extends { kind: string; name: string; labels: Record<string, string> }>(info: T | undefined): T | undefined => {
+    if (info !== undefined) workloads.push({ what: `${info.kind} ${namespace}/${info.name}`, labels: info.labels });
+    return info;
+  };
+  if (controller === undefined) return { workloads, target: own, follow: 'none', whyNotFollowed: 'the pod had no controller, nothing will replace it' };
   if (!isObjectName(controller.name)) {
-    return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind} has an unusable name)` };
+    return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind} has an unusable name)` };
   }
   switch (controller.kind) {
     case 'StatefulSet':
+      seen(await cluster.getWorkload('StatefulSet', namespace, controller.name));
       return {
+        workloads,
         target: workloadTarget('StatefulSet', namespace, controller.name),
         ref: { kind: 'StatefulSet', namespace, name: controller.name },
         follow: 'same-name',
       };
     case 'ReplicaSet': {
-      const rs = await cluster.getWorkload('ReplicaSet', namespace, controller.name);
+      const rs = seen(await cluster.getWorkload('ReplicaSet', namespace, controller.name));
       const deployment = rs?.controller;
       if (deployment?.kind === 'Deployment' && isObjectName(deployment.name)) {
-        const info = await cluster.getWorkload('Deployment', namespace, deployment.name);
+        const info = seen(await cluster.getWorkload('Deployment', namespace, deployment.name));
         const ref: ObjectRef = { kind: 'Deployment', namespace, name: deployment.name };
         const target = workloadTarget('Deployment', namespace, deployment.name);
-        if (info !== undefined && hasSelector(info.selector)) return { target, ref, follow: 'selector', selector: info.selector };
-        return { target, ref, follow: 'none', whyNotFollowed: `replacement not checked (Deployment ${deployment.name} not readable)` };
+        if (info !== undefined && hasSelector(info.selector)) return { workloads, target, ref, follow: 'selector', selector: info.selector };
+        return { workloads, target, ref, follow: 'none', whyNotFollowed: `replacement not checked (Deployment ${deployment.name} not readable)` };
       }
       if (rs !== undefined && hasSelector(rs.selector)) {
-        return { target: own, ref: { kind: 'ReplicaSet', namespace, name: rs.name }, follow: 'selector', selector: rs.selector };
+        return { workloads, target: own, ref: { kind: 'ReplicaSet', namespace, name: rs.name }, follow: 'selector', selector: rs.selector };
       }
-      return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (ReplicaSet ${controller.name} not readable)` };
+      return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (ReplicaSet ${controller.name} not readable)` };
     }
     case 'DaemonSet': {
-      const ds = await cluster.getWorkload('DaemonSet', namespace, controller.name);
+      const ds = seen(await cluster.getWorkload('DaemonSet', namespace, controller.name));
       if (ds !== undefined && hasSelector(ds.selector)) {
-        return { target: own, ref: { kind: 'DaemonSet', namespace, name: ds.name }, follow: 'selector', selector: ds.selector };
+        return { workloads, target: own, ref: { kind: 'DaemonSet', namespace, name: ds.name }, follow: 'selector', selector: ds.selector };
       }
-      return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (DaemonSet ${controller.name} not readable)` };
+      return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (DaemonSet ${controller.name} not readable)` };
     }
     default:
-      return { target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind}/${controller.name})` };
+      return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind}/${controller.name})` };
   }
 }
 
@@ -231,14 +251,16 @@ async function ownerFromSteps(ctx: PlaybookContext, namespace: string): Promise<
     const [kind, ns, workload, ...rest] = step.object.split('/');
     if (ns !== namespace || workload === undefined || rest.length > 0 || !isObjectName(workload)) continue;
     if (kind === 'statefulset') {
-      return { target: workloadTarget('StatefulSet', namespace, workload), ref: { kind: 'StatefulSet', namespace, name: workload }, follow: 'same-name' };
+      return { workloads: [], target: workloadTarget('StatefulSet', namespace, workload), ref: { kind: 'StatefulSet', namespace, name: workload }, follow: 'same-name' };
     }
     if (kind === 'deployment') {
       const info = await ctx.cluster.getWorkload('Deployment', namespace, workload);
       const ref: ObjectRef = { kind: 'Deployment', namespace, name: workload };
       const target = workloadTarget('Deployment', namespace, workload);
-      if (info === undefined || !hasSelector(info.selector)) return { target, ref, follow: 'none', whyNotFollowed: 'replacement not checked (Deployment not readable)' };
-      return { target, ref, follow: 'selector', selector: info.selector };
+      if (info === undefined || !hasSelector(info.selector)) {
+        return { workloads: [], target, ref, follow: 'none', whyNotFollowed: 'replacement not checked (Deployment not readable)' };
+      }
+      return { workloads: [], target, ref, follow: 'selector', selector: info.selector };
     }
   }
   return undefined;

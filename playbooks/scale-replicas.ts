@@ -3,7 +3,8 @@
  * to an absolute count or by a step, clamped to [minReplicas, maxReplicas].
  *
  * Refuses (skipped) when an HPA targets the workload: the HPA would undo the change within
- * ~15 s, so raise the HPA's minReplicas instead. Noop when already there. Never moves against
+ * ~15 s, so raise the HPA's minReplicas instead; and when the workload or its namespace carries
+ * `<guards.optOutLabel>: "true"`. Noop when already there. Never moves against
  * the intended direction, also when a concurrent writer wins the resourceVersion race.
  *
  * kubectl equivalent: `kubectl -n NS scale deployment/NAME --replicas=N --resource-version=RV`
@@ -23,6 +24,7 @@ import {
   type WorkloadKind,
 } from '../src/engine/playbook.js';
 import { firstValidLabel, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
+import { firstOptOut } from './opt-out.js';
 import { findCompletedStep, findInBody } from './previous-steps.js';
 
 /** A concurrent writer rarely wins more than once; past this the queue's backoff takes over. */
@@ -90,6 +92,13 @@ export const scaleReplicas = definePlaybook<ScaleReplicasParams>({
       await ctx.stampLastAction({ kind, namespace, name }, reason);
       return { result: 'changed', reason };
     }
+
+    const workload = await ctx.cluster.getWorkload(kind, namespace, name);
+    const optOut = firstOptOut(ctx.optOutLabel, [
+      { what: `${kind} ${namespace}/${name}`, labels: workload?.labels },
+      { what: `namespace ${namespace}`, labels: await ctx.cluster.getNamespaceLabels(namespace) },
+    ]);
+    if (optOut !== undefined) return { result: 'skipped', reason: `${target} is opted out (${optOut})` };
 
     let scale = await readScale(ctx, kind, namespace, name, target);
     const initial = scale.replicas;

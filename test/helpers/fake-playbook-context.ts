@@ -1,5 +1,6 @@
 /**
- * PlaybookContext for unit tests: records events, stamps, budget claims and action errors; its
+ * PlaybookContext for unit tests: records events, stamps, budget claims and releases, and action
+ * errors; its
  * clock only moves when the playbook sleeps, and `sleep` returns at once, so a 600 s drain
  * timeout runs in microseconds and tests can assert exactly how much time a playbook waited.
  * `cluster` is handed through unwrapped, so tests see the dryRun flag the playbook itself passes.
@@ -44,6 +45,10 @@ export interface FakeContextOptions {
   runId?: string;
   /** A runaway poll loop fails the test instead of hanging it. */
   maxSleeps?: number;
+  /** `guards.optOutLabel` (default `remediator.dev/disabled`). */
+  optOutLabel?: string;
+  /** Who asked for the run (default: rule `test-rule`). */
+  requestedBy?: { rule?: string; operator?: string };
 }
 
 export interface RecordedContextEvent {
@@ -59,6 +64,8 @@ export interface FakePlaybookContext extends PlaybookContext {
   readonly events: RecordedContextEvent[];
   readonly stamps: { ref: ObjectRef; reason: string }[];
   readonly budgetClaims: string[];
+  /** Nodes whose claim the playbook gave back (recorded also when dry, like the engine's no-op). */
+  readonly budgetReleases: string[];
   readonly actionErrors: ActionName[];
 }
 
@@ -71,6 +78,7 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
   const events: RecordedContextEvent[] = [];
   const stamps: { ref: ObjectRef; reason: string }[] = [];
   const budgetClaims: string[] = [];
+  const budgetReleases: string[] = [];
   const actionErrors: ActionName[] = [];
 
   return {
@@ -80,11 +88,14 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
     cluster: options.cluster,
     signal: abort.signal,
     previousSteps: options.previousSteps ?? [],
+    optOutLabel: options.optOutLabel ?? 'remediator.dev/disabled',
+    requestedBy: options.requestedBy ?? { rule: 'test-rule' },
     clock,
     abort,
     events,
     stamps,
     budgetClaims,
+    budgetReleases,
     actionErrors,
     now: () => clock.now(),
     async sleep(ms) {
@@ -99,6 +110,11 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
       if (budget <= 0) throw new GuardBlockedError('node_budget', `no node budget left to cordon ${node}`);
       budget -= 1;
       claimed.add(node);
+    },
+    async releaseNodeBudget(node) {
+      budgetReleases.push(node);
+      if (options.dryRun || !claimed.delete(node)) return;
+      budget += 1;
     },
     async event(ref, reason, message, type = 'Normal') {
       events.push({ ref, reason, message, type });

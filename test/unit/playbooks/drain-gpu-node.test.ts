@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { drainGpuNode } from '../../../playbooks/drain-gpu-node.js';
 import { GuardBlockedError, KubeApiError, PermanentError } from '../../../src/domain/errors.js';
 import type { NodeInfo } from '../../../src/kube/cluster-client.js';
+import type { RunStep } from '../../../src/domain/run.js';
+import { LAST_ACTION_ANNOTATION, NOT_OUR_CORDON } from '../../../playbooks/node-marks.js';
 import { FakeCluster } from '../../helpers/fake-cluster.js';
 import { createFakeContext, FakeClock } from '../../helpers/fake-playbook-context.js';
 
@@ -18,6 +20,7 @@ interface SetupOptions {
   node?: Partial<NodeInfo>;
   dryRun?: boolean;
   nodeBudget?: number;
+  optOutLabel?: string;
 }
 
 /**
@@ -38,7 +41,7 @@ function setup(options: SetupOptions = {}) {
   cluster.addPodOf(dcgm, 'dcgm-exporter-x7k2p', { nodeName: NODE, hasEmptyDir: true });
   cluster.addPod({ namespace: 'kube-system', name: `kube-proxy-${NODE}`, nodeName: NODE, isMirror: true, controller: { kind: 'Node', name: NODE } });
   cluster.addPodOf(llm, 'llm-api-7d9f8b6c5-elsewhere', { nodeName: 'gpu-node-4', requestsGpu: true });
-  const ctx = createFakeContext({ cluster, clock, dryRun: options.dryRun, nodeBudget: options.nodeBudget });
+  const ctx = createFakeContext({ cluster, clock, dryRun: options.dryRun, nodeBudget: options.nodeBudget, optOutLabel: options.optOutLabel });
   return { cluster, ctx, clock, pods: { a, b, r } };
 }
 
@@ -267,6 +270,28 @@ describe('drain-gpu-node run', () => {
       }
     });
 
+    it('a pod opted out with the configured label (ctx.optOutLabel), not the default one', async () => {
+      const { cluster, ctx } = setup({ optOutLabel: 'example.com/no-remediation' });
+      cluster.pods.get(`ml-serving/${LLM_A}`)!.labels['remediator.dev/disabled'] = 'true';
+      expect((await drainGpuNode.run(ctx, params())).result).toBe('changed');
+
+      const second = setup({ optOutLabel: 'example.com/no-remediation' });
+      second.cluster.setNamespaceLabels('ml-serving', { 'example.com/no-remediation': 'true' });
+      await expect(drainGpuNode.run(second.ctx, params())).rejects.toThrow(
+        `pod ml-serving/${LLM_A} is opted out (example.com/no-remediation=true on namespace ml-serving)`,
+      );
+      expect(second.cluster.callsOf('evictPod')).toEqual([]);
+    });
+
+    it('a pod whose ReplicaSet is opted out, and a label value other than "true" does not count', async () => {
+      const { cluster, ctx } = setup();
+      cluster.workloads.get('ReplicaSet/ml-serving/llm-api-7d9f8b6c5')!.labels['remediator.dev/disabled'] = 'true';
+      cluster.workloads.get('Deployment/ml-serving/router')!.labels['remediator.dev/disabled'] = 'false';
+      const error = (await drainGpuNode.run(ctx, params()).catch((e: unknown) => e)) as Error;
+      expect(error.message).toContain(`pod ml-serving/${LLM_A} is opted out (remediator.dev/disabled=true on ReplicaSet llm-api-7d9f8b6c5)`);
+      expect(error.message).not.toContain('router');
+    });
+
     it('a DaemonSet pod when not ignoring DaemonSets', async () => {
       const { cluster, ctx } = setup();
       await expect(drainGpuNode.run(ctx, params({ ignoreDaemonSets: false }))).rejects.toThrow(
@@ -308,6 +333,20 @@ describe('drain-gpu-node run', () => {
     expect((await drainGpuNode.run(ctx, params({ requireGpu: false }))).result).toBe('changed');
   });
 
+  it('is skipped on an opted-out node (the configured label), touching nothing and claiming no budget', async () => {
+    for (const label of ['remediator.dev/disabled', 'example.com/no-remediation']) {
+      const { cluster, ctx } = setup({ node: { labels: { [label]: 'true' } }, optOutLabel: label });
+      expect(await drainGpuNode.run(ctx, params())).toEqual({
+        result: 'skipped',
+        reason: `node ${NODE} is opted out (${label}=true on node ${NODE})`,
+      });
+      expect(cluster.mutations()).toEqual([]);
+      expect(ctx.budgetClaims).toEqual([]);
+    }
+    const { ctx } = setup({ node: { labels: { 'remediator.dev/disabled': 'true' } }, optOutLabel: 'example.com/no-remediation' });
+    expect((await drainGpuNode.run(ctx, params())).result).toBe('changed');
+  });
+
   it('does not cordon when the node budget is used up', async () => {
     const { cluster, ctx } = setup({ nodeBudget: 0 });
     const error = await drainGpuNode.run(ctx, params()).catch((e: unknown) => e);
@@ -322,7 +361,53 @@ describe('drain-gpu-node run', () => {
     const outcome = await drainGpuNode.run(ctx, params());
     expect(ctx.budgetClaims).toEqual([]);
     expect(cluster.callsOf('setUnschedulable')).toEqual([]);
-    expect(outcome.reason).toMatch(new RegExp(`^drained node ${NODE} \\(already cordoned\\): evicted 3 pods`));
+    expect(outcome.reason).toMatch(new RegExp(`^drained node ${NODE} \\(already cordoned, not by remediator\\): evicted 3 pods`));
+    expect(ctx.stamps.at(-1)?.reason).toContain(NOT_OUR_CORDON);
+  });
+
+  describe('the stamp tells uncordon-node whose cordon it is', () => {
+    it('a node this drain cordons: the stamp does not carry the "not ours" note', async () => {
+      const { ctx } = setup();
+      await drainGpuNode.run(ctx, params());
+      expect(ctx.stamps).toHaveLength(1);
+      expect(ctx.stamps[0]!.reason).not.toContain(NOT_OUR_CORDON);
+    });
+
+    it('a node cordoned by an earlier drain (its stamp is still there) stays ours', async () => {
+      const stamp = JSON.stringify({ playbook: 'drain-gpu-node', runId: 'run-0', rule: 'drain-hot', reason: `drain timed out after 600s; still on node: x`, time: '2026-11-28T09:00:00Z' });
+      const { ctx } = setup({ node: { unschedulable: true, annotations: { [LAST_ACTION_ANNOTATION]: stamp } } });
+      const outcome = await drainGpuNode.run(ctx, params());
+      expect(outcome.reason).toMatch(new RegExp(`^drained node ${NODE} \\(cordoned earlier by remediator\\): evicted 3 pods`));
+      expect(ctx.stamps.at(-1)?.reason).not.toContain(NOT_OUR_CORDON);
+    });
+
+    it('a node this run cordoned in an earlier attempt stays ours', async () => {
+      const cordonStep: RunStep = {
+        action: 'cordon',
+        object: `node/${NODE}`,
+        request: { method: 'PATCH', path: `/api/v1/nodes/${NODE}`, body: { spec: { unschedulable: true } }, dryRun: false },
+        result: 'ok',
+        at: '2026-11-28T09:59:00Z',
+      };
+      const clock = new FakeClock();
+      const { cluster } = setup({ node: { unschedulable: true } });
+      const ctx = createFakeContext({ cluster, clock, previousSteps: [cordonStep] });
+      const outcome = await drainGpuNode.run(ctx, params());
+      expect(outcome.reason).toContain('(cordoned earlier by remediator)');
+      expect(ctx.stamps.at(-1)?.reason).not.toContain(NOT_OUR_CORDON);
+    });
+
+    it('a human cordon is noted also when the drain fails or times out', async () => {
+      const failing = setup({ node: { unschedulable: true } });
+      failing.cluster.addPod({ namespace: 'ml-batch', name: 'scratch', nodeName: NODE });
+      await expect(drainGpuNode.run(failing.ctx, params({ taint: { key: 'remediator.dev/hot', effect: 'NoSchedule' } }))).rejects.toThrow(PermanentError);
+      expect(failing.ctx.stamps.at(-1)?.reason).toContain(NOT_OUR_CORDON);
+
+      const slow = setup({ node: { unschedulable: true } });
+      slow.cluster.refuseEviction('ml-serving', LLM_A);
+      await expect(drainGpuNode.run(slow.ctx, params({ timeoutSeconds: 10 }))).rejects.toThrow(/timed out/);
+      expect(slow.ctx.stamps.at(-1)?.reason).toMatch(/^drain timed out after 10s.*\(node already cordoned, not by remediator\)$/);
+    });
   });
 
   it('is a noop for an already cordoned node with nothing to evict', async () => {

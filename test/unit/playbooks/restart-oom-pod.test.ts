@@ -183,6 +183,58 @@ describe('restart-oom-pod run', () => {
     expect(ctx.stamps).toEqual([]);
   });
 
+  describe('opt-out (ctx.optOutLabel "true")', () => {
+    const LABEL = 'remediator.dev/disabled';
+    const cases = [
+      ['the pod', (c: FakeCluster) => (c.pods.get(`${NS}/${POD}`)!.labels[LABEL] = 'true'), `pod ${NS}/${POD}`],
+      ['its namespace', (c: FakeCluster) => c.setNamespaceLabels(NS, { team: 'inference', [LABEL]: 'true' }), `namespace ${NS}`],
+      ['its ReplicaSet', (c: FakeCluster) => (c.workloads.get(`ReplicaSet/${NS}/llm-api-7d9f8b6c5`)!.labels[LABEL] = 'true'), `ReplicaSet ${NS}/llm-api-7d9f8b6c5`],
+      ['its Deployment', (c: FakeCluster) => (c.workloads.get(`Deployment/${NS}/llm-api`)!.labels[LABEL] = 'true'), `Deployment ${NS}/llm-api`],
+    ] as const;
+    for (const [what, optOut, object] of cases) {
+      it(`is skipped when ${what} carries the label, naming the label and the object`, async () => {
+        const { cluster, ctx } = setup();
+        optOut(cluster);
+        expect(await restartOomPod.run(ctx, params())).toEqual({
+          result: 'skipped',
+          reason: `pod ${NS}/${POD} is opted out (${LABEL}=true on ${object})`,
+        });
+        expect(cluster.mutations()).toEqual([]);
+        expect(ctx.events).toEqual([]);
+        expect(ctx.stamps).toEqual([]);
+      });
+    }
+
+    it('is skipped when the StatefulSet carries the label', async () => {
+      const clock = new FakeClock();
+      const cluster = new FakeCluster({ now: () => clock.now() });
+      const sts = cluster.addStatefulSet('ml-training', 'trainer', { labels: { [LABEL]: 'true' } });
+      cluster.addPodOf(sts, 'trainer-0', { containers: [{ ...OOM, name: 'trainer' }] });
+      const ctx = createFakeContext({ cluster, clock });
+      expect(await restartOomPod.run(ctx, params({ namespace: 'ml-training', pod: 'trainer-0' }))).toEqual({
+        result: 'skipped',
+        reason: `pod ml-training/trainer-0 is opted out (${LABEL}=true on StatefulSet ml-training/trainer)`,
+      });
+      expect(cluster.mutations()).toEqual([]);
+    });
+
+    it('honours the configured label only, and only the value "true"', async () => {
+      const { cluster } = setup();
+      cluster.pods.get(`${NS}/${POD}`)!.labels[LABEL] = 'true';
+      cluster.setNamespaceLabels(NS, { 'example.com/no-remediation': 'yes' });
+      const ctx = createFakeContext({ cluster, optOutLabel: 'example.com/no-remediation' });
+      expect(await restartOomPod.run(ctx, params({ waitForReadySeconds: 0 }))).toMatchObject({ result: 'changed' });
+
+      const other = setup();
+      other.cluster.setNamespaceLabels(NS, { 'example.com/no-remediation': 'true' });
+      const ctx2 = createFakeContext({ cluster: other.cluster, optOutLabel: 'example.com/no-remediation' });
+      expect(await restartOomPod.run(ctx2, params())).toEqual({
+        result: 'skipped',
+        reason: `pod ${NS}/${POD} is opted out (example.com/no-remediation=true on namespace ${NS})`,
+      });
+    });
+  });
+
   it('is skipped when the pod is gone', async () => {
     const { cluster, ctx } = setup();
     expect(await restartOomPod.run(ctx, params({ pod: 'llm-api-7d9f8b6c5-zzzzz' }))).toEqual({

@@ -138,6 +138,49 @@ describe('scale-replicas run', () => {
     expect(cluster.mutations()).toEqual([]);
   });
 
+  describe('opt-out (ctx.optOutLabel "true")', () => {
+    it('is skipped when the Deployment carries the label, before reading the scale', async () => {
+      const { cluster, ctx, replicas } = setup(3);
+      cluster.workloads.get(`Deployment/${NS}/llm-api`)!.labels['remediator.dev/disabled'] = 'true';
+      expect(await scaleReplicas.run(ctx, params({}))).toEqual({
+        result: 'skipped',
+        reason: `deployment/${NS}/llm-api is opted out (remediator.dev/disabled=true on Deployment ${NS}/llm-api)`,
+      });
+      expect(cluster.callsOf('getScale')).toEqual([]);
+      expect(cluster.mutations()).toEqual([]);
+      expect(replicas()).toBe(3);
+    });
+
+    it('is skipped when the namespace carries the label', async () => {
+      const { cluster, ctx } = setup(3);
+      cluster.setNamespaceLabels(NS, { 'remediator.dev/disabled': 'true' });
+      expect(await scaleReplicas.run(ctx, params({}))).toEqual({
+        result: 'skipped',
+        reason: `deployment/${NS}/llm-api is opted out (remediator.dev/disabled=true on namespace ${NS})`,
+      });
+      expect(cluster.mutations()).toEqual([]);
+    });
+
+    it('is skipped for an opted-out StatefulSet, with the configured label', async () => {
+      const cluster = new FakeCluster();
+      cluster.addStatefulSet(NS, 'vllm', { replicas: 2, labels: { 'example.com/no-remediation': 'true' } });
+      const ctx = createFakeContext({ cluster, optOutLabel: 'example.com/no-remediation' });
+      expect(await scaleReplicas.run(ctx, params({ kind: 'StatefulSet', name: 'vllm' }))).toEqual({
+        result: 'skipped',
+        reason: `statefulset/${NS}/vllm is opted out (example.com/no-remediation=true on StatefulSet ${NS}/vllm)`,
+      });
+      expect(cluster.mutations()).toEqual([]);
+    });
+
+    it('ignores another label and values other than "true"', async () => {
+      const { cluster, ctx, replicas } = setup(3);
+      cluster.workloads.get(`Deployment/${NS}/llm-api`)!.labels['example.com/no-remediation'] = 'true';
+      cluster.setNamespaceLabels(NS, { 'remediator.dev/disabled': 'false' });
+      expect((await scaleReplicas.run(ctx, params({}))).result).toBe('changed');
+      expect(replicas()).toBe(4);
+    });
+  });
+
   it('fails permanently when the workload does not exist', async () => {
     const { ctx } = setup(3);
     await expect(scaleReplicas.run(ctx, params({ name: 'missing' }))).rejects.toThrow(PermanentError);
