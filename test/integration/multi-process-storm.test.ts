@@ -89,7 +89,7 @@ rules:
     });
     expect(created.status).toBe(201);
     await poll(async () => (sim.list('pod', 'default').filter((p) => p.metadata.labels?.['app'] === 'oom-storm' && p.status?.['phase'] === 'Running').length === 50 ? true : undefined), 20_000, '50 running pods');
-    for (const p of sim.list('pod', 'default').filter((p) => p.metadata.labels?.['app'] === 'oom-storm')) sim.markOOMKilled('default', p.metadata.name, 'worker');
+    for (const p of sim.list('pod', 'default').filter((p) => p.metadata.labels?.['app'] === 'oom-storm')) sim.markOOMKilled('default', String(p.metadata.name), 'worker');
 
     procs.push(...(await Promise.all([startProc('api'), startProc('api'), startProc('worker'), startProc('worker')])));
     await Promise.all(procs.map((p) => poll(async () => ((await fetch(`http://127.0.0.1:${p.port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 120_000, `${p.role} on ${p.port} ready`)));
