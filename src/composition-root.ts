@@ -278,11 +278,13 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         server.closeIdleConnections();
         if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
         authFailures.stop();
-        await sealer.stop();
-        await queue.close();
+        await Promise.race([Promise.allSettled([sealer.stop(), queue.close()]), new Promise((r) => setTimeout(r, 2000))]);
         server.closeAllConnections();
         await closed;
-        await Promise.allSettled([redis.quit(), queueRedis.quit(), workerRedis?.quit()]);
+        // quit() waits for a reply that never comes while Redis is down; disconnect after a bound.
+        const connections = [redis, queueRedis, workerRedis].filter((c): c is Redis => c !== undefined);
+        await Promise.race([Promise.allSettled(connections.map((c) => c.quit())), new Promise((r) => setTimeout(r, 1000))]);
+        for (const c of connections) c.disconnect();
         logger.info('remediator stopped');
       })()),
   };

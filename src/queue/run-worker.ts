@@ -42,12 +42,22 @@ export class RunWorker {
     await this.worker.waitUntilReady();
   }
 
+  /**
+   * Waits for running steps up to `graceMs`, then aborts them. BullMQ's close can hang while its
+   * blocking connection reconnects (taskforcesh/bullmq#4656), so a second deadline forces it.
+   */
   async close(graceMs: number): Promise<void> {
-    const timer = setTimeout(() => this.abort.abort(), graceMs);
+    const abortTimer = setTimeout(() => this.abort.abort(), graceMs);
+    let forceTimer: NodeJS.Timeout | undefined;
+    const forced = new Promise<'forced'>((resolve) => {
+      forceTimer = setTimeout(() => resolve('forced'), graceMs + 2000);
+    });
     try {
-      await this.worker.close();
+      const result = await Promise.race([this.worker.close().then(() => 'closed' as const), forced]);
+      if (result === 'forced') await Promise.race([this.worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
     } finally {
-      clearTimeout(timer);
+      clearTimeout(abortTimer);
+      clearTimeout(forceTimer);
     }
   }
 }
