@@ -145,4 +145,18 @@ rules:
       child.kill('SIGTERM');
     }
   });
+
+  it('`remediator demo --once` shows the three remediations succeeding and a verified audit chain', async () => {
+    const res = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, [BIN, 'demo', '--once'], { env: { PATH: process.env.PATH, HOME: dir }, timeout: 240_000 }, (err, stdout) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }),
+      );
+    });
+    expect(res.stdout).toMatch(/SIMULATED Kubernetes API/);
+    expect(res.stdout.match(/^ {2}SUCCEEDED (restart-oom-pod|scale-replicas|drain-gpu-node) /gm)).toHaveLength(3);
+    expect(res.stdout).toMatch(/Audit chain: verified/);
+    expect(res.stdout).toMatch(/3 of 3 remediations succeeded\./);
+    expect(res.code).toBe(0);
+  }, 250_000);
 });
+
