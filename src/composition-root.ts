@@ -26,10 +26,11 @@ import { TokenAuth } from './http/auth.js';
 import { AuthFailureLog } from './http/auth-failure-log.js';
 import { createApp } from './http/create-app.js';
 import { playbooks as builtinPlaybooks } from '../playbooks/index.js';
+import { VERSION } from './version.js';
 
 export type Role = 'all' | 'api' | 'worker';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export interface RemediatorOptions {
   config: LoadedConfig;
@@ -218,6 +219,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
             status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await control.pauseState() }),
             bodyLimit: config.server.bodyLimit,
             redisUp: () => redis.status === 'ready',
+            audit: { redis, prefix: config.redis.prefix, key: options.auditKey },
           },
         }
       : {}),

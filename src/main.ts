@@ -1,12 +1,17 @@
 import { Command, Option } from 'commander';
-import { loadConfig } from './config/load-config.js';
-import { configJsonSchema } from './config/config-json-schema.js';
 import { ValidationError, RemediatorError } from './domain/errors.js';
-import { playbookMap, VERSION } from './composition-root.js';
-import { playbooks } from '../playbooks/index.js';
-import { serveCommand } from './cli/serve-command.js';
-import { demoCommand } from './cli/demo-command.js';
-import { runSimCommand } from './sim/run-sim-command.js';
+import { VERSION } from './version.js';
+import { registerClientVerbs } from './cli/client/register-client-verbs.js';
+import { registerAuditVerbs } from './cli/client/audit-verbs.js';
+
+// Server verbs load their modules on demand, so client verbs start in well under a second.
+const server = {
+  config: () => import('./config/load-config.js'),
+  playbooks: async () => {
+    const { playbooks } = await import('../playbooks/index.js');
+    return { list: playbooks, map: new Map(playbooks.map((p) => [p.name, p])) };
+  },
+};
 
 /** Exit codes (DESIGN §5): 2 usage or validation error. */
 function fail(err: unknown): never {
@@ -33,6 +38,7 @@ program
   .option('-c, --config <file>', 'config file (else REMEDIATOR_CONFIG, else ./remediator.yaml)')
   .addOption(new Option('--role <role>', 'which part to run').choices(['all', 'api', 'worker']).default('all'))
   .action(async (opts: { config?: string; role: 'all' | 'api' | 'worker' }) => {
+    const { serveCommand } = await import('./cli/serve-command.js');
     await serveCommand(opts).catch(fail);
   });
 
@@ -40,9 +46,10 @@ program
   .command('validate')
   .description('check the config file and exit (0 ok, 2 problems)')
   .option('-c, --config <file>', 'config file')
-  .action((opts: { config?: string }) => {
+  .action(async (opts: { config?: string }) => {
     try {
-      const loadOpts: Parameters<typeof loadConfig>[0] = { playbooks: playbookMap(playbooks) };
+      const { loadConfig } = await server.config();
+      const loadOpts: Parameters<typeof loadConfig>[0] = { playbooks: (await server.playbooks()).map };
       if (opts.config) loadOpts.path = opts.config;
       const config = loadConfig(loadOpts);
       process.stdout.write(`${config.source}: ok (${config.rules.length} rules, ${config.auth.tokens.length} tokens${config.dryRun ? ', dryRun' : ''})\n`);
@@ -54,7 +61,8 @@ program
 program
   .command('schema')
   .description('print the JSON Schema of remediator.yaml')
-  .action(() => {
+  .action(async () => {
+    const { configJsonSchema } = await import('./config/config-json-schema.js');
     process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
   });
 
@@ -63,6 +71,7 @@ program
   .description('run everything on embedded defaults against the simulated cluster and replay captured alerts')
   .option('--once', 'exit when the runs are done')
   .action(async (opts: { once?: boolean }) => {
+    const { demoCommand } = await import('./cli/demo-command.js');
     await demoCommand({ once: opts.once ?? false }).catch(fail);
   });
 
@@ -73,6 +82,7 @@ program
   .option('--port <n>', 'port', (v) => Number(v))
   .option('--host <host>', 'host', '127.0.0.1')
   .action(async (opts: { seed?: string; port?: number; host: string }) => {
+    const { runSimCommand } = await import('./sim/run-sim-command.js');
     const simOpts: Parameters<typeof runSimCommand>[0] = { host: opts.host };
     if (opts.seed) simOpts.seedFile = opts.seed;
     if (opts.port !== undefined) simOpts.port = opts.port;
@@ -82,8 +92,14 @@ program
 program
   .command('playbooks')
   .description('list the playbooks')
-  .action(() => {
-    for (const p of playbooks) process.stdout.write(`${p.name.padEnd(18)} ${p.destructive ? 'destructive' : '           '}  ${p.description}\n`);
+  .action(async () => {
+    for (const p of (await server.playbooks()).list) process.stdout.write(`${p.name.padEnd(18)} ${p.destructive ? 'destructive' : '           '}  ${p.description}\n`);
   });
+
+// Client verbs (DESIGN §5): talk to the HTTP API only; exit codes 0–5.
+registerClientVerbs(program, { version: VERSION });
+
+// audit [filters] [--follow] [-o table|json|ndjson] and audit verify (DESIGN §5): over the HTTP API only.
+registerAuditVerbs(program, { version: VERSION });
 
 await program.parseAsync(process.argv);

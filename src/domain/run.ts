@@ -34,6 +34,8 @@ export interface RunTrigger {
   rule?: string;
   alert?: AlertRef;
   operator?: string;
+  /** Why the operator asked for a manual run (required, audited). */
+  reason?: string;
   /** Idempotency key of the alert episode (alert runs only). */
   episode?: string;
 }
