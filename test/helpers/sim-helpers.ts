@@ -3,7 +3,7 @@
  * parsing, client-node clients, a kubectl runner and polling with a deadline.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -81,15 +81,22 @@ export interface KubectlResult {
   stderr: string;
 }
 
+export interface KubectlEnv {
+  kubeconfig: string;
+  home: string;
+  /** Removes the temporary directory. */
+  dispose(): void;
+}
+
 /** A kubeconfig file and an isolated HOME/cache dir so kubectl never reads the user's config. */
-export function kubectlEnv(sim: SimCluster): { kubeconfig: string; home: string } {
+export function kubectlEnv(sim: SimCluster): KubectlEnv {
   const dir = mkdtempSync(join(tmpdir(), 'sim-kubectl-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, sim.kubeconfigYaml());
-  return { kubeconfig, home: dir };
+  return { kubeconfig, home: dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function kubectl(env: { kubeconfig: string; home: string }, args: string[], timeoutMs = 60_000): Promise<KubectlResult> {
+export function kubectl(env: KubectlEnv, args: string[], timeoutMs = 60_000): Promise<KubectlResult> {
   const fullArgs = ['--kubeconfig', env.kubeconfig, '--cache-dir', join(env.home, 'cache'), '--request-timeout=10s', ...args];
   return new Promise((resolve) => {
     execFile(

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ describe('sim: `remediator sim` command logic', () => {
       expect(nodes.items).toHaveLength(5);
     } finally {
       await cluster.close();
+      rmSync(dirname(kubeconfigPath), { recursive: true, force: true });
     }
   });
 

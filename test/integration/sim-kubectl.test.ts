@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { KubeObject } from '../../src/sim/kube-types.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
-import { kubectl, kubectlEnv, pollUntil } from '../helpers/sim-helpers.js';
+import { kubectl, kubectlEnv, pollUntil, type KubectlEnv } from '../helpers/sim-helpers.js';
 
 const ready = (p: KubeObject) =>
   ((p.status?.['conditions'] as Array<{ type: string; status: string }> | undefined) ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -9,14 +9,15 @@ const ready = (p: KubeObject) =>
 /** The preinstalled kubectl (1.32) must be able to operate the simulated cluster. */
 describe('sim: kubectl 1.32 against the simulated cluster', () => {
   let sim: SimCluster;
-  let env: { kubeconfig: string; home: string };
+  let env: KubectlEnv;
 
   beforeAll(async () => {
     sim = await startSimCluster({});
     env = kubectlEnv(sim);
   });
   afterAll(async () => {
-    await sim.close();
+    env?.dispose();
+    await sim?.close();
   });
 
   it('gets nodes and pods as tables', async () => {
@@ -91,6 +92,7 @@ describe('sim: kubectl 1.32 against the simulated cluster', () => {
     const fresh = await startSimCluster({ readyDelayMs: 0 });
     try {
       const freshEnv = kubectlEnv(fresh);
+      onTestFinished(() => freshEnv.dispose());
       const victim = fresh.list('pods', 'ml-serving').find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'llm-inference');
       const node = String(victim?.spec?.['nodeName']);
       fresh.setPdbMaxUnavailable('ml-serving', 'llm-inference-pdb', 0);
