@@ -9,6 +9,8 @@ import { parseWebhookPayload } from '../alertmanager/webhook-payload.js';
 import { HttpError } from './http-error.js';
 import type { TokenAuth } from './auth.js';
 import { controlRoutes } from './control-routes.js';
+import { uiRoutes } from '../ui/ui-routes.js';
+import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
 import type { RunControl } from '../engine/run-control.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 
@@ -30,6 +32,8 @@ export interface AppDeps {
     status: () => Promise<Record<string, unknown>>;
     /** True when the Redis connection is up; false answers 503 at once instead of waiting. */
     redisUp: () => boolean;
+    /** The audit review routes (GET /api/v1/audit, /api/v1/audit/verify). */
+    audit: Omit<AuditRouteDeps, 'auth' | 'logger'>;
   };
 }
 
@@ -97,7 +101,9 @@ export function createApp(deps: AppDeps): Express {
       });
     });
 
+    app.use(uiRoutes());
     app.use(controlRoutes({ auth: api.auth, control: api.control, runs: api.runs, status: api.status }));
+    app.use(auditRoutes({ auth: api.auth, logger: deps.logger, ...api.audit }));
 
     app.get('/api/v1/runs/:id', api.auth.require('viewer'), async (req, res, next) => {
       try {

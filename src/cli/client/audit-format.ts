@@ -20,6 +20,10 @@ function join(...parts: (string | false | undefined | null)[]): string {
   return parts.filter((p): p is string => typeof p === 'string' && p !== '').join(' ');
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 function suffix(text: string | undefined): string {
   return text ? `: ${text}` : '';
 }
@@ -34,7 +38,8 @@ export function auditDetail(item: AuditItem): string {
     case 'run_status':
       return join(`${item.from ?? '?'} → ${item.to}`, item.guard && `(guard ${item.guard})`, item.dryRun && '(dry)') + suffix(item.reason);
     case 'kube_mutation': {
-      const change = formatChange(item.before, item.after);
+      // Field by field when both sides are objects (replicas: 2 → 3); whole objects (an evicted pod) are too long for a cell.
+      const change = isPlainObject(item.before) && isPlainObject(item.after) ? formatChange(item.before, item.after) : '';
       return join(item.action, item.object, item.dryRun && item.result !== 'dry_run' ? `${item.result} (dry)` : item.result, change && `(${change})`) + suffix(item.detail);
     }
     case 'operator_action':

@@ -328,7 +328,22 @@ export function registerAuditVerbs(program: Command, deps: AuditVerbDeps = {}): 
       .finally(() => stopper?.dispose());
   };
 
-  const audit = program.command('audit').description('review the audit log (viewer): list, filter, export, follow, verify the seal chain');
+  const audit = program
+    .command('audit')
+    .description('review the audit log (viewer): list, filter, export, follow, verify the seal chain')
+    .addHelpText(
+      'after',
+      `
+"audit" alone is "audit list". Its options (remediator audit list --help):
+  --since/--until 24h|RFC3339, --type T[,T], --actor A, --target node/gpu-node-3 (or a prefix: node/),
+  --playbook P, --rule R, --run ID, --limit N, --follow, -o table|json|ndjson, --url, --token
+
+Examples:
+  remediator audit --target node/gpu-node-3 --since 24h
+  remediator audit --since 7d -o ndjson > audit.ndjson     (export, oldest first)
+  remediator audit --follow --type guard_blocked,run_status
+  remediator audit verify`,
+    );
   audit
     .command('list', { isDefault: true })
     .description('audit entries, newest first (-o ndjson: export every match, oldest first; --follow: then new ones as written)')
