@@ -81,6 +81,13 @@ export class RunExecutor {
     let locked = false;
     let slot = false;
     let renew: NodeJS.Timeout | undefined;
+    // Released before the terminal status is written: whoever sees the run finished may act on its target.
+    const release = async () => {
+      if (renew) clearInterval(renew);
+      if (locked) await this.deps.guards.releaseLock(run.target, run.id).catch(() => undefined);
+      if (slot) await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
+      locked = slot = false;
+    };
     try {
       // One action per target at a time: a run whose target is busy waits its turn in the queue.
       const resolved = playbook.resolveTarget ? await playbook.resolveTarget(this.deps.cluster, parsed.data) : undefined;
@@ -116,15 +123,15 @@ export class RunExecutor {
 
       const ctx = this.context(run, attempt, log);
       const outcome: PlaybookOutcome = await playbook.run(ctx, parsed.data);
+      await release();
       run.changed = outcome.result === 'changed' && !run.dryRun;
       run.reason = run.dryRun && outcome.result !== 'skipped' ? `dry run: ${outcome.reason}` : outcome.reason;
       return await this.finish(run, outcome.result === 'skipped' ? 'skipped' : 'succeeded', ['running']);
     } catch (err) {
+      await release();
       return await this.failure(run, err, attempt, log);
     } finally {
-      if (renew) clearInterval(renew);
-      if (locked) await this.deps.guards.releaseLock(run.target, run.id).catch(() => undefined);
-      if (slot) await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
+      await release();
     }
   }
 
