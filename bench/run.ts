@@ -1,0 +1,294 @@
+/**
+ * `npm run bench`: Remediator's webhook path (POST /api/v1/alerts → AlertIntake: one Lua script
+ * per notification, one addBulk for new runs) against the naive Express + BullMQ receiver of
+ * bench/naive-receiver.ts: same process, same Redis, same rules, same traffic, interleaved
+ * segments (R N N R, repeated), so machine noise falls on both. Prints a table with the ratios
+ * remediator/naive, checks that every new episode became exactly one job, and writes
+ * bench/results/latest.json. See bench/README.md.
+ *
+ * Env: BENCH_SEGMENT_SECONDS (1.25), BENCH_ROUNDS (4; a round is R N N R), BENCH_CONCURRENCY (32),
+ * BENCH_POOL (500 notifications replayed), BENCH_LOG_LEVEL (info, as in production; to /dev/null),
+ * BENCH_SCENARIOS (a,b,c).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import type { Redis } from 'ioredis';
+import { startBenchEnv, TOKEN, type Receiver, type ReceiverName } from './setup.js';
+import { ALERTS_PER_NOTIFICATION } from './traffic.js';
+import type { LoadMode, LoadResult } from './load-generator.js';
+
+const SEGMENT_MS = Number(process.env.BENCH_SEGMENT_SECONDS ?? 1.25) * 1000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const WARMUP_MS = 1500;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const POOL = { start: 10_000_000, size: Number(process.env.BENCH_POOL ?? 500) };
+const MIX_NEW_EVERY = 5; // 80 % duplicates
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+/** Subset of scenarios to run, e.g. `a,c` (default all); (b) and (c) still seed the replay pool. */
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'a,b,c').split(',').map((x) => x.trim()));
+
+interface SegmentResult extends LoadResult {
+  serverCpuMs: number;
+  redisCpuMs: number;
+  sealWaitMs: number;
+}
+
+interface Summary {
+  requests: number;
+  reqPerSec: number;
+  alertsPerSec: number;
+  segmentsReqPerSec: number[];
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuMsPerReq: number;
+  redisCpuMsPerReq: number;
+  sealerCatchUpMs: number;
+  /** Non-200 answers (each retried, as Alertmanager would), by status. */
+  failures: Record<string, number>;
+  retried: number;
+}
+
+interface ScenarioResult {
+  scenario: string;
+  label: string;
+  remediator: Summary;
+  naive: Summary;
+  ratios: { throughput: number; p50: number; p99: number; serverCpuPerReq: number; redisCpuPerReq: number };
+  /** Throughput ratio R/N of each round (R N N R), to show how much the machine's noise moves it. */
+  roundThroughputRatios: number[];
+}
+
+interface Check {
+  phase: string;
+  receiver: ReceiverName;
+  expectedNewJobs: number;
+  newJobs: number;
+  failedRequests: number;
+  ok: boolean;
+}
+
+// CPU of the receivers' main thread (the load generator has its own thread) and of redis-server.
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function threadCpuMs(tid: string): number {
+  try {
+    // /proc/self/task/<tid>/stat: utime and stime (fields 14, 15) in clock ticks; comm may hold spaces.
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0; // the thread ended
+  }
+}
+/**
+ * CPU of the receivers: every thread of this process (main thread, V8 GC helpers, libuv pool)
+ * except the load generator's. Threads that end between two readings lose their share; the main
+ * thread and V8's helpers live for the whole run.
+ */
+function serverCpuMs(exclude: ReadonlySet<string>): number {
+  let ms = 0;
+  for (const tid of readdirSync('/proc/self/task')) if (!exclude.has(tid)) ms += threadCpuMs(tid);
+  return ms;
+}
+async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return (get('used_cpu_sys') + get('used_cpu_user')) * 1000;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summarize(list: SegmentResult[]): Summary {
+  const ok = list.reduce((a, s) => a + s.ok, 0);
+  const secs = list.reduce((a, s) => a + s.elapsedMs, 0) / 1000;
+  const lat = new Float64Array(list.reduce((a, s) => a + s.latencies.length, 0));
+  let off = 0;
+  for (const s of list) {
+    lat.set(s.latencies, off);
+    off += s.latencies.length;
+  }
+  lat.sort();
+  const failures: Record<string, number> = {};
+  for (const s of list) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] ?? 0) + v;
+  return {
+    requests: ok,
+    reqPerSec: ok / secs,
+    alertsPerSec: (ok * ALERTS_PER_NOTIFICATION) / secs,
+    segmentsReqPerSec: list.map((s) => Math.round((s.ok / s.elapsedMs) * 1000)),
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    serverCpuMsPerReq: list.reduce((a, s) => a + s.serverCpuMs, 0) / ok,
+    redisCpuMsPerReq: list.reduce((a, s) => a + s.redisCpuMs, 0) / ok,
+    sealerCatchUpMs: list.reduce((a, s) => a + s.sealWaitMs, 0),
+    failures,
+    retried: Object.values(failures).reduce((a, b) => a + b, 0),
+  };
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const loadBefore = loadavg();
+  const env = await startBenchEnv({ logLevel: LOG_LEVEL });
+
+  const segment = async (r: Receiver, mode: LoadMode, durationMs: number): Promise<SegmentResult> => {
+    const cpu0 = serverCpuMs(env.loadgen.threadIds);
+    const rcpu0 = await redisCpuMs(env.redis);
+    const res = await env.loadgen.run({ url: r.url, token: TOKEN, concurrency: CONCURRENCY, mode, durationMs, freshStart: r.freshNext, pool: POOL, mixNewEvery: MIX_NEW_EVERY });
+    if (mode !== 'seed') r.freshNext += res.freshSent;
+    // Remediator's audit sealer works in the background of the same thread; its backlog is
+    // charged to Remediator's segment (CPU), not left to slow down the naive segment after it.
+    const sealWaitMs = r.name === 'remediator' ? await env.waitSealed() : 0;
+    return { ...res, serverCpuMs: serverCpuMs(env.loadgen.threadIds) - cpu0, redisCpuMs: (await redisCpuMs(env.redis)) - rcpu0, sealWaitMs };
+  };
+
+  const checks: Check[] = [];
+  const check = async (phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]): Promise<void> => {
+    const newJobs = (await r.jobCount()) - jobsBefore;
+    const expectedNewJobs = segs.reduce((a, s) => a + s.freshOk, 0) * ALERTS_PER_NOTIFICATION;
+    const failedRequests = segs.reduce((a, s) => a + s.gaveUp, 0);
+    checks.push({ phase, receiver: r.name, expectedNewJobs, newJobs, failedRequests, ok: newJobs === expectedNewJobs && failedRequests === 0 });
+  };
+  const single = async (phase: string, r: Receiver, mode: LoadMode, ms: number): Promise<void> => {
+    const before = await r.jobCount();
+    await check(phase, r, before, [await segment(r, mode, ms)]);
+  };
+
+  const results: ScenarioResult[] = [];
+  const scenario = async (name: string, label: string, mode: LoadMode): Promise<void> => {
+    // Each scenario starts from an empty Redis (both receivers restarted under new prefixes).
+    await env.reset();
+    const { remediator: R, naive: N } = env.receivers;
+    if (mode !== 'new') for (const r of [R, N]) await single(`${name} seed`, r, 'seed', 0);
+    const segs: Record<ReceiverName, SegmentResult[]> = { remediator: [], naive: [] };
+    const before = { remediator: await R.jobCount(), naive: await N.jobCount() };
+    // R N N R per round: drift (Redis memory growth, JIT, GC, neighbours) falls on both alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const r of [R, N, N, R]) segs[r.name].push(await segment(r, mode, SEGMENT_MS));
+    }
+    await check(name, R, before.remediator, segs.remediator);
+    await check(name, N, before.naive, segs.naive);
+    const rs = summarize(segs.remediator);
+    const ns = summarize(segs.naive);
+    const rate = (x: SegmentResult) => x.ok / x.elapsedMs;
+    const roundThroughputRatios = Array.from({ length: ROUNDS }, (_, i) => {
+      const [r1, r2] = [segs.remediator[2 * i]!, segs.remediator[2 * i + 1]!];
+      const [n1, n2] = [segs.naive[2 * i]!, segs.naive[2 * i + 1]!];
+      return (rate(r1) + rate(r2)) / (rate(n1) + rate(n2));
+    });
+    results.push({
+      scenario: name,
+      label,
+      remediator: rs,
+      naive: ns,
+      ratios: {
+        throughput: rs.reqPerSec / ns.reqPerSec,
+        p50: rs.p50Ms / ns.p50Ms,
+        p99: rs.p99Ms / ns.p99Ms,
+        serverCpuPerReq: rs.serverCpuMsPerReq / ns.serverCpuMsPerReq,
+        redisCpuPerReq: rs.redisCpuMsPerReq / ns.redisCpuMsPerReq,
+      },
+      roundThroughputRatios,
+    });
+    process.stderr.write(`  ${name}: ${rs.reqPerSec.toFixed(0)} vs ${ns.reqPerSec.toFixed(0)} req/s (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  };
+
+  process.stderr.write(`bench: ${CONCURRENCY} connections, ${ROUNDS} × (R N N R) × ${SEGMENT_MS / 1000} s per scenario\n`);
+  try {
+    // Warm-up (JIT, connections): fresh traffic and replays, checked but not reported.
+    for (const r of [env.receivers.remediator, env.receivers.naive]) {
+      await single('warm-up', r, 'new', WARMUP_MS / 2);
+      await single('warm-up seed', r, 'seed', 0);
+      await single('warm-up', r, 'dup', WARMUP_MS / 2);
+    }
+    if (SCENARIOS.has('a')) await scenario('a-new', 'new alerts: every notification 10 new episodes', 'new');
+    // (b) and (c) first deliver the replay pool once to each receiver (checked, not timed).
+    if (SCENARIOS.has('b')) await scenario('b-duplicates', 'duplicates: replays of delivered notifications', 'dup');
+    if (SCENARIOS.has('c')) await scenario('c-mix', 'mix: 80 % replays, 20 % new notifications', 'mix');
+  } catch (err) {
+    await env.close().catch(() => undefined);
+    throw err;
+  }
+
+  const redisVersion = /redis_version:([^\r\n]+)/.exec(await env.redis.info('server'))?.[1] ?? '?';
+  await env.close();
+  const loadAfter = loadavg();
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    redis: redisVersion,
+    loadavg1mBefore: Number(loadBefore[0]!.toFixed(2)),
+    loadavg1mAfter: Number(loadAfter[0]!.toFixed(2)),
+  };
+
+  // ---- report
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const x = (n: number) => `${f(n, 2)}×`;
+  const lines: string[] = [''];
+  lines.push(`Remediator webhook vs naive Express+BullMQ receiver — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, Redis ${machine.redis}`);
+  lines.push(`${CONCURRENCY} keep-alive connections, closed loop, ${ALERTS_PER_NOTIFICATION} alerts per notification, ${ROUNDS * 2} × ${SEGMENT_MS / 1000} s per receiver per scenario (R N N R)`);
+  if (Math.max(machine.loadavg1mBefore, machine.loadavg1mAfter) > machine.cores) {
+    lines.push(`WARNING: load average ${machine.loadavg1mBefore} → ${machine.loadavg1mAfter} on ${machine.cores} cores: other processes share the CPUs; absolute figures are low and noisy, ratios less so.`);
+  }
+  lines.push('');
+  lines.push(`${'scenario'.padEnd(14)}${'receiver'.padEnd(12)}${'req/s'.padStart(8)}${'alerts/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'node ms/req'.padStart(13)}${'redis ms/req'.padStart(14)}${'non-200'.padStart(9)}`);
+  for (const r of results) {
+    for (const who of ['remediator', 'naive'] as const) {
+      const s = r[who];
+      lines.push(
+        `${(who === 'remediator' ? r.scenario : '').padEnd(14)}${who.padEnd(12)}${f(s.reqPerSec).padStart(8)}${f(s.alertsPerSec).padStart(10)}${f(s.p50Ms, 1).padStart(9)}${f(s.p99Ms, 1).padStart(9)}${f(s.serverCpuMsPerReq, 3).padStart(13)}${f(s.redisCpuMsPerReq, 3).padStart(14)}${String(s.retried).padStart(9)}`,
+      );
+    }
+    const q = r.ratios;
+    lines.push(`${''.padEnd(14)}${'ratio R/N'.padEnd(12)}${x(q.throughput).padStart(8)}${x(q.throughput).padStart(10)}${x(q.p50).padStart(9)}${x(q.p99).padStart(9)}${x(q.serverCpuPerReq).padStart(13)}${x(q.redisCpuPerReq).padStart(14)}   rounds ${r.roundThroughputRatios.map((v) => f(v, 2)).join(' ')}`);
+  }
+  lines.push('');
+  lines.push('ratio R/N: throughput > 1 = Remediator faster; latency and CPU < 1 = Remediator cheaper. rounds: throughput ratio of each R N N R round.');
+  lines.push('non-200: answers other than 200 (503 under overload, …), each retried as Alertmanager would; latency is first attempt to 200.');
+  lines.push("node ms/req: CPU of the receivers' threads (main + V8/libuv helpers, not the load generator) per request, Remediator's incl. its audit sealer; redis ms/req: redis-server CPU.");
+  lines.push('');
+  lines.push('correctness (jobs enqueued = new episodes delivered, none lost or doubled; every notification answered 200 in the end):');
+  for (const c of checks) {
+    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.phase.padEnd(13)} ${c.receiver.padEnd(11)} jobs +${c.newJobs} / expected +${c.expectedNewJobs}, undelivered notifications ${c.failedRequests}`);
+  }
+  const allOk = checks.every((c) => c.ok);
+  const totalSeconds = Math.round((Date.now() - t0) / 1000);
+  lines.push('', `total ${totalSeconds} s`);
+  process.stdout.write(lines.join('\n') + '\n');
+
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  const json = {
+    at: new Date().toISOString(),
+    machine,
+    settings: {
+      concurrency: CONCURRENCY,
+      segmentSeconds: SEGMENT_MS / 1000,
+      segmentsPerReceiverPerScenario: ROUNDS * 2,
+      alertsPerNotification: ALERTS_PER_NOTIFICATION,
+      replayPoolNotifications: POOL.size,
+      mixDuplicateShare: 1 - 1 / MIX_NEW_EVERY,
+      remediatorLogLevel: LOG_LEVEL,
+    },
+    scenarios: results,
+    correctness: { ok: allOk, checks },
+    totalSeconds,
+  };
+  writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(json, null, 2) + '\n');
+  // A lost or doubled job is a failure of the benchmark run itself; slower is only a finding.
+  process.exitCode = allOk ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+/**
+ * The benchmark's fixture: a throw-away redis-server, Remediator's api role in-process (no worker;
+ * the simulated cluster only satisfies the kubeconfig requirement, the api never calls it), the
+ * naive receiver, each under its own key prefix, and a load generator in a worker thread.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { startRedisServer, type RedisServerHandle } from '../test/helpers/redis-server.js';
+import { startSimCluster } from '../src/sim/sim-cluster.js';
+import { simKubeconfigYaml } from '../src/sim/sim-kubeconfig.js';
+import { validateConfigText } from '../src/config/load-config.js';
+import { startRemediator, playbookMap } from '../src/composition-root.js';
+import { createLogger } from '../src/observability/logger.js';
+import { auditKeys } from '../src/audit/audit-keys.js';
+import { playbooks } from '../playbooks/index.js';
+import { startNaiveReceiver } from './naive-receiver.js';
+import { NAIVE_RULES, REMEDIATOR_RULES_YAML } from './rules.js';
+import { startLoadGenerator, type LoadGenerator } from './loadgen-client.js';
+
+export const TOKEN = 'bench-am-token-0123456789';
+
+export type ReceiverName = 'remediator' | 'naive';
+
+export interface Receiver {
+  name: ReceiverName;
+  url: string;
+  prefix: string;
+  /** Next fresh notification seq for this receiver (both walk the same sequence). */
+  freshNext: number;
+  /** Jobs in this receiver's BullMQ queue, all states. */
+  jobCount(): Promise<number>;
+}
+
+export interface BenchEnv {
+  redisServer: RedisServerHandle;
+  /** The bench's own connection (counting, INFO); never used by a receiver. */
+  redis: Redis;
+  /** The receivers now running (replaced by `reset`). */
+  readonly receivers: Record<ReceiverName, Receiver>;
+  loadgen: LoadGenerator;
+  /** Waits until Remediator's audit sealer has chained every entry; returns the ms waited. */
+  waitSealed(): Promise<number>;
+  /**
+   * Stops both receivers, empties Redis and starts both again under new prefixes, so a scenario
+   * starts from a clean state and is not charged for the runs an earlier one created (the
+   * periodic sweep of RunControl scans every run of the last guards.maxQueueAge).
+   */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Running {
+  receivers: Record<ReceiverName, Receiver>;
+  counters: Queue[];
+  rPrefix: string;
+  stop(): Promise<void>;
+}
+
+export async function startBenchEnv(opts: { logLevel: string }): Promise<BenchEnv> {
+  const redisServer = await startRedisServer();
+  const sim = await startSimCluster({ port: 0 });
+  const dir = mkdtempSync(join(tmpdir(), 'remediator-bench-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, simKubeconfigYaml(sim.url));
+  const keyFile = join(dir, 'audit-key');
+  writeFileSync(keyFile, randomBytes(32).toString('hex'));
+  const auditKey = readFileSync(keyFile);
+  // As in production, every audit entry is also a log line (level info); written to /dev/null.
+  const logger = createLogger({ level: opts.logLevel, destination: pino.destination({ dest: '/dev/null', sync: true }) });
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null, connectionName: 'bench' });
+
+  const startReceivers = async (): Promise<Running> => {
+    const rPrefix = `bench-r-${randomBytes(3).toString('hex')}`;
+    const nPrefix = `bench-n-${randomBytes(3).toString('hex')}`;
+    const config = validateConfigText(
+      `
+server: { port: 8080, bodyLimit: 5mb, shutdownGraceSeconds: 5 }
+redis: { url: '${redisServer.url}', prefix: '${rPrefix}' }
+kubernetes: { kubeconfig: '${kubeconfig}', requestTimeoutSeconds: 5 }
+auth:
+  tokens:
+    - { name: alertmanager, role: alertmanager, token: ${TOKEN} }
+    - { name: viewer, role: viewer, token: bench-viewer-token-0123456789 }
+audit: { keyFile: '${keyFile}' }
+${REMEDIATOR_RULES_YAML}
+`,
+      join(dir, 'remediator.yaml'),
+      playbookMap(playbooks),
+      { env: {} },
+    );
+    const remediator = await startRemediator({ config, role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
+    const naive = await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
+    const counters: Queue[] = [];
+    const receiver = (name: ReceiverName, url: string, prefix: string): Receiver => {
+      const counter = new Queue('jobs', { connection: redis, prefix: `{${prefix}}` });
+      counters.push(counter);
+      return {
+        name,
+        url,
+        prefix,
+        freshNext: 0,
+        async jobCount() {
+          const c = await counter.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed', 'waiting-children');
+          return Object.values(c).reduce((a, b) => a + b, 0);
+        },
+      };
+    };
+    return {
+      receivers: { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', naive.url, nPrefix) },
+      counters,
+      rPrefix,
+      async stop() {
+        await Promise.allSettled(counters.map((c) => c.close()));
+        await naive.close();
+        await remediator.stop();
+      },
+    };
+  };
+
+  let running = await startReceivers();
+  const loadgen = await startLoadGenerator();
+
+  return {
+    redisServer,
+    redis,
+    get receivers() {
+      return running.receivers;
+    },
+    loadgen,
+    async waitSealed() {
+      const keys = auditKeys(running.rPrefix);
+      const started = Date.now();
+      for (;;) {
+        const [last] = await redis.xrevrange(keys.stream, '+', '-', 'COUNT', 1);
+        const sealed = await redis.hget(keys.sealed, 'lastId');
+        if (!last || sealed === last[0]) return Date.now() - started;
+        if (Date.now() - started > 60_000) throw new Error('audit sealer did not catch up within 60 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async reset() {
+      await running.stop();
+      await redis.flushall();
+      running = await startReceivers();
+    },
+    async close() {
+      await loadgen.close();
+      await running.stop();
+      await redis.quit();
+      await sim.close();
+      await redisServer.stop();
+    },
+  };
+}
