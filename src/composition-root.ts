@@ -247,7 +247,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   });
   const boundPort = (server.address() as AddressInfo).port;
 
-  sealer.start();
+  // The sealer runs where the playbooks run, keeping HMAC work off the webhook's processes.
+  if (runsWorker) sealer.start();
   if (worker) {
     await worker.waitUntilReady();
     worker.start();

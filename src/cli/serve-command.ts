@@ -29,9 +29,13 @@ export async function serveCommand(opts: { config?: string; role: Role }, logger
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     remediator.stop().then(
-      () => process.exit(0),
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
+        logger.flush();
         process.exit(1);
       },
     );

@@ -9,7 +9,7 @@ import type { AnyPlaybook } from './playbook.js';
 import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
-import { INTAKE_SCRIPT } from './intake-script.js';
+import { EPISODES_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 
 /** A notification already decoded at the HTTP edge. */
 export interface IntakeNotification {
@@ -51,8 +51,9 @@ interface Candidate {
   blockedGuard?: GuardName;
   blockedDetail?: string;
   initialStatus: 'queued' | 'awaiting_approval';
+  /** The run record and its audit entry; empty for resolved alerts, which never create one. */
   doc: string;
-  auditCreated: string;
+  created?: object;
 }
 
 interface ScriptResult {
@@ -87,19 +88,21 @@ export class AlertIntake {
   constructor(private readonly deps: AlertIntakeDeps) {
     this.now = deps.now ?? (() => new Date());
     deps.redis.defineCommand('remediatorIntake', { numberOfKeys: 0, lua: INTAKE_SCRIPT });
+    deps.redis.defineCommand('remediatorEpisodes', { numberOfKeys: 0, lua: EPISODES_SCRIPT });
   }
 
   async receive(notification: IntakeNotification): Promise<IntakeResult> {
     const { metrics } = this.deps;
     const now = this.now();
     const decisions: (AlertDecision | undefined)[] = [];
-    const candidates: Candidate[] = [];
-    const slots: number[][] = [];
+    // Every (alert, matching rule) pair, in alert and rule order.
+    const pairs: { index: number; alert: Alert; rule: EngineRule; episode: string }[] = [];
 
     metrics.alertsTruncated.inc(notification.truncatedAlerts);
     notification.alerts.forEach((parsed, i) => {
       if (!parsed.ok) {
         decisions[i] = { fingerprint: parsed.fingerprint ?? '', status: 'invalid', rule: null, decision: 'invalid_params', reason: parsed.message };
+        metrics.alertDecisions.inc({ rule: 'none', decision: 'invalid_params' });
         return;
       }
       const alert = parsed.alert;
@@ -107,36 +110,46 @@ export class AlertIntake {
       const rules = this.deps.matchRules(alert.labels);
       if (rules.length === 0) {
         decisions[i] = { fingerprint: alert.fingerprint, status: alert.status, rule: null, decision: 'unmatched' };
+        metrics.alertDecisions.inc({ rule: 'none', decision: 'unmatched' });
         return;
       }
-      slots[i] = [];
-      for (const rule of rules) {
-        const planned = this.plan(alert, rule, now);
-        if ('invalid' in planned) {
-          // An alert matching several rules reports the first decision; the others are counted.
-          decisions[i] ??= { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'invalid_params', reason: planned.invalid };
-          metrics.alertDecisions.inc({ rule: rule.name, decision: 'invalid_params' });
-          continue;
-        }
-        planned.index = i;
-        slots[i]!.push(candidates.length);
-        candidates.push(planned);
-      }
+      for (const rule of rules) pairs.push({ index: i, alert, rule, episode: this.deps.episodeKey(rule.name, alert.fingerprint, alert.startsAt) });
     });
-    for (const d of decisions) {
-      if (d && (d.decision === 'unmatched' || (d.decision === 'invalid_params' && d.status === 'invalid'))) {
-        metrics.alertDecisions.inc({ rule: d.rule ?? 'none', decision: d.decision });
+
+    // Duplicates are the common case (retries, repeats, group changes): a lean first look at the
+    // episode keys answers them without building run records.
+    const firing = pairs.filter((p) => p.alert.status === 'firing');
+    const known = firing.length > 0 ? await this.lookupEpisodes(firing.map((p) => p.episode)) : new Map<string, { runId: string; requeue: boolean }>();
+    const pairDecisions: AlertDecision[] = new Array<AlertDecision>(pairs.length);
+    const toEnqueue: { runId: string; playbook: string }[] = [];
+    const candidates: Candidate[] = [];
+    const candidatePair: number[] = [];
+    pairs.forEach((pair, k) => {
+      const { alert, rule } = pair;
+      const seen = alert.status === 'firing' ? known.get(pair.episode) : undefined;
+      if (seen) {
+        pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'duplicate', runId: seen.runId };
+        metrics.alertDecisions.inc({ rule: rule.name, decision: 'duplicate' });
+        if (seen.requeue) toEnqueue.push({ runId: seen.runId, playbook: rule.playbook });
+        return;
       }
-    }
+      const planned = this.plan(alert, rule, pair.episode, now);
+      if ('invalid' in planned) {
+        pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'invalid_params', reason: planned.invalid };
+        metrics.alertDecisions.inc({ rule: rule.name, decision: 'invalid_params' });
+        return;
+      }
+      candidatePair.push(k);
+      candidates.push(planned);
+    });
 
     const results = candidates.length > 0 ? await this.runScript(candidates, now) : [];
-    const toEnqueue: { runId: string; playbook: string }[] = [];
     const written: object[] = [];
-    results.forEach((r, k) => {
-      const c = candidates[k]!;
+    results.forEach((r, j) => {
+      const c = candidates[j]!;
       metrics.alertDecisions.inc({ rule: c.rule, decision: r.decision });
       if (r.requeue && r.runId) toEnqueue.push({ runId: r.runId, playbook: c.playbook });
-      if (r.decision === 'enqueued' || r.decision === 'awaiting_approval') written.push(JSON.parse(c.auditCreated) as object);
+      if ((r.decision === 'enqueued' || r.decision === 'awaiting_approval') && c.created) written.push(c.created);
       if (r.decision === 'blocked' && r.first && r.guard) {
         metrics.guardBlocks.inc({ guard: r.guard });
         metrics.runs.inc({ playbook: c.playbook, source: 'alert', status: 'blocked' });
@@ -150,16 +163,31 @@ export class AlertIntake {
       if (r.runId) decision.runId = r.runId;
       if (r.guard) decision.guard = r.guard;
       if (r.detail) decision.reason = r.detail;
-      // The first rule's decision is the alert's answer; `continue` rules are counted and recorded.
-      decisions[c.index] ??= decision;
+      pairDecisions[candidatePair[j]!] = decision;
     });
-    this.deps.audit.logWritten(written);
+    // The first rule's decision is the alert's answer; `continue` rules are counted and recorded.
+    pairs.forEach((pair, k) => {
+      decisions[pair.index] ??= pairDecisions[k];
+    });
+    if (written.length > 0) this.deps.audit.logWritten(written);
     if (toEnqueue.length > 0) await this.deps.enqueuer.enqueue(toEnqueue);
 
     return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
   }
 
-  private plan(alert: Alert, rule: EngineRule, now: Date): Candidate | { invalid: string } {
+  /** Episode key -> its run, for the episodes that already started one. */
+  private async lookupEpisodes(episodes: string[]): Promise<Map<string, { runId: string; requeue: boolean }>> {
+    const redis = this.deps.redis as Redis & { remediatorEpisodes(...args: string[]): Promise<(string | number)[]> };
+    const flat = await redis.remediatorEpisodes(this.deps.keys.tag, ...episodes);
+    const known = new Map<string, { runId: string; requeue: boolean }>();
+    episodes.forEach((episode, i) => {
+      const runId = flat[2 * i];
+      if (typeof runId === 'string' && runId !== '') known.set(episode, { runId, requeue: flat[2 * i + 1] === 1 });
+    });
+    return known;
+  }
+
+  private plan(alert: Alert, rule: EngineRule, episode: string, now: Date): Candidate | { invalid: string } {
     const playbook = this.deps.playbooks.get(rule.playbook);
     if (!playbook) return { invalid: `unknown playbook ${rule.playbook}` };
     const parsed = playbook.paramsSchema.safeParse({ ...playbook.paramsFromLabels(alert.labels), ...rule.params });
@@ -172,7 +200,9 @@ export class AlertIntake {
     } catch (err) {
       return { invalid: (err as Error).message };
     }
-    const episode = this.deps.episodeKey(rule.name, alert.fingerprint, alert.startsAt);
+    const block = namespaceBlock(target, this.deps.guards);
+    const base = { index: -1, fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved };
+    if (alert.status === 'resolved') return { ...base, runId: '', initialStatus: 'queued', doc: '' };
     const runId = randomUUID();
     const dryRun = this.deps.globalDryRun || rule.dryRun;
     const initialStatus = rule.approval === 'required' ? 'awaiting_approval' : 'queued';
@@ -189,24 +219,11 @@ export class AlertIntake {
       attempts: 0,
       createdAt: now.toISOString(),
     };
-    const block = namespaceBlock(target, this.deps.guards);
-    const candidate: Candidate = {
-      index: -1,
-      fingerprint: alert.fingerprint,
-      status: alert.status,
-      rule: rule.name,
-      playbook: playbook.name,
-      target,
-      episode,
-      runId,
-      onResolved: rule.onResolved,
-      initialStatus,
-      doc: JSON.stringify(run),
-      auditCreated: JSON.stringify({
-        type: 'run_created', at: now.toISOString(), actor: 'alertmanager', runId, target, playbook: playbook.name, rule: rule.name,
-        source: 'alert', fingerprint: alert.fingerprint, alertname: alertRef.alertname, episode, params: parsed.data, dryRun, status: initialStatus,
-      }),
+    const created = {
+      type: 'run_created', at: now.toISOString(), actor: 'alertmanager', runId, target, playbook: playbook.name, rule: rule.name,
+      source: 'alert', fingerprint: alert.fingerprint, alertname: alertRef.alertname, episode, params: parsed.data, dryRun, status: initialStatus,
     };
+    const candidate: Candidate = { ...base, runId, initialStatus, doc: JSON.stringify(run), created };
     if (rule.cooldownMs) candidate.cooldownMs = rule.cooldownMs;
     if (rule.maxRunsPerHour !== undefined) candidate.maxRunsPerHour = rule.maxRunsPerHour;
     if (block) {
@@ -218,8 +235,10 @@ export class AlertIntake {
 
   private async runScript(candidates: Candidate[], now: Date): Promise<ScriptResult[]> {
     const redis = this.deps.redis as Redis & { remediatorIntake(...args: string[]): Promise<string> };
-    const payload = candidates.map(({ index: _index, fingerprint, ...rest }) => ({ ...rest, fingerprint }));
-    const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(payload));
+    // Run records and audit entries travel as their own arguments, so the script decodes only the lean part.
+    const lean = candidates.map(({ index: _index, doc: _doc, created: _created, ...rest }) => rest);
+    const bulky = candidates.flatMap((c) => [c.doc, c.created ? JSON.stringify(c.created) : '']);
+    const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), ...bulky);
     const parsed = JSON.parse(raw) as ScriptResult[] | Record<string, ScriptResult>;
     return Array.isArray(parsed) ? parsed : Object.values(parsed);
   }

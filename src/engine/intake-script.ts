@@ -2,13 +2,15 @@
  * One Redis round trip per notification: for every (alert, rule) candidate it decides
  * duplicate / blocked / enqueued / cancelled atomically and writes the run records, episode keys
  * and audit entries together, so a decision is durable before the webhook answers 200.
- * ARGV: tag, nowMs, nowIso, candidates JSON. Returns a JSON array of results in candidate order.
+ * ARGV: tag, nowMs, nowIso, candidates JSON, then each candidate's run record and audit entry.
+ * Returns a JSON array of results in candidate order.
  */
 export const INTAKE_SCRIPT = `
 local tag = ARGV[1]
 local nowMs = tonumber(ARGV[2])
 local nowIso = ARGV[3]
 local cands = cjson.decode(ARGV[4])
+-- Candidate i's run record is ARGV[3 + 2i], its run_created audit entry ARGV[4 + 2i].
 local WEEK = 604800
 local audit = tag .. ':audit'
 local pauseKey = tag .. ':pause'
@@ -80,7 +82,7 @@ for i, c in ipairs(cands) do
         else
           redis.call('SET', bk, c.runId, 'EX', WEEK)
           local runKey = tag .. ':run:' .. c.runId
-          redis.call('HSET', runKey, 'doc', c.doc, 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
+          redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
             'finishedAt', nowIso, 'guard', cjson.encode({guard = guard, detail = detail}))
           redis.call('EXPIRE', runKey, WEEK * 4)
           redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
@@ -98,11 +100,11 @@ for i, c in ipairs(cands) do
           redis.call('PEXPIRE', rk, 3600000)
         end
         local runKey = tag .. ':run:' .. c.runId
-        redis.call('HSET', runKey, 'doc', c.doc, 'status', c.initialStatus)
+        redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', c.initialStatus)
         redis.call('EXPIRE', runKey, WEEK * 4)
         redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
         if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end
-        redis.call('XADD', audit, '*', 'e', c.auditCreated)
+        redis.call('XADD', audit, '*', 'e', ARGV[4 + 2 * i])
         r.runId = c.runId
         if c.initialStatus == 'awaiting_approval' then r.decision = 'awaiting_approval' else r.decision = 'enqueued'; r.requeue = 1 end
       end
@@ -111,4 +113,26 @@ for i, c in ipairs(cands) do
   out[i] = r
 end
 return cjson.encode(out)
+`;
+
+/**
+ * The lean first look: for each episode key (ARGV[2..]), the run it started ('' if none) and
+ * whether that run is queued without a job (then the caller enqueues it again). Flat array.
+ */
+export const EPISODES_SCRIPT = `
+local tag = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  local runId = redis.call('GET', tag .. ':ep:' .. ARGV[i])
+  if runId then
+    local requeue = 0
+    if redis.call('HGET', tag .. ':run:' .. runId, 'status') == 'queued' and redis.call('EXISTS', tag .. ':jobs:' .. runId) == 0 then requeue = 1 end
+    out[#out + 1] = runId
+    out[#out + 1] = requeue
+  else
+    out[#out + 1] = ''
+    out[#out + 1] = 0
+  end
+end
+return out
 `;

@@ -47,6 +47,7 @@ export interface RunControlDeps {
  */
 export class RunControl {
   private readonly now: () => number;
+  private readonly instance = randomUUID();
   constructor(private readonly deps: RunControlDeps) {
     this.now = deps.now ?? Date.now;
     deps.redis.defineCommand('remediatorManualRun', { numberOfKeys: 0, lua: MANUAL_RUN_SCRIPT });
@@ -224,22 +225,44 @@ export class RunControl {
       const moved = await this.deps.runs.transition(run, ['awaiting_approval'], 'expired', { type: 'run_status', at, actor: 'system', runId: id, target: run.target, playbook: run.playbook, rule: run.trigger.rule, from: 'awaiting_approval', to: 'expired', reason: run.reason });
       if (moved === 'OK') this.deps.metrics.runs.inc({ playbook: run.playbook, source: run.trigger.source, status: 'expired' });
     }
-    const recent = await redis.zrangebyscore(keys.runs, nowMs - guards.maxQueueAgeMs, nowMs - 10_000);
-    if (recent.length === 0) return;
-    const pipeline = redis.pipeline();
-    for (const id of recent) pipeline.hget(keys.run(id), 'status').exists(`${keys.tag}:jobs:${id}`);
-    const rows = (await pipeline.exec()) ?? [];
-    const orphans: { runId: string; playbook: string }[] = [];
-    for (let i = 0; i < recent.length; i++) {
-      if (rows[2 * i]?.[1] === 'queued' && rows[2 * i + 1]?.[1] === 0) {
-        const run = await this.deps.runs.get(recent[i]!);
-        if (run) orphans.push({ runId: run.id, playbook: run.playbook });
+    await this.reenqueueOrphans(nowMs);
+  }
+
+  /**
+   * Runs recorded as queued whose job never reached the queue (the process died in between) are
+   * enqueued again. One process at a time does it, and each run is examined once: a cursor in
+   * Redis remembers how far the previous sweep got.
+   */
+  private async reenqueueOrphans(nowMs: number): Promise<void> {
+    const { redis, keys, guards } = this.deps;
+    const lockKey = `${keys.tag}:sweeper`;
+    if ((await redis.set(lockKey, this.instance, 'PX', 15_000, 'NX')) !== 'OK' && (await redis.get(lockKey)) !== this.instance) return;
+    const cursorKey = `${keys.tag}:sweep:cursor`;
+    const from = Math.max(Number((await redis.get(cursorKey)) ?? 0), nowMs - guards.maxQueueAgeMs);
+    const to = nowMs - 10_000;
+    if (to <= from) return;
+    const rows = await redis.zrangebyscore(keys.runs, `(${from}`, to, 'WITHSCORES', 'LIMIT', 0, 500);
+    const ids: string[] = [];
+    for (let i = 0; i < rows.length; i += 2) ids.push(rows[i]!);
+    // When the batch is full, stop at its last score; ties at that score are looked at again next time.
+    const reached = ids.length === 500 ? Number(rows[rows.length - 1]) - 1 : to;
+    if (ids.length > 0) {
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hget(keys.run(id), 'status').exists(`${keys.tag}:jobs:${id}`);
+      const replies = (await pipeline.exec()) ?? [];
+      const orphans: { runId: string; playbook: string }[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        if (replies[2 * i]?.[1] === 'queued' && replies[2 * i + 1]?.[1] === 0) {
+          const run = await this.deps.runs.get(ids[i]!);
+          if (run) orphans.push({ runId: run.id, playbook: run.playbook });
+        }
+      }
+      if (orphans.length > 0) {
+        this.deps.logger.warn({ runs: orphans.map((o) => o.runId) }, 're-enqueueing queued runs that had no job');
+        await this.deps.enqueuer.enqueue(orphans);
       }
     }
-    if (orphans.length > 0) {
-      this.deps.logger.warn({ runs: orphans.map((o) => o.runId) }, 're-enqueueing queued runs that had no job');
-      await this.deps.enqueuer.enqueue(orphans);
-    }
+    await redis.set(cursorKey, String(reached), 'EX', 86_400);
   }
 
   async awaitingCount(): Promise<number> {

@@ -7,5 +7,6 @@ export function createLogger(opts: { level?: string; name?: string; destination?
     name: opts.name ?? 'remediator',
     redact: ['req.headers.authorization', 'headers.authorization', 'token', '*.token'],
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  // Asynchronous writes keep log I/O off the webhook's hot path; serve flushes before it exits.
+  return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: false }));
 }
