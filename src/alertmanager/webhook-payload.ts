@@ -113,14 +113,20 @@ function stringMap(
     problems.push(`${field} must be an object, got ${describe(value)}`);
     return undefined;
   }
-  const bad = Object.entries(value).filter(([, v]) => typeof v !== 'string');
-  if (bad.length > 0) {
-    const list = bad.map(([k, v]) => `${JSON.stringify(k)} (${describe(v)})`).join(', ');
-    problems.push(`${field} must have string values: ${list}`);
+  let bad: string[] | undefined;
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    if (typeof v !== 'string') (bad ??= []).push(`${JSON.stringify(key)} (${describe(v)})`);
+  }
+  if (bad) {
+    problems.push(`${field} must have string values: ${bad.join(', ')}`);
     return undefined;
   }
-  // fromEntries defines own properties, so a `__proto__` label stays a label.
-  return Object.fromEntries(Object.entries(value as Record<string, string>));
+  // A JSON-parsed object holds only own properties (a `__proto__` label stays a label), so it is
+  // used as it is: the webhook path copies nothing it does not have to.
+  return Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null
+    ? (value as Record<string, string>)
+    : Object.fromEntries(Object.entries(value as Record<string, string>));
 }
 
 function isTimestamp(text: string): boolean {
@@ -128,14 +134,17 @@ function isTimestamp(text: string): boolean {
   if (!m) return false;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return false;
-  // Date.parse rolls 2026-02-30 over to March; a real calendar day must survive the round trip.
-  const probe = new Date(Date.UTC(2000, month - 1, day));
-  probe.setUTCFullYear(year);
-  return day >= 1 && probe.getUTCDate() === day && !Number.isNaN(Date.parse(text));
+  if (day < 1 || day > daysInMonth(year, month)) return false;
+  return !Number.isNaN(Date.parse(text));
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 function isGoZeroTime(text: string): boolean {
-  return new Date(text).getUTCFullYear() <= 1;
+  return text.startsWith('0001-01-01T');
 }
 
 function nonNegativeInteger(value: unknown): number {

@@ -17,6 +17,9 @@ export interface IntakeNotification {
   alerts: ({ ok: true; alert: Alert } | { ok: false; index: number; fingerprint?: string; message: string })[];
 }
 
+/** How many recent episode keys the duplicate hint keeps (about 5 MB). */
+const SEEN_EPISODES = 50_000;
+
 export interface AlertDecision {
   fingerprint: string;
   status: 'firing' | 'resolved' | 'invalid';
@@ -85,6 +88,8 @@ export interface AlertIntakeDeps {
  */
 export class AlertIntake {
   private readonly now: () => Date;
+  /** Episodes this process has seen recently (a hint only: Redis decides). */
+  private readonly seen = new Set<string>();
   constructor(private readonly deps: AlertIntakeDeps) {
     this.now = deps.now ?? (() => new Date());
     deps.redis.defineCommand('remediatorIntake', { numberOfKeys: 0, lua: INTAKE_SCRIPT });
@@ -95,6 +100,14 @@ export class AlertIntake {
     const { metrics } = this.deps;
     const now = this.now();
     const decisions: (AlertDecision | undefined)[] = [];
+    // Counted per notification and flushed once: a label lookup per alert is measurable here.
+    const decided = new Map<string, number>();
+    const count = (rule: string, decision: Decision) => {
+      const key = `${rule}\u0000${decision}`;
+      decided.set(key, (decided.get(key) ?? 0) + 1);
+    };
+    let firingCount = 0;
+    let resolvedCount = 0;
     // Every (alert, matching rule) pair, in alert and rule order.
     const pairs: { index: number; alert: Alert; rule: EngineRule; episode: string }[] = [];
 
@@ -102,24 +115,32 @@ export class AlertIntake {
     notification.alerts.forEach((parsed, i) => {
       if (!parsed.ok) {
         decisions[i] = { fingerprint: parsed.fingerprint ?? '', status: 'invalid', rule: null, decision: 'invalid_params', reason: parsed.message };
-        metrics.alertDecisions.inc({ rule: 'none', decision: 'invalid_params' });
+        count('none', 'invalid_params');
         return;
       }
       const alert = parsed.alert;
-      metrics.alertsReceived.inc({ status: alert.status });
+      if (alert.status === 'firing') firingCount += 1;
+      else resolvedCount += 1;
       const rules = this.deps.matchRules(alert.labels);
       if (rules.length === 0) {
         decisions[i] = { fingerprint: alert.fingerprint, status: alert.status, rule: null, decision: 'unmatched' };
-        metrics.alertDecisions.inc({ rule: 'none', decision: 'unmatched' });
+        count('none', 'unmatched');
         return;
       }
       for (const rule of rules) pairs.push({ index: i, alert, rule, episode: this.deps.episodeKey(rule.name, alert.fingerprint, alert.startsAt) });
     });
 
+    if (firingCount > 0) metrics.alertsReceived.inc({ status: 'firing' }, firingCount);
+    if (resolvedCount > 0) metrics.alertsReceived.inc({ status: 'resolved' }, resolvedCount);
+
     // Duplicates are the common case (retries, repeats, group changes): a lean first look at the
     // episode keys answers them without building run records.
+    // A notification none of whose episodes this process has seen is most likely new: it goes
+    // straight to the full script, which decides duplicates just as well, only at a higher cost.
     const firing = pairs.filter((p) => p.alert.status === 'firing');
-    const known = firing.length > 0 ? await this.lookupEpisodes(firing.map((p) => p.episode)) : new Map<string, { runId: string; requeue: boolean }>();
+    const maybeSeen = firing.some((p) => this.seen.has(p.episode));
+    const known = maybeSeen ? await this.lookupEpisodes(firing.map((p) => p.episode)) : new Map<string, { runId: string; requeue: boolean }>();
+    for (const p of firing) this.remember(p.episode);
     const pairDecisions: AlertDecision[] = new Array<AlertDecision>(pairs.length);
     const toEnqueue: { runId: string; playbook: string }[] = [];
     const candidates: Candidate[] = [];
@@ -129,14 +150,14 @@ export class AlertIntake {
       const seen = alert.status === 'firing' ? known.get(pair.episode) : undefined;
       if (seen) {
         pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'duplicate', runId: seen.runId };
-        metrics.alertDecisions.inc({ rule: rule.name, decision: 'duplicate' });
+        count(rule.name, 'duplicate');
         if (seen.requeue) toEnqueue.push({ runId: seen.runId, playbook: rule.playbook });
         return;
       }
       const planned = this.plan(alert, rule, pair.episode, now);
       if ('invalid' in planned) {
         pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'invalid_params', reason: planned.invalid };
-        metrics.alertDecisions.inc({ rule: rule.name, decision: 'invalid_params' });
+        count(rule.name, 'invalid_params');
         return;
       }
       candidatePair.push(k);
@@ -147,7 +168,7 @@ export class AlertIntake {
     const written: object[] = [];
     results.forEach((r, j) => {
       const c = candidates[j]!;
-      metrics.alertDecisions.inc({ rule: c.rule, decision: r.decision });
+      count(c.rule, r.decision);
       if (r.requeue && r.runId) toEnqueue.push({ runId: r.runId, playbook: c.playbook });
       if ((r.decision === 'enqueued' || r.decision === 'awaiting_approval') && c.created) written.push(c.created);
       if (r.decision === 'blocked' && r.first && r.guard) {
@@ -169,10 +190,20 @@ export class AlertIntake {
     pairs.forEach((pair, k) => {
       decisions[pair.index] ??= pairDecisions[k];
     });
+    for (const [key, n] of decided) {
+      const [rule, decision] = key.split('\u0000') as [string, string];
+      metrics.alertDecisions.inc({ rule, decision }, n);
+    }
     if (written.length > 0) this.deps.audit.logWritten(written);
     if (toEnqueue.length > 0) await this.deps.enqueuer.enqueue(toEnqueue);
 
     return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
+  }
+
+  private remember(episode: string): void {
+    this.seen.delete(episode);
+    this.seen.add(episode);
+    if (this.seen.size > SEEN_EPISODES) this.seen.delete(this.seen.values().next().value as string);
   }
 
   /** Episode key -> its run, for the episodes that already started one. */
