@@ -120,6 +120,8 @@ export class RunExecutor {
       }
       run.attempts += 1;
       await runs.saveDoc(run);
+      // An opted-out target is never touched: refuse before the playbook reads anything more.
+      await this.checkOptOut(run);
 
       const ctx = this.context(run, attempt, log);
       const outcome: PlaybookOutcome = await playbook.run(ctx, parsed.data);

@@ -66,9 +66,10 @@ describe('each guard both ways: within budget it acts, past it the run is blocke
     h.sim.patchObject('deployment', 'ml-serving', 'llm-inference', { metadata: { labels: { 'remediator.dev/disabled': 'true' } } });
     const res = await h.call('/api/v1/runs', TOKENS.operator, { playbook: 'scale-replicas', params: { namespace: 'ml-serving', name: 'llm-inference', step: 1, maxReplicas: 8 }, reason: 'opt-out probe' });
     const run = await h.waitRun(res.body.id);
-    expect(['blocked', 'skipped']).toContain(run.status);
-    if (run.status === 'blocked') expect(run.guard?.guard).toBe('opt_out');
+    expect(run).toMatchObject({ status: 'blocked', guard: { guard: 'opt_out' } });
     expect(run.reason).toMatch(/remediator\.dev\/disabled/);
+    expect(await guardAudits(h, 'opt_out')).toHaveLength(1);
+    expect(await blocksMetric(h, 'opt_out')).toBe(1);
     expect(h.sim.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/deployments/llm-inference'))).toHaveLength(0);
     h.sim.patchObject('deployment', 'ml-serving', 'llm-inference', { metadata: { labels: { 'remediator.dev/disabled': null } } });
     const again = await h.call('/api/v1/runs', TOKENS.operator, { playbook: 'scale-replicas', params: { namespace: 'ml-serving', name: 'llm-inference', step: 1, maxReplicas: 8 }, reason: 'label removed' });
@@ -87,6 +88,9 @@ describe('each guard both ways: within budget it acts, past it the run is blocke
     const other = await h.call('/api/v1/runs', TOKENS.operator, { playbook: 'scale-replicas', params: { namespace: 'ml-serving', name: 'llm-api', step: 1, maxReplicas: 8 }, reason: 'busy' });
     expect(other.status).toBe(409);
     expect(other.body.guard).toBe('max_concurrent');
+    expect(await h.main.runs.get(sameTarget.body.runId)).toMatchObject({ status: 'blocked', guard: { guard: 'target_locked' } });
+    expect(await h.main.runs.get(other.body.runId)).toMatchObject({ status: 'blocked', guard: { guard: 'max_concurrent' } });
+    expect(await guardAudits(h, 'target_locked')).toHaveLength(1);
     expect(await blocksMetric(h, 'target_locked')).toBe(1);
     expect(await blocksMetric(h, 'max_concurrent')).toBe(1);
     expect(await guardAudits(h, 'max_concurrent')).toHaveLength(1);
