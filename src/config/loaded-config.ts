@@ -1,4 +1,5 @@
 import type { Matcher } from '../alertmanager/matcher.js';
+import type { EngineGuards, EngineRule } from '../engine/engine-rule.js';
 import type { TOKEN_ROLES } from './config-schema.js';
 
 export type TokenRole = (typeof TOKEN_ROLES)[number];
@@ -13,19 +14,11 @@ export interface TokenConfig {
   readonly token: string;
 }
 
-export interface RuleConfig {
-  name: string;
+/** A rule as loaded: what the engine needs, plus what matching, logs and later features use. */
+export interface RuleConfig extends EngineRule {
   matchers: Matcher[];
   /** The matchers as written, for logs, run records and the API. */
   matcherTexts: string[];
-  playbook: string;
-  /** As written; merged over the alert-derived params, and validated as a whole, per alert. */
-  params: Record<string, unknown>;
-  cooldownMs?: number;
-  maxRunsPerHour?: number;
-  approval: 'none' | 'required';
-  onResolved: 'cancel-pending' | 'ignore';
-  dryRun: boolean;
   continue: boolean;
   precheck?: string;
   verify?: { withinMs: number };
@@ -33,15 +26,7 @@ export interface RuleConfig {
   notify: string[];
 }
 
-export interface GuardsConfig {
-  maxConcurrentRuns: number;
-  /** An absolute count, or a percentage of all nodes (rounded up when applied). */
-  maxUnschedulableNodes: { count: number } | { percent: number };
-  /** Exactly one of the two is set. */
-  namespaces: { allow?: string[]; deny?: string[] };
-  optOutLabel: string;
-  maxQueueAgeMs: number;
-  approvalTimeoutMs: number;
+export interface GuardsConfig extends EngineGuards {
   manualApproval: 'none' | 'destructive' | 'all';
 }
 

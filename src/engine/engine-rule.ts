@@ -2,6 +2,7 @@
 export interface EngineRule {
   name: string;
   playbook: string;
+  /** As written; merged over the alert-derived params, and validated as a whole, per alert. */
   params: Record<string, unknown>;
   cooldownMs?: number;
   maxRunsPerHour?: number;
@@ -12,9 +13,11 @@ export interface EngineRule {
 
 /** Guards configured globally (DESIGN §3 `guards`). */
 export interface EngineGuards {
+  /** Cluster-wide. */
   maxConcurrentRuns: number;
   /** An absolute count, or a percentage of all nodes rounded up. */
   maxUnschedulableNodes: { count: number } | { percent: number };
+  /** Exactly one of the two is set. */
   namespaces: { allow?: string[]; deny?: string[] };
   optOutLabel: string;
   maxQueueAgeMs: number;
