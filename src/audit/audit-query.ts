@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { AuditEntry, AuditEntryType } from './audit-entry.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
-import { entryField } from './audit-seal.js';
-import type { UnreadableAuditEntry } from './redis-audit-log.js';
-import { compareStreamIds, nextStreamId, streamIdMs } from './stream-id.js';
+import { decodeAuditEntry, type UnreadableAuditEntry } from './decode-audit-entry.js';
+import { compareStreamIds, nextStreamId } from './stream-id.js';
 
 /** Every entry kind the core writes, at run time (the compile-time check below keeps it complete). */
 export const AUDIT_ENTRY_TYPES = [
@@ -116,21 +115,6 @@ export class InvalidAuditCursorError extends Error {
   }
 }
 
-/** A stream entry as the API shows it; anything not an entry object becomes `unreadable` with its raw text. */
-export function decodeAuditEntry(id: string, fields: readonly string[]): AuditRecordEntry {
-  const raw = entryField(fields);
-  if (raw !== undefined) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof (value as { type?: unknown }).type === 'string') {
-        return value as AuditEntry;
-      }
-    } catch {
-      // unreadable below
-    }
-  }
-  return { type: 'unreadable', at: new Date(streamIdMs(id)).toISOString(), actor: 'unknown', raw: raw ?? JSON.stringify(fields) };
-}
 
 function stringField(entry: AuditRecordEntry, key: string): string | undefined {
   const v = (entry as unknown as Record<string, unknown>)[key];

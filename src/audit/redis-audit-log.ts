@@ -3,16 +3,11 @@ import type { Logger } from 'pino';
 import { RetryableError } from '../domain/errors.js';
 import { AUDIT_ENTRY_FIELD, encodeAuditEntry, type AuditEntry } from './audit-entry.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
-import { entryField } from './audit-seal.js';
+import { decodeAuditEntry, type UnreadableAuditEntry } from './decode-audit-entry.js';
 import { logAuditEntries } from './log-audit-entries.js';
 
 /** A stream entry whose `e` field is missing or not a JSON object (never written by Remediator). */
-export interface UnreadableAuditEntry {
-  type: 'unreadable';
-  at: string;
-  actor: string;
-  raw: string;
-}
+export type { UnreadableAuditEntry } from './decode-audit-entry.js';
 
 export interface AuditRecord {
   id: string;
@@ -74,7 +69,7 @@ export class RedisAuditLog {
     if (rows.length === 0) return [];
     const seals = await this.redis.hmget(this.keys.seals, ...rows.map(([id]) => id));
     return rows.map(([id, fields], i) => {
-      const record: AuditRecord = { id, entry: decodeEntry(fields) };
+      const record: AuditRecord = { id, entry: decodeAuditEntry(id, fields) };
       const seal = seals[i];
       if (seal) record.seal = seal;
       return record;
@@ -82,17 +77,3 @@ export class RedisAuditLog {
   }
 }
 
-function decodeEntry(fields: readonly string[]): AuditEntry | UnreadableAuditEntry {
-  const raw = entryField(fields);
-  if (raw !== undefined) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof (value as { type?: unknown }).type === 'string') {
-        return value as AuditEntry;
-      }
-    } catch {
-      // reported as unreadable below
-    }
-  }
-  return { type: 'unreadable', at: '', actor: 'unknown', raw: raw ?? JSON.stringify(fields) };
-}

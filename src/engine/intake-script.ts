@@ -1,3 +1,5 @@
+import { PAUSE_GUARD_LUA } from './pause-guard-lua.js';
+
 /**
  * One Redis round trip per notification: for every (alert, rule) candidate it decides
  * duplicate / blocked / enqueued / cancelled atomically and writes the run records, episode keys
@@ -5,7 +7,7 @@
  * ARGV: tag, nowMs, nowIso, candidates JSON, then each candidate's run record and audit entry.
  * Returns a JSON array of results in candidate order.
  */
-export const INTAKE_SCRIPT = `
+export const INTAKE_SCRIPT = `${PAUSE_GUARD_LUA}
 local tag = ARGV[1]
 local nowMs = tonumber(ARGV[2])
 local nowIso = ARGV[3]
@@ -13,7 +15,6 @@ local cands = cjson.decode(ARGV[4])
 -- Candidate i's run record is ARGV[3 + 2i], its run_created audit entry ARGV[4 + 2i].
 local WEEK = 604800
 local audit = tag .. ':audit'
-local pauseKey = tag .. ':pause'
 local out = {}
 for i, c in ipairs(cands) do
   local epKey = tag .. ':ep:' .. c.episode
@@ -49,11 +50,9 @@ for i, c in ipairs(cands) do
       local guard = nil
       local detail = nil
       if c.blockedGuard then guard = c.blockedGuard; detail = c.blockedDetail end
-      if not guard and redis.call('HEXISTS', pauseKey, 'global') == 1 then
-        guard = 'paused'; detail = 'automation is paused globally'
-      end
-      if not guard and redis.call('HEXISTS', pauseKey, 'playbook:' .. c.playbook) == 1 then
-        guard = 'paused'; detail = 'playbook ' .. c.playbook .. ' is paused'
+      if not guard then
+        detail = pausedDetail(tag, c.playbook)
+        if detail then guard = 'paused' end
       end
       if not guard and c.cooldownMs then
         -- A pod alert cools down with its workload, once a worker has resolved which one it is.

@@ -1,10 +1,12 @@
+import { PAUSE_GUARD_LUA } from './pause-guard-lua.js';
+
 /**
  * Creates a manual run atomically with its global-guard check: pause, a busy target, the
  * cluster-wide concurrency budget (and a namespace block decided in memory). Writes the run,
  * its audit entries and, when it must wait for a second operator, its approval index entry.
  * ARGV: tag, nowMs, nowIso, JSON payload. Returns JSON {ok} or {guard, detail}.
  */
-export const MANUAL_RUN_SCRIPT = `
+export const MANUAL_RUN_SCRIPT = `${PAUSE_GUARD_LUA}
 local tag = ARGV[1]
 local nowMs = tonumber(ARGV[2])
 local nowIso = ARGV[3]
@@ -13,12 +15,9 @@ local audit = tag .. ':audit'
 local runKey = tag .. ':run:' .. c.runId
 local guard = c.blockedGuard
 local detail = c.blockedDetail
-local pauseKey = tag .. ':pause'
-if not guard and redis.call('HEXISTS', pauseKey, 'global') == 1 then
-  guard = 'paused'; detail = 'automation is paused globally'
-end
-if not guard and redis.call('HEXISTS', pauseKey, 'playbook:' .. c.playbook) == 1 then
-  guard = 'paused'; detail = 'playbook ' .. c.playbook .. ' is paused'
+if not guard then
+  detail = pausedDetail(tag, c.playbook)
+  if detail then guard = 'paused' end
 end
 if not guard then
   local holder = redis.call('GET', tag .. ':lock:' .. c.target)
