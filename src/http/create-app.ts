@@ -37,6 +37,9 @@ export interface AppDeps {
   };
 }
 
+/** Inside the 2 s the contract promises for a 503 when Redis is unavailable. */
+const WEBHOOK_DEADLINE_MS = 1800;
+
 /** Errors from a Redis that is down or unreachable: the webhook answers 503 so Alertmanager retries. */
 function isRedisUnavailable(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
@@ -78,8 +81,18 @@ export function createApp(deps: AppDeps): Express {
         if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry');
         const parsed = parseWebhookPayload(req.body);
         if (!parsed.ok) throw new HttpError(400, 'bad_request', parsed.message);
-        const result = await api.intake.receive(parsed.notification);
-        res.status(200).json(result);
+        // A hard deadline: a Redis that hangs rather than refuses must still get a 503 within 2 s.
+        // Answering 503 after the decisions were recorded is safe: the retry finds them as duplicates.
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new HttpError(503, 'unavailable', 'Redis did not answer in time; Alertmanager will retry')), WEBHOOK_DEADLINE_MS);
+        });
+        try {
+          const result = await Promise.race([api.intake.receive(parsed.notification), deadline]);
+          res.status(200).json(result);
+        } finally {
+          clearTimeout(timer);
+        }
       } catch (err) {
         if (!(err instanceof HttpError) && isRedisUnavailable(err)) {
           deps.logger.warn({ err }, 'Redis unavailable; answering 503');

@@ -208,4 +208,29 @@ describe('webhook: Redis outage', () => {
     const scalePatches = h.sim.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/llm-api/scale'));
     expect(scalePatches).toHaveLength(1);
   });
+
+  it('answers 503 within 2 s while Redis hangs without refusing connections, and acts once afterwards', async () => {
+    const info = await h.main.redis.info('server');
+    const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    const body = notification([{ labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', deployment: 'embedding-service' } }]);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const res = await h.post(body);
+      expect(res.status).toBe(503);
+      expect(res.ms).toBeLessThan(2000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const accepted = await poll(async () => {
+      const res = await h.post(body);
+      return res.status === 200 ? res : undefined;
+    }, 20_000, 'webhook to accept again');
+    const runId = accepted.body.decisions[0].runId as string;
+    expect(['enqueued', 'duplicate']).toContain(accepted.body.decisions[0].decision);
+    await h.waitRun(runId, undefined, 30_000);
+    // The run recorded while Redis hung (if any) and the retry are one episode: one run, acted on once.
+    const runs = (await h.main.runs.list({ limit: 100 })).filter((r) => r.target === 'deployment/ml-serving/embedding-service');
+    expect(runs).toHaveLength(1);
+  });
 });
