@@ -119,7 +119,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     if (plan.problems.length > 0) {
       const message = `cannot drain node ${name}: ${plan.problems.join('; ')}`;
       await ctx.event(ref, 'RemediationBlocked', message, 'Warning');
-      if (mutated) await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`);
+      if (mutated) await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`, { cordoned: cordon !== 'theirs' });
       throw new PermanentError(message);
     }
 
@@ -132,7 +132,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
           ? `node ${name} cordoned earlier by remediator`
           : `node ${name} ${NOT_OUR_CORDON}`;
       const reason = `${head}${taintNote}; no pods to evict`;
-      await ctx.stampLastAction(ref, reason);
+      await ctx.stampLastAction(ref, reason, { cordoned: cordon !== 'theirs' });
       return { result: 'changed', reason };
     }
 
@@ -147,7 +147,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
       // A dry run never waits: a PDB refusal is reported, not retried.
       const blocked = outcome.blocked.length > 0 ? `; a PodDisruptionBudget refuses ${list(outcome.blocked)} now` : '';
       const reason = `${head}: ${evictedText(outcome.evicted, outcome.gone, true)}${taintNote}${blocked}`;
-      await ctx.stampLastAction(ref, reason);
+      await ctx.stampLastAction(ref, reason, { cordoned: cordon !== 'theirs' });
       return { result: 'changed', reason };
     }
     if (outcome.blocked.length > 0) {
@@ -157,7 +157,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     const remaining = await waitUntilGone(ctx, outcome.evicted, deadline);
     if (remaining.length > 0) return timedOut(ctx, ref, cordon, params.timeoutSeconds, remaining);
     const reason = `${head}: ${evictedText(outcome.evicted, outcome.gone, false)}${taintNote}`;
-    await ctx.stampLastAction(ref, reason);
+    await ctx.stampLastAction(ref, reason, { cordoned: cordon !== 'theirs' });
     return { result: 'changed', reason };
   },
 });
@@ -318,7 +318,7 @@ async function isGone(cluster: ClusterClient, pod: PodInfo): Promise<boolean> {
 async function timedOut(ctx: PlaybookContext, ref: ObjectRef, cordon: CordonState, seconds: number, stillThere: PodInfo[]): Promise<never> {
   const message = `drain timed out after ${seconds}s; still on node: ${list(stillThere)}`;
   await ctx.event(ref, 'RemediationDrain', `node ${ref.name}: ${message}`, 'Warning');
-  await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`);
+  await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`, { cordoned: cordon !== 'theirs' });
   throw new PermanentError(message);
 }
 

@@ -27,6 +27,8 @@ export interface LastAction {
   operator?: string;
   reason?: string;
   time?: string;
+  /** Set by cordoning playbooks: whether this service made the cordon. */
+  cordoned?: boolean;
 }
 
 /** The parsed annotation; undefined when absent, `'unreadable'` when it is not the executor's JSON. */
@@ -38,7 +40,8 @@ export function readLastAction(annotations: Record<string, string>): LastAction 
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'unreadable';
     const record = value as Record<string, unknown>;
     const text = (key: string) => (typeof record[key] === 'string' ? { [key]: record[key] as string } : {});
-    return { ...text('playbook'), ...text('runId'), ...text('rule'), ...text('operator'), ...text('reason'), ...text('time') };
+    const cordoned = typeof record.cordoned === 'boolean' ? { cordoned: record.cordoned } : {};
+    return { ...text('playbook'), ...text('runId'), ...text('rule'), ...text('operator'), ...text('reason'), ...text('time'), ...cordoned };
   } catch {
     return 'unreadable';
   }
@@ -58,7 +61,8 @@ export function cordonOwnership(node: NodeInfo): CordonOwnership {
   if (last.playbook === undefined || !CORDONING_PLAYBOOKS.includes(last.playbook)) {
     return { ours: false, why: `its last remediator action was ${last.playbook ?? 'unnamed'}${run}, not a cordon` };
   }
-  if (last.reason?.includes(NOT_OUR_CORDON)) {
+  // The typed mark decides; the reason text is read only for stamps written before it existed.
+  if (last.cordoned === false || (last.cordoned === undefined && last.reason?.includes(NOT_OUR_CORDON))) {
     return { ours: false, why: `${last.playbook}${run} found it ${NOT_OUR_CORDON}` };
   }
   return { ours: true, by: last, summary: `cordoned by ${last.playbook}${run}` };

@@ -40,13 +40,22 @@ export interface PlaybookContext {
   readonly requestedBy: { rule?: string; operator?: string };
   /** Records a `Remediation*` Event on the object (dry-run aware, never fails the run). */
   event(ref: ObjectRef, reason: string, message: string, type?: 'Normal' | 'Warning'): Promise<void>;
-  /** Sets `remediator.dev/last-action` on the target object (dry-run aware). */
-  stampLastAction(ref: ObjectRef, reason: string): Promise<void>;
+  /**
+   * Sets `remediator.dev/last-action` on the target object (dry-run aware). `marks` are typed facts
+   * later runs read back (e.g. `cordoned: true` — this service cordoned the node).
+   */
+  stampLastAction(ref: ObjectRef, reason: string, marks?: LastActionMarks): Promise<void>;
   /**
    * Counts an action whose final result is an error even though no single request failed
    * permanently (e.g. an eviction still blocked by a PDB at the drain timeout).
    */
   countActionError(action: ActionName): void;
+}
+
+/** Facts a playbook records in the last-action annotation, beyond its reason. */
+export interface LastActionMarks {
+  /** True when this service cordoned the node; false when it found the node cordoned by someone else. */
+  cordoned?: boolean;
 }
 
 export const ACTION_NAMES = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate'] as const;

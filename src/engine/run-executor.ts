@@ -4,7 +4,7 @@ import type { Run, RunStatus, RunStep, PlaybookOutcome } from '../domain/run.js'
 import { GuardBlockedError, RemediatorError, RetryableError, RunCancelledError } from '../domain/errors.js';
 import { parseTarget } from '../domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AnyPlaybook, ActionName, PlaybookContext } from './playbook.js';
+import type { AnyPlaybook, ActionName, LastActionMarks, PlaybookContext } from './playbook.js';
 import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RunStore } from './run-store.js';
 import type { GuardStore } from './guard-store.js';
@@ -237,8 +237,8 @@ export class RunExecutor {
           log.warn({ err, reason }, 'could not record a Kubernetes Event');
         }
       },
-      stampLastAction: async (ref: ObjectRef, reason: string) => {
-        const value = JSON.stringify({ playbook: run.playbook, runId: run.id, rule: run.trigger.rule, operator: run.trigger.operator, reason, time: new Date(now()).toISOString() });
+      stampLastAction: async (ref: ObjectRef, reason: string, marks?: LastActionMarks) => {
+        const value = JSON.stringify({ playbook: run.playbook, runId: run.id, rule: run.trigger.rule, operator: run.trigger.operator, reason, time: new Date(now()).toISOString(), ...marks });
         try {
           await cluster.annotate(ref, LAST_ACTION_ANNOTATION, value, { dryRun: run.dryRun });
         } catch (err) {
