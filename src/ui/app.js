@@ -456,18 +456,7 @@ async function runsView(v, query) {
     count.textContent = shown === 0 ? '' : `${shown} run${shown === 1 ? '' : 's'} shown${page.nextCursor ? '; more available' : ''}.`;
     footer.replaceChildren();
     if (shown === 0) footer.append(notice(Object.values(filters).some(Boolean) ? 'No runs match these filters.' : 'No runs yet.'));
-    if (page.nextCursor) {
-      const more = h('button', { type: 'button', class: 'btn', id: 'load-more', on: { click: async () => {
-        more.disabled = true;
-        more.textContent = 'Loading…';
-        try {
-          await load(page.nextCursor);
-        } catch (err) {
-          if (!v.controller.signal.aborted) footer.replaceChildren(notice(describeError(err), 'error'));
-        }
-      } } }, 'Load more');
-      footer.append(more);
-    }
+    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
   };
   await firstLoad(load, footer);
   if (v.controller.signal.aborted) return;
@@ -732,18 +721,7 @@ async function auditView(v, query) {
     footer.replaceChildren();
     if (shown === 0 && !page.nextCursor) footer.append(notice(Object.values(filters).some(Boolean) ? 'No audit entries match these filters.' : 'The audit log is empty.'));
     else footer.append(h('p', { class: 'muted small', role: 'status' }, `${shown} entr${shown === 1 ? 'y' : 'ies'} shown, newest first${page.nextCursor ? '; more available' : ''}.`));
-    if (page.nextCursor) {
-      const more = h('button', { type: 'button', class: 'btn', id: 'load-more', on: { click: async () => {
-        more.disabled = true;
-        more.textContent = 'Loading…';
-        try {
-          await load(page.nextCursor);
-        } catch (err) {
-          if (!v.controller.signal.aborted) footer.replaceChildren(notice(describeError(err), 'error'));
-        }
-      } } }, 'Load more');
-      footer.append(more);
-    }
+    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
   };
   await firstLoad(load, footer);
   if (v.controller.signal.aborted) return;
@@ -764,3 +742,17 @@ document.getElementById('sign-out').addEventListener('click', () => {
 });
 window.addEventListener('hashchange', () => void route());
 void route({ focus: false });
+
+/** "Load more" for a paged list: disables itself while the next page loads; shows an error in place. */
+function loadMoreButton(loadNext, footer, signal) {
+  const more = h('button', { type: 'button', class: 'btn', id: 'load-more', on: { click: async () => {
+    more.disabled = true;
+    more.textContent = 'Loading…';
+    try {
+      await loadNext();
+    } catch (err) {
+      if (!signal.aborted) footer.replaceChildren(notice(describeError(err), 'error'));
+    }
+  } } }, 'Load more');
+  return more;
+}
