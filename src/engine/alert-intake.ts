@@ -40,7 +40,6 @@ export interface RunEnqueuer {
 }
 
 interface Candidate {
-  index: number;
   fingerprint: string;
   status: 'firing' | 'resolved';
   rule: string;
@@ -231,9 +230,9 @@ export class AlertIntake {
     } catch (err) {
       return { invalid: (err as Error).message };
     }
-    const block = namespaceBlock(target, this.deps.guards);
-    const base = { index: -1, fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved };
+    const base = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved };
     if (alert.status === 'resolved') return { ...base, runId: '', initialStatus: 'queued', doc: '' };
+    const block = namespaceBlock(target, this.deps.guards);
     const runId = randomUUID();
     const dryRun = this.deps.globalDryRun || rule.dryRun;
     const initialStatus = rule.approval === 'required' ? 'awaiting_approval' : 'queued';
@@ -267,7 +266,7 @@ export class AlertIntake {
   private async runScript(candidates: Candidate[], now: Date): Promise<ScriptResult[]> {
     const redis = this.deps.redis as Redis & { remediatorIntake(...args: string[]): Promise<string> };
     // Run records and audit entries travel as their own arguments, so the script decodes only the lean part.
-    const lean = candidates.map(({ index: _index, doc: _doc, created: _created, ...rest }) => rest);
+    const lean = candidates.map(({ doc: _doc, created: _created, ...rest }) => rest);
     const bulky = candidates.flatMap((c) => [c.doc, c.created ? JSON.stringify(c.created) : '']);
     const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), ...bulky);
     const parsed = JSON.parse(raw) as ScriptResult[] | Record<string, ScriptResult>;

@@ -110,14 +110,11 @@ export class RunStore {
     return { items };
   }
 
-  /** Newest first. */
-  async list(opts: { limit: number; before?: number }): Promise<Run[]> {
-    const ids = await this.redis.zrevrangebyscore(this.keys.runs, opts.before !== undefined ? `(${opts.before}` : '+inf', '-inf', 'LIMIT', 0, opts.limit);
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.run(id));
-    const rows = (await pipeline.exec()) ?? [];
-    return rows.map(([, h]) => decodeRun(h as Record<string, string>)).filter((r): r is Run => r !== undefined);
+  /** Newest first, unfiltered. */
+  async list(opts: { limit: number }): Promise<Run[]> {
+    return (await this.query({}, opts.limit)).items;
   }
+
 }
 
 export interface RunFilter {

@@ -94,10 +94,6 @@ export function createApp(deps: AppDeps): Express {
           clearTimeout(timer);
         }
       } catch (err) {
-        if (!(err instanceof HttpError) && isRedisUnavailable(err)) {
-          deps.logger.warn({ err }, 'Redis unavailable; answering 503');
-          return next(new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry'));
-        }
         next(err);
       }
     };
@@ -153,7 +149,8 @@ export function createApp(deps: AppDeps): Express {
       return;
     }
     if (isRedisUnavailable(err)) {
-      res.status(503).json({ error: 'unavailable', message: 'Redis is unavailable' });
+      deps.logger.warn({ err }, 'Redis unavailable; answering 503');
+      res.status(503).json({ error: 'unavailable', message: 'Redis is unavailable; retry later' });
       return;
     }
     const e = err as { type?: string; status?: number; message?: string; limit?: number };

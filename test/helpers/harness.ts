@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { startRedisServer, type RedisServerHandle } from './redis-server.js';
+import { pollUntil } from './sim-helpers.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
 import { validateConfigText } from '../../src/config/load-config.js';
@@ -64,14 +65,8 @@ export function fixture(name: string): { headers: Record<string, string>; body: 
   return JSON.parse(readFileSync(new URL(`../fixtures/alertmanager/${name}.json`, import.meta.url), 'utf8'));
 }
 
-export async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  return pollUntil(fn, what, timeoutMs);
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
