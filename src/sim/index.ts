@@ -17,6 +17,6 @@ export {
   type SeedPod,
   type SeedOptions,
 } from './sim-seed.js';
-export type { SimRequestRecord } from './sim-server.js';
+export type { SimFault, SimFaultAnswer, SimRequestRecord } from './sim-server.js';
 export { SIM_ANNOTATIONS } from './pod-status.js';
 export type { KubeObject } from './kube-types.js';

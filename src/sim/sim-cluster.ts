@@ -14,7 +14,7 @@ import { SimApi } from './sim-api.js';
 import { PDBS, PODS, SimControllers } from './sim-controllers.js';
 import { SIM_DEFAULT_TOKEN, simKubeconfigYaml } from './sim-kubeconfig.js';
 import { defaultSeed, type SimSeed } from './sim-seed.js';
-import { SimHttpHandler, type SimRequestRecord } from './sim-server.js';
+import { SimHttpHandler, type SimFault, type SimRequestRecord } from './sim-server.js';
 import { SimStore } from './sim-store.js';
 
 export interface SimClusterOptions {
@@ -57,6 +57,14 @@ export interface SimCluster {
   markOOMKilled(namespace: string, pod: string, container: string, restartCount?: number): Pod;
   /** A kubeconfig for this server (token: the `token` option or "sim-token"). */
   kubeconfigYaml(): string;
+  /**
+   * Makes matching applied requests lose (or delay) their answer after the change is stored;
+   * faults are tried in the order they were injected.
+   */
+  injectFault(fault: SimFault): void;
+  /** Drops every fault not yet used up. */
+  clearFaults(): void;
+  /** Also ends answers that a 'none' fault left open. */
   close(): Promise<void>;
 }
 
@@ -120,6 +128,14 @@ class RunningSimCluster implements SimCluster {
 
   kubeconfigYaml(): string {
     return simKubeconfigYaml(this.url, this.token ?? SIM_DEFAULT_TOKEN);
+  }
+
+  injectFault(fault: SimFault): void {
+    this.handler.injectFault(fault);
+  }
+
+  clearFaults(): void {
+    this.handler.clearFaults();
   }
 
   async close(): Promise<void> {

@@ -38,11 +38,48 @@ export interface SimRequestRecord {
   contentType?: string;
   /** Parsed JSON (or YAML for apply patches) body; the raw text when it does not parse. */
   body?: unknown;
-  /** HTTP status of the response. */
+  /**
+   * HTTP status of the answer; 0 while none has been written, and for good when a 'none'
+   * fault withheld it. A faulted answer is recorded as sent even if the client had gone.
+   */
   status: number;
   /** Arrival time, ISO 8601. */
   time: string;
   userAgent?: string;
+  /**
+   * The server changed its state for this request: a non-GET answered 2xx that was not a dry
+   * run. Known once the handler has run; false until then and for everything else.
+   */
+  applied?: boolean;
+  /** Set when an injected fault replaced or delayed the answer (see SimFault). */
+  fault?: SimFaultAnswer;
+}
+
+export type SimFaultAnswer = 'error' | 'none' | 'normal';
+
+/**
+ * Makes the sim apply a request and then lose (or delay) its answer, as a kube-apiserver does
+ * when it commits a write and the connection or the server dies before the response is out.
+ */
+export interface SimFault {
+  /**
+   * Picks the request; only asked about applied requests (non-GET, 2xx, no dry run), after
+   * the change is in the store. `record.status` is still 0 at that point.
+   */
+  match(record: SimRequestRecord): boolean;
+  /**
+   * What the client gets after the server applied the request: 'error' = a 500 Status
+   * (InternalError); 'none' = no answer at all, the socket stays open until the client gives
+   * up or the sim closes; 'normal' = the real answer (useful with afterApply).
+   */
+  answer: SimFaultAnswer;
+  /**
+   * Awaited after the request was applied and before the answer is sent (e.g. to kill the
+   * client). What it throws is logged and otherwise ignored.
+   */
+  afterApply?: (record: SimRequestRecord) => Promise<void> | void;
+  /** How many matching requests to hit (default 1); the fault is removed after that. */
+  times?: number;
 }
 
 export interface SimServerOptions {
@@ -176,8 +213,31 @@ function resolveRoute(group: string, version: string, rest: string[]): Route | u
   return { scope: { def, version }, name: rest[1], subresource: rest[2], watch };
 }
 
+/** The 500 a client gets when an 'error' fault swallowed the real answer of an applied write. */
+function lostAnswerStatus(record: SimRequestRecord): StatusBody {
+  const message = `Internal error occurred: sim fault: ${record.method} ${record.path} was applied but its answer was lost after the write`;
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason: 'InternalError',
+    details: { causes: [{ message }] },
+    code: 500,
+  };
+}
+
+interface PendingFault {
+  fault: SimFault;
+  remaining: number;
+}
+
 export class SimHttpHandler {
   private readonly watches = new Set<ServerResponse>();
+  // send() only sees the response; faults are decided on the request it answers.
+  private readonly recordOf = new WeakMap<ServerResponse, SimRequestRecord>();
+  private faults: PendingFault[] = [];
 
   constructor(private readonly opts: SimServerOptions) {}
 
@@ -185,6 +245,33 @@ export class SimHttpHandler {
   closeWatches(): void {
     for (const res of this.watches) res.end();
     this.watches.clear();
+  }
+
+  injectFault(fault: SimFault): void {
+    const times = fault.times ?? 1;
+    if (!Number.isInteger(times) || times < 1) throw new Error(`sim: fault times must be a positive integer, got ${times}`);
+    this.faults.push({ fault, remaining: times });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** The first pending fault that matches, consumed; synchronous so concurrent requests cannot both take the last hit. */
+  private takeFault(record: SimRequestRecord): SimFault | undefined {
+    const index = this.faults.findIndex((p) => {
+      try {
+        return p.fault.match(record);
+      } catch (err) {
+        process.stderr.write(`sim: fault matcher threw, treated as no match: ${String(err)}\n`);
+        return false;
+      }
+    });
+    const pending = this.faults[index];
+    if (!pending) return undefined;
+    pending.remaining -= 1;
+    if (pending.remaining <= 0) this.faults.splice(index, 1);
+    return pending.fault;
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -202,8 +289,10 @@ export class SimHttpHandler {
       time: started.toISOString(),
       ...(contentType ? { contentType } : {}),
       ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+      applied: false,
     };
     this.opts.records.push(record);
+    this.recordOf.set(res, record);
     res.on('finish', () => {
       record.status = res.statusCode;
     });
@@ -232,7 +321,45 @@ export class SimHttpHandler {
     if (header !== `Bearer ${token}`) throw unauthorized();
   }
 
+  /** Every JSON answer goes through here, which makes it the one place where a write is known to be applied. */
   private send(res: ServerResponse, code: number, body: unknown): void {
+    const record = this.recordOf.get(res);
+    if (record && code >= 200 && code < 300 && record.method !== 'GET' && !record.dryRun) {
+      record.applied = true;
+      const fault = this.takeFault(record);
+      if (fault) {
+        record.fault = fault.answer;
+        void this.answerFaulted(res, record, fault, code, body);
+        return;
+      }
+    }
+    this.write(res, code, body);
+  }
+
+  private async answerFaulted(res: ServerResponse, record: SimRequestRecord, fault: SimFault, code: number, body: unknown): Promise<void> {
+    if (fault.afterApply) {
+      try {
+        await fault.afterApply(record);
+      } catch (err) {
+        process.stderr.write(`sim: fault afterApply hook failed (ignored): ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      }
+    }
+    // 'none' leaves the response open on purpose: the client must see a write that never answers.
+    if (fault.answer === 'none') return;
+    const answer = fault.answer === 'error' ? lostAnswerStatus(record) : body;
+    const answerCode = fault.answer === 'error' ? 500 : code;
+    // Recorded before writing so a test that reads the record as soon as its client has the answer sees it.
+    record.status = answerCode;
+    // The sim may have closed, or the hook killed the client, while the hook ran.
+    if (res.destroyed || res.writableEnded) return;
+    try {
+      this.write(res, answerCode, answer);
+    } catch (err) {
+      process.stderr.write(`sim: could not write the faulted answer: ${String(err)}\n`);
+    }
+  }
+
+  private write(res: ServerResponse, code: number, body: unknown): void {
     const text = JSON.stringify(body);
     res.writeHead(code, {
       'Content-Type': 'application/json',
