@@ -11,10 +11,12 @@
  * ignoreDaemonSets). A PDB that allows no disruption is retried every 5 s until timeoutSeconds;
  * then the run fails.
  *
- * The node's `remediator.dev/last-action` stamp (written after the cordon, also when the drain
- * then fails) is what `uncordon-node` reads to undo the cordon afterwards; when the node was
- * already cordoned by someone else, the stamp's reason says so ("already cordoned, not by
- * remediator"), and uncordon-node leaves that cordon alone.
+ * The cordon and the node's `remediator.dev/last-action` stamp (`cordoned: true`) are one merge
+ * patch, so a drain that fails, is cancelled or dies right after cordoning still leaves a node
+ * `uncordon-node` knows as its own; the stamp is rewritten with the outcome at the end. When the
+ * node was already cordoned by someone else, the stamp says so (`cordoned: false`), and
+ * uncordon-node leaves that cordon alone. A retried attempt resumes: pods an earlier attempt
+ * evicted are waited for (and keep their Events), never evicted again.
  *
  * kubectl equivalent: `kubectl drain NODE --ignore-daemonsets --timeout=600s
  * [--delete-emptydir-data] [--force] [--grace-period=N]` (+ `kubectl taint nodes NODE k=v:NoSchedule`).
@@ -103,19 +105,26 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     const cordonedNow = !node.unschedulable;
     // Whose cordon this is decides whether uncordon-node may undo it later: the stamp says so.
     const cordon: CordonState = cordonedNow ? 'now' : earlierCordonOf(ctx, name, node) ? 'earlier' : 'theirs';
+    const cordonMessage = `${dry ? 'would cordon' : 'cordoned'} node ${name}`;
+    const resumedCordon = !cordonedNow && cordonedByThisRun(ctx, name);
     if (cordonedNow) {
       await ctx.claimNodeBudget(name);
-      node = await ctx.cluster.setUnschedulable(name, true, { dryRun: dry });
-      await ctx.event(ref, 'RemediationCordon', `${dry ? 'would cordon' : 'cordoned'} node ${name}`);
+      const stamp = ctx.lastActionAnnotation(`${cordonMessage} to drain it`, { cordoned: true });
+      node = await ctx.cluster.setUnschedulable(name, true, { dryRun: dry, annotations: stamp });
+      await ctx.event(ref, 'RemediationCordon', cordonMessage);
+    } else if (resumedCordon) {
+      // An earlier attempt cordoned it; its Event may not have been recorded before it died.
+      await ctx.event(ref, 'RemediationCordon', cordonMessage);
     }
     let tainted = '';
     if (params.taint !== undefined && (await addTaint(ctx, node, params.taint))) {
       tainted = describeTaint(params.taint);
-      await ctx.event(ref, 'RemediationCordon', `${dry ? 'would taint' : 'tainted'} node ${name} with ${tainted}`);
+      await ctx.event(ref, 'RemediationCordon', `${dry ? 'would taint' : 'tainted'} node ${name} with ${tainted}`, 'Normal', 'taint');
     }
-    const mutated = cordonedNow || tainted !== '';
+    const mutated = cordonedNow || tainted !== '' || resumedCordon;
 
     const plan = await planEvictions(ctx.cluster, await ctx.cluster.listPodsOnNode(name), params, ctx.optOutLabel);
+    const resumed = evictedEarlier(ctx, name, plan.evict);
     if (plan.problems.length > 0) {
       const message = `cannot drain node ${name}: ${plan.problems.join('; ')}`;
       await ctx.event(ref, 'RemediationBlocked', message, 'Warning');
@@ -124,7 +133,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     }
 
     const taintNote = tainted === '' ? '' : `; ${dry ? 'would taint' : 'tainted'} ${tainted}`;
-    if (plan.evict.length === 0) {
+    if (plan.evict.length === 0 && resumed.length === 0) {
       if (!mutated) return { result: 'noop', reason: `node ${name} is already cordoned and has no pods to evict` };
       const head = cordonedNow
         ? `${dry ? 'would cordon' : 'cordoned'} node ${name}`
@@ -136,9 +145,12 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
       return { result: 'changed', reason };
     }
 
-    await ctx.event(ref, 'RemediationDrain', `${dry ? 'would evict' : 'evicting'} ${count(plan.evict.length)} from node ${name}: ${list(plan.evict)}`);
+    const toEvict: PodRef[] = [...resumed, ...plan.evict];
+    await ctx.event(ref, 'RemediationDrain', `${dry ? 'would evict' : 'evicting'} ${count(toEvict.length)} from node ${name}: ${list(toEvict)}`);
     const deadline = ctx.now() + params.timeoutSeconds * 1000;
+    for (const pod of resumed) await evictedEvent(ctx, pod);
     const outcome = await evictAll(ctx, plan.evict, params, deadline);
+    outcome.evicted.unshift(...resumed);
     const head = cordonedNow
       ? `${dry ? 'would cordon and drain' : 'cordoned and drained'} node ${name}`
       : `${dry ? 'would drain' : 'drained'} node ${name} (${cordon === 'earlier' ? 'cordoned earlier by remediator' : NOT_OUR_CORDON})`;
@@ -164,6 +176,9 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
 
 /** Who cordoned the node: this attempt, remediator before (earlier attempt or drain), or someone else. */
 type CordonState = 'now' | 'earlier' | 'theirs';
+
+/** A pod as the drain needs it: PodInfo from a listing, or rebuilt from an earlier attempt's step. */
+type PodRef = Pick<PodInfo, 'namespace' | 'name' | 'uid' | 'nodeName'>;
 
 interface EvictionPlan {
   evict: PodInfo[];
@@ -247,7 +262,7 @@ class OptOutCheck {
 }
 
 interface EvictionOutcome {
-  evicted: PodInfo[];
+  evicted: PodRef[];
   /** Already gone (404, or replaced under the same name) before the eviction. */
   gone: PodInfo[];
   /** Still refused by a PodDisruptionBudget: at the deadline, or (dry run) on the one try. */
@@ -270,8 +285,7 @@ async function evictAll(ctx: PlaybookContext, pods: PodInfo[], params: DrainGpuN
           outcome.gone.push(pod);
         } else {
           outcome.evicted.push(pod);
-          const what = `${ctx.dryRun ? 'would evict' : 'evicted'} pod ${pod.namespace}/${pod.name} to drain node ${pod.nodeName ?? ''}`;
-          await ctx.event({ kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'RemediationEvict', what);
+          await evictedEvent(ctx, pod);
         }
       } catch (error) {
         if (error instanceof KubeApiError && error.code === 429) {
@@ -294,8 +308,34 @@ async function evictAll(ctx: PlaybookContext, pods: PodInfo[], params: DrainGpuN
   }
 }
 
+async function evictedEvent(ctx: PlaybookContext, pod: PodRef): Promise<void> {
+  const what = `${ctx.dryRun ? 'would evict' : 'evicted'} pod ${pod.namespace}/${pod.name} to drain node ${pod.nodeName ?? ''}`;
+  await ctx.event({ kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'RemediationEvict', what);
+}
+
+/**
+ * Pods an earlier attempt of this run evicted that the node's listing no longer shows (gone, or
+ * about to be): they still count as evicted by this drain, and are waited for.
+ */
+function evictedEarlier(ctx: PlaybookContext, node: string, listed: readonly PodInfo[]): PodRef[] {
+  const pods = new Map<string, PodRef>();
+  for (const step of ctx.previousSteps) {
+    if (step.action !== 'evict' || step.result !== 'ok' || step.request.dryRun !== ctx.dryRun) continue;
+    const intent = step.intent as { namespace?: unknown; name?: unknown; uid?: unknown } | undefined;
+    if (typeof intent?.namespace !== 'string' || typeof intent.name !== 'string' || typeof intent.uid !== 'string') continue;
+    if (listed.some((p) => p.uid === intent.uid)) continue;
+    pods.set(intent.uid, { namespace: intent.namespace, name: intent.name, uid: intent.uid, nodeName: node });
+  }
+  return [...pods.values()];
+}
+
+/** An earlier attempt of this run sent the cordon (and it was applied). */
+function cordonedByThisRun(ctx: PlaybookContext, name: string): boolean {
+  return findCompletedStep(ctx.previousSteps, ctx.dryRun, { actions: ['cordon'], object: nodeTarget(name), paths: [`/api/v1/nodes/${name}`] }) !== undefined;
+}
+
 /** Polls until every evicted pod is gone (404 or a new uid); returns those still there at the deadline. */
-async function waitUntilGone(ctx: PlaybookContext, pods: PodInfo[], deadline: number): Promise<PodInfo[]> {
+async function waitUntilGone(ctx: PlaybookContext, pods: PodRef[], deadline: number): Promise<PodRef[]> {
   let remaining = pods;
   for (;;) {
     remaining = await notGone(ctx.cluster, remaining);
@@ -304,18 +344,18 @@ async function waitUntilGone(ctx: PlaybookContext, pods: PodInfo[], deadline: nu
   }
 }
 
-async function notGone(cluster: ClusterClient, pods: PodInfo[]): Promise<PodInfo[]> {
-  const remaining: PodInfo[] = [];
+async function notGone(cluster: ClusterClient, pods: PodRef[]): Promise<PodRef[]> {
+  const remaining: PodRef[] = [];
   for (const pod of pods) if (!(await isGone(cluster, pod))) remaining.push(pod);
   return remaining;
 }
 
-async function isGone(cluster: ClusterClient, pod: PodInfo): Promise<boolean> {
+async function isGone(cluster: ClusterClient, pod: PodRef): Promise<boolean> {
   const now = await cluster.getPod(pod.namespace, pod.name);
   return now === undefined || now.uid !== pod.uid;
 }
 
-async function timedOut(ctx: PlaybookContext, ref: ObjectRef, cordon: CordonState, seconds: number, stillThere: PodInfo[]): Promise<never> {
+async function timedOut(ctx: PlaybookContext, ref: ObjectRef, cordon: CordonState, seconds: number, stillThere: PodRef[]): Promise<never> {
   const message = `drain timed out after ${seconds}s; still on node: ${list(stillThere)}`;
   await ctx.event(ref, 'RemediationDrain', `node ${ref.name}: ${message}`, 'Warning');
   await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`, { cordoned: cordon !== 'theirs' });
@@ -360,7 +400,7 @@ function describeTaint(taint: TaintParams): string {
   return `${taint.key}${taint.value === undefined ? '' : `=${taint.value}`}:${taint.effect}`;
 }
 
-function evictedText(evicted: PodInfo[], gone: PodInfo[], dry: boolean): string {
+function evictedText(evicted: PodRef[], gone: PodRef[], dry: boolean): string {
   const text = evicted.length === 0 ? `${dry ? 'evict' : 'evicted'} no pods` : `${dry ? 'evict' : 'evicted'} ${count(evicted.length)} (${list(evicted)})`;
   return gone.length === 0 ? text : `${text}; ${count(gone.length)} already gone (${list(gone)})`;
 }
@@ -369,7 +409,7 @@ function count(n: number): string {
   return `${n} ${n === 1 ? 'pod' : 'pods'}`;
 }
 
-function list(pods: PodInfo[]): string {
+function list(pods: readonly PodRef[]): string {
   return pods.map((p) => `${p.namespace}/${p.name}`).join(', ');
 }
 

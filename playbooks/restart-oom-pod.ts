@@ -231,6 +231,8 @@ async function resume(ctx: PlaybookContext, params: RestartOomPodParams, earlier
   const done = `${verb} pod ${namespace}/${name} in an earlier attempt of this run`;
 
   const owner = pod?.controller !== undefined ? await resolveOwner(ctx.cluster, pod) : await ownerFromSteps(ctx, namespace);
+  // Recorded once per run: a no-op when the earlier attempt got to record it.
+  await ctx.event({ kind: 'Pod', namespace, name, ...(oldUid === undefined ? {} : { uid: oldUid }) }, 'RemediationRestart', done);
   if (owner?.ref !== undefined) await ctx.stampLastAction(owner.ref, done);
   if (ctx.dryRun || params.waitForReadySeconds === 0) return { result: 'changed', reason: done };
   if (owner === undefined) return { result: 'changed', reason: `${done}; replacement not checked (owner unknown)` };

@@ -89,6 +89,8 @@ export const scaleReplicas = definePlaybook<ScaleReplicasParams>({
     const earlier = earlierScale(ctx, kind, namespace, name, target);
     if (earlier !== undefined) {
       const reason = `scaled ${target}${earlier.to === undefined ? '' : ` to ${earlier.to}`} in an earlier attempt of this run`;
+      // Recorded once per run: a no-op when the earlier attempt got to record it.
+      await ctx.event({ kind, namespace, name }, 'RemediationScale', reason);
       await ctx.stampLastAction({ kind, namespace, name }, reason);
       return { result: 'changed', reason };
     }

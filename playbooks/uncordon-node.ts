@@ -87,7 +87,11 @@ export const uncordonNode = definePlaybook<UncordonNodeParams>({
     });
 
     if (!node.unschedulable && taints.length === 0) {
-      if (earlier !== undefined) return finish(ctx, name, `uncordoned node ${name} in an earlier attempt of this run`);
+      if (earlier !== undefined) {
+        const reason = `uncordoned node ${name} in an earlier attempt of this run`;
+        await resumedEvents(ctx, name, reason);
+        return finish(ctx, name, reason);
+      }
       // Schedulable: any claim on the budget left for it is stale.
       await ctx.releaseNodeBudget(name);
       return { result: 'noop', reason: `node ${name} is schedulable and has no ${selector.description}` };
@@ -114,7 +118,7 @@ export const uncordonNode = definePlaybook<UncordonNodeParams>({
     if (taints.length > 0) {
       ({ node: current, taints: removed } = await removeTaints(ctx, node, selector.matches));
       if (removed.length > 0) {
-        await ctx.event(ref, 'RemediationUncordon', `${dry ? 'would remove' : 'removed'} ${describeTaints(removed)} from node ${name}${by}`);
+        await ctx.event(ref, 'RemediationUncordon', `${dry ? 'would remove' : 'removed'} ${describeTaints(removed)} from node ${name}${by}`, 'Normal', 'taint');
       }
     }
     const uncordon = current.unschedulable;
@@ -131,9 +135,18 @@ export const uncordonNode = definePlaybook<UncordonNodeParams>({
     const reason = uncordon
       ? `${dry ? 'would uncordon' : 'uncordoned'} node ${name}${note}${taintText === '' ? '' : `; ${taintText}`}`
       : `${taintText} from node ${name} (already schedulable)${note}`;
+    await resumedEvents(ctx, name, reason);
     return finish(ctx, name, reason);
   },
 });
+
+/** The Events of what an earlier attempt undid; each is recorded once per run, so these are no-ops when it got to them. */
+async function resumedEvents(ctx: PlaybookContext, name: string, reason: string): Promise<void> {
+  const ref: ObjectRef = { kind: 'Node', name };
+  const done = (action: string) => findCompletedStep(ctx.previousSteps, ctx.dryRun, { actions: [action], object: nodeTarget(name), paths: [] }) !== undefined;
+  if (done('taint')) await ctx.event(ref, 'RemediationUncordon', reason, 'Normal', 'taint');
+  if (done('uncordon')) await ctx.event(ref, 'RemediationUncordon', reason);
+}
 
 async function finish(ctx: PlaybookContext, name: string, reason: string): Promise<PlaybookOutcome> {
   await ctx.stampLastAction({ kind: 'Node', name }, reason);

@@ -40,16 +40,29 @@ export interface RunTrigger {
   episode?: string;
 }
 
-/** One Kubernetes request a run made, or would make when dry. */
+/**
+ * One Kubernetes request a run made, or would make when dry. A real mutation is recorded twice:
+ * first as its intent (`result: 'pending'`, written before the request is sent), then with its
+ * outcome. A step whose outcome is not known (`pending`, or an `error` with `uncertain`: a 5xx or
+ * no answer, so the server may have applied it) is settled by reading the object back.
+ */
 export interface RunStep {
   action: string;
   object: string;
   request: { method: string; path: string; dryRun: boolean; body?: unknown };
-  result: 'ok' | 'error' | 'dry_run' | 'gone' | 'blocked';
+  result: 'pending' | 'ok' | 'error' | 'dry_run' | 'gone' | 'blocked';
   detail?: string;
   before?: unknown;
   after?: unknown;
   at: string;
+  /** Identifies the change (`scale deployment/ns/web`): a later attempt resumes the latest step with its key. */
+  key?: string;
+  /** What the object must look like once the change is applied (see src/engine/step-intent.ts). */
+  intent?: unknown;
+  /** The run's attempt that sent it (run.attempts at the time). */
+  attempt?: number;
+  /** An error after which the server may still have applied the request (5xx, no answer). */
+  uncertain?: boolean;
 }
 
 export interface RunApproval {

@@ -21,7 +21,10 @@ export interface PlaybookContext {
   readonly cluster: ClusterClient;
   /** Aborted on shutdown past the grace period or when an operator cancels between steps. */
   readonly signal: AbortSignal;
-  /** Steps recorded by earlier attempts of this run (a retried job resumes, never acts twice). */
+  /**
+   * Steps recorded by earlier attempts of this run (a retried job resumes, never acts twice). Steps
+   * whose answer was lost have been read back: `ok` means the change is there.
+   */
   readonly previousSteps: readonly RunStep[];
   now(): number;
   /** Abortable sleep. Playbooks skip every wait when `dryRun`. */
@@ -38,8 +41,18 @@ export interface PlaybookContext {
   readonly optOutLabel: string;
   /** Who asked for this run: the rule name, or the operator of a manual run. */
   readonly requestedBy: { rule?: string; operator?: string };
-  /** Records a `Remediation*` Event on the object (dry-run aware, never fails the run). */
-  event(ref: ObjectRef, reason: string, message: string, type?: 'Normal' | 'Warning'): Promise<void>;
+  /**
+   * Records a `Remediation*` Event on the object (dry-run aware, never fails the run). The Event's
+   * name derives from the run, the object, reason, type and `key`, so a retried attempt that
+   * records it again finds it there instead of adding a second one: give two different Events of
+   * one run on one object with the same reason and type different keys.
+   */
+  event(ref: ObjectRef, reason: string, message: string, type?: 'Normal' | 'Warning', key?: string): Promise<void>;
+  /**
+   * The `remediator.dev/last-action` annotation as a map, for a mutation that sets it in the same
+   * request (a cordon and its stamp are one patch).
+   */
+  lastActionAnnotation(reason: string, marks?: LastActionMarks): Record<string, string>;
   /**
    * Sets `remediator.dev/last-action` on the target object (dry-run aware). `marks` are typed facts
    * later runs read back (e.g. `cordoned: true` — this service cordoned the node).

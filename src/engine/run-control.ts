@@ -9,6 +9,7 @@ import type { EngineGuards } from './engine-rule.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { RunStore } from './run-store.js';
 import type { RunEnqueuer } from './alert-intake.js';
+import { CLAIM_TTL_MS } from './claim-timing.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { MANUAL_RUN_SCRIPT } from './manual-run-script.js';
 
@@ -112,7 +113,7 @@ export class RunControl {
       ...(bypass ? { auditBypass: JSON.stringify(bypass) } : {}),
       ...(block ? { blockedGuard: 'namespace', blockedDetail: block } : {}),
       maxConcurrent: guards.maxConcurrentRuns,
-      slotStaleMs: this.deps.slotStaleMs ?? 60_000,
+      slotStaleMs: this.deps.slotStaleMs ?? CLAIM_TTL_MS,
     };
     const redis = this.deps.redis as Redis & { remediatorManualRun(...args: string[]): Promise<string> };
     const result = JSON.parse(await redis.remediatorManualRun(this.deps.keys.tag, String(nowMs), at, JSON.stringify(payload))) as { ok?: boolean; guard?: GuardName; detail?: string };

@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
 import type { Run, RunStatus, RunStep, PlaybookOutcome } from '../domain/run.js';
@@ -8,12 +9,15 @@ import type { AnyPlaybook, ActionName, LastActionMarks, PlaybookContext } from '
 import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RunStore } from './run-store.js';
 import type { GuardStore } from './guard-store.js';
-import { RecordingCluster, type MutationSink } from './recording-cluster.js';
+import { eventNamespace, RecordingCluster, type MutationSink } from './recording-cluster.js';
+import { CLAIM_RENEW_MS, CLAIM_TTL_MS } from './claim-timing.js';
 
 export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
 export interface AuditWriter {
   append(entries: object[]): Promise<unknown>;
+  /** Logs entries written to the stream by other means (a MULTI with the run, a Lua script). */
+  logWritten?(entries: object[]): void;
 }
 
 export interface RunExecutorDeps {
@@ -27,13 +31,20 @@ export interface RunExecutorDeps {
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
+  /** Lifetime of the target lock and the concurrency slot without renewal (default CLAIM_TTL_MS). */
   lockTtlMs?: number;
 }
 
 export interface AttemptInfo {
   attemptsMade: number;
   maxAttempts: number;
+  /** Aborted on shutdown past the grace period, or when the queue lost this attempt's job lock. */
   signal: AbortSignal;
+  /**
+   * Identifies this attempt (BullMQ's job token). The target lock is held under it, so a stalled
+   * duplicate of the same job cannot enter while this attempt is alive.
+   */
+  token?: string;
 }
 
 const ACTION_SET = new Set<string>(['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate']);
@@ -50,7 +61,7 @@ export class RunExecutor {
   private readonly extraErrors = new Map<string, Set<string>>();
   constructor(private readonly deps: RunExecutorDeps) {
     this.now = deps.now ?? Date.now;
-    this.lockTtlMs = deps.lockTtlMs ?? 120_000;
+    this.lockTtlMs = deps.lockTtlMs ?? CLAIM_TTL_MS;
   }
 
   /**
@@ -81,10 +92,14 @@ export class RunExecutor {
     let locked = false;
     let slot = false;
     let renew: NodeJS.Timeout | undefined;
+    const lockToken = `${run.id}/${attempt.token ?? randomUUID()}`;
+    // Stops this attempt before its next request when it no longer holds the target.
+    const lost = new AbortController();
+    const signal = AbortSignal.any([attempt.signal, lost.signal]);
     // Released before the terminal status is written: whoever sees the run finished may act on its target.
     const release = async () => {
       if (renew) clearInterval(renew);
-      if (locked) await this.deps.guards.releaseLock(run.target, run.id).catch(() => undefined);
+      if (locked) await this.deps.guards.releaseLock(run.target, lockToken).catch(() => undefined);
       if (slot) await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
       locked = slot = false;
     };
@@ -97,7 +112,7 @@ export class RunExecutor {
       }
       // A run whose target is cooling down ends here, without queueing for the target's lock.
       if (run.status === 'queued') await this.checkCooldown(run, false);
-      locked = await this.deps.guards.acquireLock(run.target, run.id, this.lockTtlMs);
+      locked = await this.deps.guards.acquireLock(run.target, lockToken, this.lockTtlMs);
       if (!locked) {
         log.info({ holder: await this.deps.guards.lockHolder(run.target) }, 'target busy; run waits');
         return { retryAfterMs: 1000 };
@@ -109,9 +124,17 @@ export class RunExecutor {
         return { retryAfterMs: 1000 };
       }
       renew = setInterval(() => {
-        this.deps.guards.renewLock(run.target, run.id, this.lockTtlMs).catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
+        this.deps.guards
+          .renewLock(run.target, lockToken, this.lockTtlMs)
+          .then((held) => {
+            if (!held && !lost.signal.aborted) {
+              log.warn('target lock lost; this attempt stops before its next request');
+              lost.abort(new RetryableError(`lost the lock on ${run.target}`));
+            }
+          })
+          .catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
         this.deps.guards.heartbeatSlot(run.id, this.now()).catch(() => undefined);
-      }, this.lockTtlMs / 3);
+      }, Math.min(CLAIM_RENEW_MS, this.lockTtlMs / 3));
 
       if (run.status === 'queued') {
         run.startedAt = new Date(this.now()).toISOString();
@@ -123,7 +146,7 @@ export class RunExecutor {
       // An opted-out target is never touched: refuse before the playbook reads anything more.
       await this.checkOptOut(run);
 
-      const ctx = this.context(run, attempt, log);
+      const ctx = await this.context(run, signal, log);
       const outcome: PlaybookOutcome = await playbook.run(ctx, parsed.data);
       await release();
       run.changed = outcome.result === 'changed' && !run.dryRun;
@@ -189,27 +212,33 @@ export class RunExecutor {
     return status;
   }
 
-  private context(run: Run, attempt: AttemptInfo, log: Logger): PlaybookContext {
-    const previousSteps = [...run.steps];
+  /**
+   * The playbook's view of the run. Steps an earlier attempt left open (answer lost, worker died)
+   * are read back and settled first, so `previousSteps` says what really happened.
+   */
+  private async context(run: Run, signal: AbortSignal, log: Logger): Promise<PlaybookContext> {
     let gate: Promise<void> | undefined;
     const sink: MutationSink = {
       dryRun: run.dryRun,
+      attempt: run.attempts,
+      steps: run.steps,
       beforeMutation: async () => {
+        if (signal.aborted) throw abortReason(signal);
         await (gate ??= this.recheckGuards(run));
         // An operator may stop a running run between steps.
         const cancel = await this.deps.guards.cancelRequest(run.id);
         if (cancel) throw new RunCancelledError(`cancelled by ${cancel.by}: ${cancel.reason}`);
       },
-      record: async (step: RunStep) => {
-        run.steps.push(step);
-        await this.deps.runs.saveDoc(run);
-        await this.deps.audit.append([
-          { ...this.base(run), type: 'kube_mutation', action: step.action, object: step.object, method: step.request.method, path: step.request.path, dryRun: step.request.dryRun, result: step.result, detail: step.detail, before: step.before, after: step.after },
-        ]);
+      persist: async (audited: readonly RunStep[] = []) => {
+        const entries = audited.map((step) => this.mutationEntry(run, step));
+        await this.deps.runs.saveDoc(run, entries);
+        if (entries.length > 0) this.deps.audit.logWritten?.(entries);
       },
     };
     const cluster = new RecordingCluster(this.deps.cluster, sink);
-    const signal = attempt.signal;
+    const settled = await cluster.settleOpenSteps();
+    if (settled > 0) log.info({ settled }, 'steps of an earlier attempt were applied; their answers had been lost');
+    const previousSteps = [...run.steps];
     const now = this.now;
     return {
       runId: run.id,
@@ -229,18 +258,18 @@ export class RunExecutor {
       },
       optOutLabel: this.deps.guardConfig.optOutLabel,
       requestedBy: { ...(run.trigger.rule ? { rule: run.trigger.rule } : {}), ...(run.trigger.operator ? { operator: run.trigger.operator } : {}) },
-      event: async (ref: ObjectRef, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
+      event: async (ref: ObjectRef, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal', key = '') => {
         try {
-          await cluster.createEvent(ref, { reason, message, type }, { dryRun: run.dryRun });
+          await cluster.createEvent(ref, { reason, message, type, name: eventName(run.id, ref, reason, type, key) }, { dryRun: run.dryRun });
         } catch (err) {
           if (err instanceof GuardBlockedError || err instanceof RunCancelledError) throw err;
           log.warn({ err, reason }, 'could not record a Kubernetes Event');
         }
       },
+      lastActionAnnotation: (reason: string, marks?: LastActionMarks) => ({ [LAST_ACTION_ANNOTATION]: this.lastActionValue(run, reason, marks) }),
       stampLastAction: async (ref: ObjectRef, reason: string, marks?: LastActionMarks) => {
-        const value = JSON.stringify({ playbook: run.playbook, runId: run.id, rule: run.trigger.rule, operator: run.trigger.operator, reason, time: new Date(now()).toISOString(), ...marks });
         try {
-          await cluster.annotate(ref, LAST_ACTION_ANNOTATION, value, { dryRun: run.dryRun });
+          await cluster.annotate(ref, LAST_ACTION_ANNOTATION, this.lastActionValue(run, reason, marks), { dryRun: run.dryRun });
         } catch (err) {
           if (err instanceof GuardBlockedError || err instanceof RunCancelledError) throw err;
           log.warn({ err }, 'could not set the last-action annotation');
@@ -337,6 +366,27 @@ export class RunExecutor {
     if (!claim.ok) throw new GuardBlockedError('node_budget', `${claim.used} of at most ${max} nodes are already unschedulable or being cordoned`);
   }
 
+  private lastActionValue(run: Run, reason: string, marks?: LastActionMarks): string {
+    return JSON.stringify({ playbook: run.playbook, runId: run.id, rule: run.trigger.rule, operator: run.trigger.operator, reason, time: new Date(this.now()).toISOString(), ...marks });
+  }
+
+  private mutationEntry(run: Run, step: RunStep): object {
+    return { ...this.base(run), type: 'kube_mutation', action: step.action, object: step.object, method: step.request.method, path: step.request.path, dryRun: step.request.dryRun, result: step.result, detail: step.detail, before: step.before, after: step.after };
+  }
+
+  /**
+   * Ends a run whose BullMQ job failed outside the playbook (stalled more often than allowed, its
+   * lock lost, Redis failing while the attempt recorded its end), so it is not left `running`.
+   */
+  async endFailedJob(runId: string, why: string): Promise<RunStatus | undefined> {
+    const run = await this.deps.runs.get(runId);
+    if (!run || (run.status !== 'queued' && run.status !== 'running')) return undefined;
+    run.reason = `its queue job failed outside the playbook: ${why}`;
+    await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
+    this.deps.logger.error({ runId, why }, 'run ended: its queue job failed outside the playbook');
+    return this.finish(run, 'failed', ['queued', 'running']);
+  }
+
   private base(run: Run): Record<string, unknown> {
     return { at: new Date(this.now()).toISOString(), actor: run.trigger.operator ?? 'worker', runId: run.id, target: run.target, playbook: run.playbook, rule: run.trigger.rule };
   }
@@ -357,16 +407,31 @@ export function finalActionResults(steps: readonly RunStep[]): [string, 'ok' | '
   return [...last.values()].map((v) => [v.action, v.result]);
 }
 
+/**
+ * `<object>.<16 hex>` like client-go's names, but derived from the run and what the Event says,
+ * so a resent create after a lost answer is a 409, never a second Event.
+ */
+function eventName(runId: string, ref: ObjectRef, reason: string, type: string, key: string): string {
+  const hash = createHash('sha256').update([runId, eventNamespace(ref), ref.kind, ref.name, reason, type, key].join('\0')).digest('hex').slice(0, 16);
+  return `${ref.name.slice(0, 253 - 17)}.${hash}`;
+}
+
+/** Why the attempt was stopped: the queue names it (lost job lock), else it is a shutdown. */
+function abortReason(signal: AbortSignal): RemediatorError {
+  if (signal.reason instanceof RemediatorError) return signal.reason;
+  return new RetryableError(typeof signal.reason === 'string' ? signal.reason : 'interrupted by shutdown');
+}
+
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new RetryableError('interrupted by shutdown'));
+    if (signal.aborted) return reject(abortReason(signal));
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new RetryableError('interrupted by shutdown'));
+      reject(abortReason(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });

@@ -35,9 +35,21 @@ export class RunStore {
     return decodeRun(h);
   }
 
-  /** Rewrites the document (steps, attempts…) without touching the status fields. */
-  async saveDoc(run: Run): Promise<void> {
-    await this.redis.hset(this.keys.run(run.id), 'doc', JSON.stringify(run));
+  /**
+   * Rewrites the document (steps, attempts…) without touching the status fields. With audit
+   * entries, both land in one MULTI: a step's outcome and its audit entry are written together or
+   * not at all.
+   */
+  async saveDoc(run: Run, auditEntries: readonly object[] = []): Promise<void> {
+    if (auditEntries.length === 0) {
+      await this.redis.hset(this.keys.run(run.id), 'doc', JSON.stringify(run));
+      return;
+    }
+    const multi = this.redis.multi().hset(this.keys.run(run.id), 'doc', JSON.stringify(run));
+    for (const entry of auditEntries) multi.xadd(this.keys.audit, '*', 'e', JSON.stringify(entry));
+    const results = await multi.exec();
+    if (!results) throw new Error('run update aborted');
+    for (const [err] of results) if (err) throw err;
   }
 
   /**

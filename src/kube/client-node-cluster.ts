@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { KubeApiError, PermanentError } from '../domain/errors.js';
+import { VERSION } from '../version.js';
 import type {
   ClusterClient,
   EventSpec,
@@ -107,6 +108,7 @@ export class ClientNodeCluster implements ClusterClient {
     this.version = kc.makeApiClient(k8s.VersionApi);
     this.exec = new KubeRequestExecutor({
       requestTimeoutMs: options.requestTimeoutMs,
+      userAgent: `${COMPONENT}/${VERSION} (${hostname()}; pid ${process.pid})`,
       ...(options.observe ? { observe: options.observe } : {}),
     });
     this.fieldManager = options.fieldManager ?? COMPONENT;
@@ -269,13 +271,14 @@ export class ClientNodeCluster implements ClusterClient {
     return node ? toNodeInfo(node) : undefined;
   }
 
-  async setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions): Promise<NodeInfo> {
+  async setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions & { annotations?: Record<string, string> }): Promise<NodeInfo> {
+    const body = { spec: { unschedulable }, ...(opts.annotations ? { metadata: { annotations: opts.annotations } } : {}) };
     const node = await this.exec.run(
       'patch',
       'nodes',
       (o) =>
         this.core.patchNodeWithHttpInfo(
-          { name, body: { spec: { unschedulable } }, dryRun: dryRunParam(opts), fieldManager: this.fieldManager },
+          { name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager },
           o,
         ),
       { contentType: k8s.PatchStrategy.StrategicMergePatch },
@@ -344,7 +347,7 @@ export class ClientNodeCluster implements ClusterClient {
     const body: k8s.CoreV1Event = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: eventName(ref.name), namespace },
+      metadata: { name: event.name ?? eventName(ref.name), namespace },
       involvedObject,
       reason: event.reason,
       message: event.message.slice(0, EVENT_MESSAGE_MAX),
@@ -362,6 +365,11 @@ export class ClientNodeCluster implements ClusterClient {
         o,
       ),
     );
+  }
+
+  async eventExists(namespace: string, name: string): Promise<boolean> {
+    const event = await this.orUndefined(this.exec.run('get', 'events', (o) => this.core.readNamespacedEventWithHttpInfo({ namespace, name }, o)));
+    return event !== undefined;
   }
 
   async ping(): Promise<string> {

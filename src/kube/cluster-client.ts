@@ -97,6 +97,8 @@ export interface EventSpec {
   reason: string;
   message: string;
   type: 'Normal' | 'Warning';
+  /** The Event's name; a deterministic name makes a resent create a 409 instead of a second Event. */
+  name?: string;
 }
 
 export interface ClusterClient {
@@ -117,8 +119,11 @@ export interface ClusterClient {
   deletePod(namespace: string, name: string, uid: string, opts: MutationOptions & { gracePeriodSeconds?: number }): Promise<'deleted' | 'gone'>;
 
   getNode(name: string): Promise<NodeInfo | undefined>;
-  /** Strategic-merge patch of spec.unschedulable. */
-  setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions): Promise<NodeInfo>;
+  /**
+   * Strategic-merge patch of spec.unschedulable; `annotations` are set in the same patch (a
+   * cordon and the stamp that says who made it land together or not at all).
+   */
+  setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions & { annotations?: Record<string, string> }): Promise<NodeInfo>;
   /** Replaces spec.taints with a resourceVersion precondition (callers read-modify-write). */
   replaceNodeTaints(name: string, taints: Taint[], resourceVersion: string, opts: MutationOptions): Promise<NodeInfo>;
   listNodes(): Promise<NodeInfo[]>;
@@ -127,6 +132,8 @@ export interface ClusterClient {
   annotate(ref: ObjectRef, key: string, value: string, opts: MutationOptions): Promise<void>;
   /** Creates a core/v1 Event about the object (cluster-scoped objects: namespace `default`). */
   createEvent(ref: ObjectRef, event: EventSpec, opts: MutationOptions): Promise<void>;
+  /** Whether the Event with this name exists (the namespace `createEvent` used for the object). */
+  eventExists(namespace: string, name: string): Promise<boolean>;
 
   /** GET /version; used by readiness. */
   ping(): Promise<string>;

@@ -13,6 +13,8 @@ export type KubeRequestObserver = (verb: string, resource: string, code: number)
 export interface KubeRequestExecutorOptions {
   requestTimeoutMs: number;
   observe?: KubeRequestObserver;
+  /** Names this process in the API server's audit log (which replica sent a request). */
+  userAgent?: string;
 }
 
 export interface KubeRequestOptions {
@@ -23,10 +25,11 @@ export interface KubeRequestOptions {
 /** Sends one client-node call; receives the per-call options it must pass through. */
 export type KubeSend<T> = (options: k8s.ConfigurationOptions) => Promise<k8s.HttpInfo<T>>;
 
-function abortMiddleware(signal: AbortSignal): k8s.ObservableMiddleware {
+function requestMiddleware(signal: AbortSignal, userAgent: string | undefined): k8s.ObservableMiddleware {
   return {
     pre: (request) => {
       request.setSignal(signal);
+      if (userAgent) request.setHeaderParam('User-Agent', userAgent);
       return new k8s.Observable(Promise.resolve(request));
     },
     post: (response) => new k8s.Observable(Promise.resolve(response)),
@@ -41,8 +44,10 @@ function abortMiddleware(signal: AbortSignal): k8s.ObservableMiddleware {
 export class KubeRequestExecutor {
   private readonly requestTimeoutMs: number;
   private readonly observe: KubeRequestObserver | undefined;
+  private readonly userAgent: string | undefined;
 
   constructor(options: KubeRequestExecutorOptions) {
+    this.userAgent = options.userAgent;
     if (!(options.requestTimeoutMs > 0)) throw new RangeError(`requestTimeoutMs must be > 0, got ${options.requestTimeoutMs}`);
     this.requestTimeoutMs = options.requestTimeoutMs;
     this.observe = options.observe;
@@ -50,7 +55,7 @@ export class KubeRequestExecutor {
 
   async run<T>(verb: KubeVerb, resource: string, send: KubeSend<T>, options: KubeRequestOptions = {}): Promise<T> {
     const controller = new AbortController();
-    const middleware: k8s.ObservableMiddleware[] = [abortMiddleware(controller.signal)];
+    const middleware: k8s.ObservableMiddleware[] = [requestMiddleware(controller.signal, this.userAgent)];
     const callOptions: k8s.ConfigurationOptions = options.contentType
       ? k8s.setHeaderOptions('Content-Type', options.contentType, { middleware, middlewareMergeStrategy: 'append' })
       : { middleware, middlewareMergeStrategy: 'append' };

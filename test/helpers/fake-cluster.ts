@@ -334,11 +334,12 @@ export class FakeCluster implements ClusterClient {
     return cloneOrUndefined(this.nodes.get(name));
   }
 
-  async setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions): Promise<NodeInfo> {
-    this.enter('setUnschedulable', [name, unschedulable], opts.dryRun);
+  async setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions & { annotations?: Record<string, string> }): Promise<NodeInfo> {
+    this.enter('setUnschedulable', opts.annotations ? [name, unschedulable, clone(opts.annotations)] : [name, unschedulable], opts.dryRun);
     const node = this.requireNode(name, 'patch');
-    if (opts.dryRun) return { ...clone(node), unschedulable };
+    if (opts.dryRun) return { ...clone(node), unschedulable, annotations: { ...node.annotations, ...opts.annotations } };
     node.unschedulable = unschedulable;
+    Object.assign(node.annotations, opts.annotations ?? {});
     node.resourceVersion = this.nextRv();
     return clone(node);
   }
@@ -377,7 +378,15 @@ export class FakeCluster implements ClusterClient {
 
   async createEvent(ref: ObjectRef, event: EventSpec, opts: MutationOptions): Promise<void> {
     this.enter('createEvent', [ref, event], opts.dryRun);
+    if (!opts.dryRun && event.name !== undefined && this.events.some((e) => !e.dryRun && e.event.name === event.name)) {
+      throw new KubeApiError(409, 'AlreadyExists', `events "${event.name}" already exists`, 'create', 'events');
+    }
     this.events.push({ ref, event, dryRun: opts.dryRun });
+  }
+
+  async eventExists(_namespace: string, name: string): Promise<boolean> {
+    this.enter('eventExists', [name]);
+    return this.events.some((e) => !e.dryRun && e.event.name === name);
   }
 
   async ping(): Promise<string> {

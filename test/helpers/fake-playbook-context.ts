@@ -122,6 +122,9 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
     async stampLastAction(ref, reason) {
       stamps.push({ ref, reason });
     },
+    lastActionAnnotation(reason, marks) {
+      return { 'remediator.dev/last-action': JSON.stringify({ playbook: 'test', runId: options.runId ?? 'run-test-1', reason, ...marks }) };
+    },
     countActionError(action) {
       actionErrors.push(action);
     },

@@ -51,11 +51,13 @@ export async function waitForRun(client: ApiClient, id: string, out: Output, opt
     }
     if (run) {
       last = run;
-      for (const step of (run.steps ?? []).slice(stepsSeen)) {
+      // A step is shown once its outcome is known (it is saved as `pending` before its request).
+      const steps = run.steps ?? [];
+      for (; stepsSeen < steps.length && (steps[stepsSeen]!.result !== 'pending' || isTerminal(run.status)); stepsSeen++) {
+        const step = steps[stepsSeen]!;
         const change = formatChange(step.before, step.after);
         out.err(`${stamp()} step ${step.action} ${step.object}: ${step.result}${change ? ` (${change})` : ''}${step.detail ? ` — ${step.detail}` : ''}\n`);
       }
-      stepsSeen = Math.max(stepsSeen, run.steps?.length ?? 0);
       if (run.status !== lastStatus) {
         lastStatus = run.status;
         const why = isTerminal(run.status) || run.status === 'awaiting_approval' ? runReason(run) : '';

@@ -4,23 +4,59 @@ import { finalActionResults } from '../../../src/engine/run-executor.js';
 import { namespaceBlock } from '../../../src/engine/namespace-guard.js';
 import { GuardBlockedError, KubeApiError } from '../../../src/domain/errors.js';
 import type { RunStep } from '../../../src/domain/run.js';
+import type { ClusterClient } from '../../../src/kube/cluster-client.js';
+import { RetryableError } from '../../../src/domain/errors.js';
 import { FakeCluster } from '../../helpers/fake-cluster.js';
 
-function sink(dryRun: boolean, gate: () => Promise<void> = async () => undefined): MutationSink & { steps: RunStep[]; gates: number } {
-  const s = {
+interface TestSink extends MutationSink {
+  steps: RunStep[];
+  gates: number;
+  /** The steps as each persist saw them (what Redis would hold). */
+  saved: RunStep[][];
+  audited: RunStep[];
+  failPersist: boolean;
+}
+
+function sink(dryRun: boolean, gate: () => Promise<void> = async () => undefined, opts: { attempt?: number; steps?: RunStep[] } = {}): TestSink {
+  const s: TestSink = {
     dryRun,
-    steps: [] as RunStep[],
+    attempt: opts.attempt ?? 1,
+    steps: opts.steps ?? [],
     gates: 0,
+    saved: [],
+    audited: [],
+    failPersist: false,
     async beforeMutation() {
       s.gates += 1;
       await gate();
     },
-    async record(step: RunStep) {
-      s.steps.push(step);
+    async persist(audited: readonly RunStep[] = []) {
+      if (s.failPersist) throw new Error('connection closed');
+      s.saved.push(structuredClone(s.steps));
+      s.audited.push(...structuredClone([...audited]));
     },
   };
   return s;
 }
+
+/** Applies the next call of `method`, then throws `error` as if its answer was lost. */
+function losingAnswer<K extends 'patchScale' | 'setUnschedulable' | 'evictPod' | 'createEvent' | 'annotate'>(fake: FakeCluster, method: K, error: Error): ClusterClient {
+  let armed = true;
+  return new Proxy(fake, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop !== method || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: unknown[]) => {
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (!armed) return result;
+        armed = false;
+        throw error;
+      };
+    },
+  });
+}
+
+const lost = () => new KubeApiError(500, 'InternalError', 'etcd timeout after the write', 'patch', 'deployments/scale');
 
 describe('RecordingCluster', () => {
   it('forces the run’s dry-run mode on every mutation, whatever the playbook passes', async () => {
@@ -73,8 +109,94 @@ describe('RecordingCluster', () => {
     const s = sink(false);
     const cluster = new RecordingCluster(fake, s);
     await expect(cluster.setUnschedulable('n1', true, { dryRun: false })).rejects.toMatchObject({ code: 500, retryable: true });
-    expect(s.steps[0]).toMatchObject({ action: 'cordon', result: 'error' });
+    expect(s.steps[0]).toMatchObject({ action: 'cordon', result: 'error', uncertain: true });
     expect(s.steps[0]!.detail).toMatch(/boom/);
+  });
+
+  it('saves the intent before the request leaves, and sends nothing when it cannot be saved', async () => {
+    const fake = new FakeCluster();
+    fake.addDeployment('ns', 'web', { replicas: 3 });
+    const s = sink(false);
+    const cluster = new RecordingCluster(fake, s);
+    const scale = await cluster.getScale('Deployment', 'ns', 'web');
+    await cluster.patchScale('Deployment', 'ns', 'web', 4, scale!.resourceVersion, { dryRun: false });
+    expect(s.saved[0]).toEqual([expect.objectContaining({ key: 'scale deployment/ns/web', result: 'pending', intent: expect.objectContaining({ from: 3, replicas: 4 }) })]);
+    expect(s.saved[1]![0]).toMatchObject({ result: 'ok', after: { replicas: 4 } });
+    expect(s.audited.map((step) => step.result)).toEqual(['ok']);
+
+    s.failPersist = true;
+    const calls = fake.calls.filter((c) => c.method === 'patchScale').length;
+    await expect(cluster.patchScale('Deployment', 'ns', 'web', 5, scale!.resourceVersion, { dryRun: false })).rejects.toBeInstanceOf(RetryableError);
+    expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(calls);
+  });
+
+  it('reads the object back when the answer is lost after the write: applied once, reported as done', async () => {
+    const fake = new FakeCluster();
+    fake.addDeployment('ns', 'web', { replicas: 3 });
+    const s = sink(false);
+    const cluster = new RecordingCluster(losingAnswer(fake, 'patchScale', lost()), s);
+    const scale = await cluster.getScale('Deployment', 'ns', 'web');
+    const result = await cluster.patchScale('Deployment', 'ns', 'web', 4, scale!.resourceVersion, { dryRun: false });
+    expect(result.replicas).toBe(4);
+    expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(1);
+    expect(s.steps).toEqual([expect.objectContaining({ result: 'ok', detail: expect.stringMatching(/answer was lost.*read back/) })]);
+  });
+
+  it('a later attempt settles an open step it finds applied, and sends nothing for it again (3 → 4, never 5)', async () => {
+    const fake = new FakeCluster();
+    fake.addDeployment('ns', 'web', { replicas: 3 });
+    const first = sink(false);
+    await expect(new RecordingCluster(losingAnswer(fake, 'patchScale', new KubeApiError(0, 'Timeout', 'no answer', 'patch', 'scale')), first)
+      .patchScale('Deployment', 'ns', 'web', 4, (await fake.getScale('Deployment', 'ns', 'web'))!.resourceVersion, { dryRun: false })).resolves.toMatchObject({ replicas: 4 });
+    // The attempt died before the outcome was saved: Redis holds the pending intent only.
+    const second = sink(false, undefined, { attempt: 2, steps: structuredClone(first.saved[0]!) });
+    const cluster = new RecordingCluster(fake, second);
+    expect(await cluster.settleOpenSteps()).toBe(1);
+    expect(second.steps[0]).toMatchObject({ result: 'ok', detail: expect.stringMatching(/confirmed by a later attempt/) });
+    // The playbook re-reads 4 and derives 5 from its step: the recorded intent wins.
+    const scale = await cluster.getScale('Deployment', 'ns', 'web');
+    const result = await cluster.patchScale('Deployment', 'ns', 'web', 5, scale!.resourceVersion, { dryRun: false });
+    expect(result.replicas).toBe(4);
+    expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(1);
+    expect((await fake.getScale('Deployment', 'ns', 'web'))!.replicas).toBe(4);
+  });
+
+  it('an open intent that did not land is sent again as recorded, not as the retry derives it', async () => {
+    const fake = new FakeCluster();
+    fake.addDeployment('ns', 'web', { replicas: 3 });
+    const pending: RunStep = {
+      action: 'scale',
+      object: 'deployment/ns/web',
+      key: 'scale deployment/ns/web',
+      intent: { type: 'scale', kind: 'Deployment', namespace: 'ns', name: 'web', from: 2, replicas: 4 },
+      attempt: 1,
+      request: { method: 'PATCH', path: '/apis/apps/v1/namespaces/ns/deployments/web/scale', dryRun: false },
+      result: 'pending',
+      at: '',
+    };
+    const s = sink(false, undefined, { attempt: 2, steps: [pending] });
+    const cluster = new RecordingCluster(fake, s);
+    await cluster.settleOpenSteps();
+    expect(s.steps[0]).toMatchObject({ result: 'error', uncertain: true });
+    const scale = await cluster.getScale('Deployment', 'ns', 'web');
+    await cluster.patchScale('Deployment', 'ns', 'web', 5, scale!.resourceVersion, { dryRun: false });
+    expect((await fake.getScale('Deployment', 'ns', 'web'))!.replicas).toBe(4);
+    expect(s.steps.map((step) => [step.result, step.attempt])).toEqual([
+      ['error', 1],
+      ['ok', 2],
+    ]);
+  });
+
+  it('an Event whose create answer was lost is not created twice (deterministic name, 409 or read back)', async () => {
+    const fake = new FakeCluster();
+    fake.addNode({ name: 'n1' });
+    const s = sink(false);
+    const cluster = new RecordingCluster(losingAnswer(fake, 'createEvent', new KubeApiError(503, 'ServiceUnavailable', 'lost', 'create', 'events')), s);
+    await cluster.createEvent({ kind: 'Node', name: 'n1' }, { reason: 'RemediationCordon', message: 'cordoned', type: 'Normal', name: 'n1.abc' }, { dryRun: false });
+    const again = new RecordingCluster(fake, sink(false, undefined, { attempt: 1 }));
+    await again.createEvent({ kind: 'Node', name: 'n1' }, { reason: 'RemediationCordon', message: 'cordoned', type: 'Normal', name: 'n1.abc' }, { dryRun: false });
+    expect(fake.events.filter((e) => !e.dryRun)).toHaveLength(1);
+    expect(s.steps[0]).toMatchObject({ result: 'ok' });
   });
 });
 
