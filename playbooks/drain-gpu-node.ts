@@ -117,7 +117,8 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
       await ctx.event(ref, 'RemediationCordon', cordonMessage);
     }
     let tainted = '';
-    if (params.taint !== undefined && (await addTaint(ctx, node, params.taint))) {
+    // Tainted now, or by an earlier attempt of this run (whose Event may be missing).
+    if (params.taint !== undefined && ((await addTaint(ctx, node, params.taint)) || taintedByThisRun(ctx, name))) {
       tainted = describeTaint(params.taint);
       await ctx.event(ref, 'RemediationCordon', `${dry ? 'would taint' : 'tainted'} node ${name} with ${tainted}`, 'Normal', 'taint');
     }
@@ -327,6 +328,10 @@ function evictedEarlier(ctx: PlaybookContext, node: string, listed: readonly Pod
     pods.set(intent.uid, { namespace: intent.namespace, name: intent.name, uid: intent.uid, nodeName: node });
   }
   return [...pods.values()];
+}
+
+function taintedByThisRun(ctx: PlaybookContext, name: string): boolean {
+  return findCompletedStep(ctx.previousSteps, ctx.dryRun, { actions: ['taint'], object: nodeTarget(name), paths: [] }) !== undefined;
 }
 
 /** An earlier attempt of this run sent the cordon (and it was applied). */

@@ -230,7 +230,7 @@ async function resume(ctx: PlaybookContext, params: RestartOomPodParams, earlier
   const verb = earlier.action === 'delete_pod' ? 'deleted' : 'evicted';
   const done = `${verb} pod ${namespace}/${name} in an earlier attempt of this run`;
 
-  const owner = pod?.controller !== undefined ? await resolveOwner(ctx.cluster, pod) : await ownerFromSteps(ctx, namespace);
+  const owner = pod?.controller !== undefined ? await resolveOwner(ctx.cluster, pod) : await ownerFromTarget(ctx, namespace);
   // Recorded once per run: a no-op when the earlier attempt got to record it.
   await ctx.event({ kind: 'Pod', namespace, name, ...(oldUid === undefined ? {} : { uid: oldUid }) }, 'RemediationRestart', done);
   if (owner?.ref !== undefined) await ctx.stampLastAction(owner.ref, done);
@@ -245,27 +245,24 @@ async function resume(ctx: PlaybookContext, params: RestartOomPodParams, earlier
   return { result: 'changed', reason: `${done}; replacement ${namespace}/${replacement} Ready` };
 }
 
-/** The pod is gone with its ownerReference; the workload stamp an earlier attempt recorded names the owner. */
-async function ownerFromSteps(ctx: PlaybookContext, namespace: string): Promise<Owner | undefined> {
-  for (let i = ctx.previousSteps.length - 1; i >= 0; i--) {
-    const step = ctx.previousSteps[i]!;
-    if (step.action !== 'annotate') continue;
-    const [kind, ns, workload, ...rest] = step.object.split('/');
-    if (ns !== namespace || workload === undefined || rest.length > 0 || !isObjectName(workload)) continue;
-    if (kind === 'statefulset') {
-      return { workloads: [], target: workloadTarget('StatefulSet', namespace, workload), ref: { kind: 'StatefulSet', namespace, name: workload }, follow: 'same-name' };
-    }
-    if (kind === 'deployment') {
-      const info = await ctx.cluster.getWorkload('Deployment', namespace, workload);
-      const ref: ObjectRef = { kind: 'Deployment', namespace, name: workload };
-      const target = workloadTarget('Deployment', namespace, workload);
-      if (info === undefined || !hasSelector(info.selector)) {
-        return { workloads: [], target, ref, follow: 'none', whyNotFollowed: 'replacement not checked (Deployment not readable)' };
-      }
-      return { workloads: [], target, ref, follow: 'selector', selector: info.selector };
-    }
+/**
+ * The pod is gone with its ownerReference; the run's target is the owner the worker resolved
+ * before the restart (the workload it locks).
+ */
+async function ownerFromTarget(ctx: PlaybookContext, namespace: string): Promise<Owner | undefined> {
+  const [kind, ns, workload, ...rest] = ctx.target.split('/');
+  if (ns !== namespace || workload === undefined || rest.length > 0 || !isObjectName(workload)) return undefined;
+  if (kind === 'statefulset') {
+    return { workloads: [], target: workloadTarget('StatefulSet', namespace, workload), ref: { kind: 'StatefulSet', namespace, name: workload }, follow: 'same-name' };
   }
-  return undefined;
+  if (kind !== 'deployment') return undefined;
+  const info = await ctx.cluster.getWorkload('Deployment', namespace, workload);
+  const ref: ObjectRef = { kind: 'Deployment', namespace, name: workload };
+  const target = workloadTarget('Deployment', namespace, workload);
+  if (info === undefined || !hasSelector(info.selector)) {
+    return { workloads: [], target, ref, follow: 'none', whyNotFollowed: 'replacement not checked (Deployment not readable)' };
+  }
+  return { workloads: [], target, ref, follow: 'selector', selector: info.selector };
 }
 
 async function waitForReplacement(

@@ -16,6 +16,8 @@ export { assertNamespace, assertObjectName, nodeTarget, podTarget, workloadTarge
  */
 export interface PlaybookContext {
   readonly runId: string;
+  /** The target the worker locks (`resolveTarget`'s answer, e.g. a pod's owning Deployment). */
+  readonly target: string;
   readonly dryRun: boolean;
   readonly log: Logger;
   readonly cluster: ClusterClient;

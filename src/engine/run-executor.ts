@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
 import type { Run, RunStatus, RunStep, PlaybookOutcome } from '../domain/run.js';
-import { GuardBlockedError, RemediatorError, RetryableError, RunCancelledError } from '../domain/errors.js';
+import { GuardBlockedError, KubeApiError, RemediatorError, RetryableError, RunCancelledError } from '../domain/errors.js';
 import { parseTarget } from '../domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AnyPlaybook, ActionName, LastActionMarks, PlaybookContext } from './playbook.js';
@@ -242,6 +242,7 @@ export class RunExecutor {
     const now = this.now;
     return {
       runId: run.id,
+      target: run.target,
       dryRun: run.dryRun,
       log,
       cluster,
@@ -262,7 +263,8 @@ export class RunExecutor {
         try {
           await cluster.createEvent(ref, { reason, message, type, name: eventName(run.id, ref, reason, type, key) }, { dryRun: run.dryRun });
         } catch (err) {
-          if (err instanceof GuardBlockedError || err instanceof RunCancelledError) throw err;
+          // Only the API server's refusal is tolerated; a guard, a cancel or Redis failing to record the step stop the attempt.
+          if (!(err instanceof KubeApiError)) throw err;
           log.warn({ err, reason }, 'could not record a Kubernetes Event');
         }
       },
@@ -271,7 +273,7 @@ export class RunExecutor {
         try {
           await cluster.annotate(ref, LAST_ACTION_ANNOTATION, this.lastActionValue(run, reason, marks), { dryRun: run.dryRun });
         } catch (err) {
-          if (err instanceof GuardBlockedError || err instanceof RunCancelledError) throw err;
+          if (!(err instanceof KubeApiError)) throw err;
           log.warn({ err }, 'could not set the last-action annotation');
         }
       },

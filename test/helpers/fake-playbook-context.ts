@@ -43,6 +43,8 @@ export interface FakeContextOptions {
   nodeBudget?: number;
   previousSteps?: RunStep[];
   runId?: string;
+  /** The run's resolved target (default `node/test`). */
+  target?: string;
   /** A runaway poll loop fails the test instead of hanging it. */
   maxSleeps?: number;
   /** `guards.optOutLabel` (default `remediator.dev/disabled`). */
@@ -83,6 +85,7 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
 
   return {
     runId: options.runId ?? 'run-test-1',
+    target: options.target ?? 'node/test',
     dryRun: options.dryRun ?? false,
     log: pino({ level: 'silent' }),
     cluster: options.cluster,

@@ -339,24 +339,20 @@ describe('restart-oom-pod run', () => {
       };
     }
 
-    it('never restarts again and finishes the wait, finding the owner from the stamp step', async () => {
+    it('never restarts again and finishes the wait, finding the owner from the run target the worker resolved', async () => {
       const first = setup();
       const { cluster, clock, pod } = first;
       const at = new Date(clock.now()).toISOString();
       await cluster.evictPod(NS, POD, pod.uid, { dryRun: false });
       cluster.calls.length = 0;
-      const stamp: RunStep = {
-        action: 'annotate',
-        object: 'deployment/ml-serving/llm-api',
-        request: { method: 'PATCH', path: '/apis/apps/v1/namespaces/ml-serving/deployments/llm-api', dryRun: false },
-        result: 'ok',
-        at,
-      };
-      const ctx = createFakeContext({ cluster, clock, previousSteps: [evictionStep(pod.uid, at), stamp] });
+      // The earlier attempt died right after the eviction: no stamp, no Event; the pod is gone.
+      const ctx = createFakeContext({ cluster, clock, previousSteps: [evictionStep(pod.uid, at)], target: 'deployment/ml-serving/llm-api' });
 
       const outcome = await restartOomPod.run(ctx, params());
 
       expect(cluster.mutations()).toEqual([]);
+      expect(ctx.events.map((e) => [e.reason, e.ref.name])).toEqual([['RemediationRestart', POD]]);
+      expect(ctx.stamps.map((s) => s.ref)).toEqual([{ kind: 'Deployment', namespace: 'ml-serving', name: 'llm-api' }]);
       expect(outcome).toEqual({
         result: 'changed',
         reason: expect.stringMatching(new RegExp(`^evicted pod ${NS}/${POD} in an earlier attempt of this run; replacement ${NS}/llm-api-7d9f8b6c5-r\\d+ Ready$`)),
