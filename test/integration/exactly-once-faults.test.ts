@@ -88,7 +88,7 @@ describe('exactly-once effects when an answer is lost', () => {
   const faults: { kind: string; make: (target: { method: string; path: string; index: number }) => (sim: SimCluster) => SimFault }[] = [
     { kind: 'applied, then answered 500', make: (t) => () => faultOn(t, { answer: 'error' }) },
     { kind: 'applied, then never answered', make: (t) => () => faultOn(t, { answer: 'none' }) },
-    { kind: "applied, then the worker's Redis connections cut while it records the step", make: (t) => () => faultOn(t, { answer: 'normal', afterApply: () => proxy.cut({ refuseMs: 1000 }) }) },
+    { kind: "applied, then the worker's Redis connections cut while it records the step", make: (t) => () => faultOn(t, { answer: 'normal', afterApply: () => proxy.cut({ refuseMs: 300 }) }) },
   ];
 
   for (const playbook of playbooks.map((p) => p.name)) {
