@@ -113,7 +113,7 @@ export interface RigConfig {
 }
 
 /** A config file for this sim and Redis; worker processes read it, in-process ones parse it. */
-export function writeRigConfig(opts: { simUrl: string; redisUrl: string; prefix: string; requestTimeoutSeconds?: number }): RigConfig {
+export function writeRigConfig(opts: { simUrl: string; redisUrl: string; prefix: string; requestTimeoutSeconds?: number; maxConcurrentRuns?: number }): RigConfig {
   const dir = mkdtempSync(join(tmpdir(), 'remediator-faults-'));
   writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(opts.simUrl));
   writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
@@ -125,7 +125,7 @@ auth:
   tokens:
     - { name: alice, role: operator, token: ${OPERATOR_TOKEN} }
 audit: { keyFile: ./audit-key }
-guards: { maxUnschedulableNodes: 3, maxConcurrentRuns: 4 }
+guards: { maxUnschedulableNodes: 3, maxConcurrentRuns: ${opts.maxConcurrentRuns ?? 4} }
 rules: []
 `;
   const path = join(dir, 'remediator.yaml');

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { freePort, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { pollUntil } from '../helpers/sim-helpers.js';
+import { killHard, senderOf, spawnWorker, waitWorkerReady, type WorkerProcess } from '../helpers/worker-processes.js';
 import { playbooks } from '../../playbooks/index.js';
 import type { Remediator } from '../../src/composition-root.js';
 import type { SimFault } from '../../src/sim/sim-server.js';
@@ -24,21 +23,13 @@ import {
   type RigConfig,
 } from '../helpers/fault-rig.js';
 
-const BIN = new URL('../../bin/remediator.js', import.meta.url).pathname;
-
-interface Worker {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<void>;
-}
-
 /**
  * A lane: one simulated cluster port (a fresh cluster per scenario, same address), one in-process
  * api, and two worker processes of the real binary. The fault kills the worker that sent the
  * request right after the server applied it; the other worker must resume the run.
  */
 class Lane {
-  private readonly workers = new Set<Worker>();
+  private readonly workers = new Set<WorkerProcess>();
   private api!: Remediator;
   private config!: RigConfig;
   private simPort = 0;
@@ -52,40 +43,25 @@ class Lane {
   }
 
   async stop(): Promise<void> {
-    for (const w of this.workers) w.child.kill('SIGKILL');
-    await Promise.all([...this.workers].map((w) => w.exited));
+    await Promise.all([...this.workers].map(killHard));
     await this.api?.stop();
-  }
-
-  private async spawnWorker(): Promise<void> {
-    const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'serve', '--role', 'worker', '--config', this.config.path], {
-      env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr!.resume();
-    const worker: Worker = { child, port, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
-    this.workers.add(worker);
-    void worker.exited.then(() => this.workers.delete(worker));
   }
 
   /** Two live workers, both ready (Redis and the simulated cluster reachable). */
   private async ensureWorkers(): Promise<void> {
-    while (this.workers.size < 2) await this.spawnWorker();
-    await Promise.all(
-      [...this.workers].map((w) =>
-        pollUntil(async () => ((await fetch(`http://127.0.0.1:${w.port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), `worker on ${w.port} ready`, 60_000),
-      ),
-    );
+    while (this.workers.size < 2) {
+      const worker = await spawnWorker(this.config.path);
+      this.workers.add(worker);
+      void worker.exited.then(() => this.workers.delete(worker));
+    }
+    await Promise.all([...this.workers].map((w) => waitWorkerReady(w)));
   }
 
   /** The faulted request's sender dies with SIGKILL before it gets the answer. */
   private killSender = async (userAgent: string | undefined): Promise<void> => {
-    const pid = Number(/pid (\d+)/.exec(userAgent ?? '')?.[1]);
-    const victim = [...this.workers].find((w) => w.child.pid === pid);
-    if (!victim) throw new Error(`no worker process with pid ${pid} sent the request (user agent ${userAgent})`);
-    victim.child.kill('SIGKILL');
-    await victim.exited;
+    const victim = senderOf(this.workers, userAgent);
+    if (!victim) throw new Error(`no worker process of this lane sent the request (user agent ${userAgent})`);
+    await killHard(victim);
   };
 
   async run(scenario: FaultScenario, target?: { method: string; path: string; index: number }): Promise<{ result: Outcome; problems: string[]; killed: boolean }> {

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { killHard, senderOf, spawnWorker, waitWorkerReady, type WorkerProcess } from '../helpers/worker-processes.js';
+import { doubleEvictions, repeatedWrites, SCENARIOS, startInProcess, startRun, startScenarioSim, waitTerminal, writeRigConfig, OPERATOR_TOKEN } from '../helpers/fault-rig.js';
+import { pollUntil } from '../helpers/sim-helpers.js';
+import { RECOVERY_BOUND_MS } from '../../src/engine/claim-timing.js';
+import type { Remediator } from '../../src/composition-root.js';
+import type { SimCluster } from '../../src/sim/sim-cluster.js';
+
+const cordons = (sim: SimCluster) =>
+  sim.requests.filter((r) => r.method === 'PATCH' && r.path === '/api/v1/nodes/gpu-a' && !r.dryRun && (r.body as { spec?: { unschedulable?: boolean } } | undefined)?.spec?.unschedulable === true);
+
+describe('a worker SIGKILLed mid-drain', () => {
+  let redis: RedisServerHandle;
+  let sim: SimCluster;
+  let api: Remediator;
+  const workers = new Set<WorkerProcess>();
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
+    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}` });
+    api = await startInProcess(config, 'api');
+    for (let i = 0; i < 2; i++) workers.add(await spawnWorker(config.path));
+    await Promise.all([...workers].map((w) => waitWorkerReady(w)));
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([...workers].map(killHard));
+    await api?.stop();
+    await sim?.close();
+    await redis?.stop();
+  });
+
+  it(`another worker finishes the drain within ${RECOVERY_BOUND_MS / 1000} s + 5 s, evicting no pod twice and cordoning once`, async () => {
+    let killedAt = 0;
+    // Killed right after the server accepted the first eviction: the node is cordoned, one pod is going.
+    sim.injectFault({
+      match: (r) => r.method === 'POST' && r.path.endsWith('/eviction'),
+      answer: 'none',
+      afterApply: async (record) => {
+        const victim = senderOf(workers, record.userAgent);
+        if (!victim) throw new Error(`unknown sender ${record.userAgent}`);
+        await killHard(victim);
+        workers.delete(victim);
+        killedAt = Date.now();
+      },
+    });
+    const id = await startRun(api, SCENARIOS['drain-gpu-node']!);
+    const run = await waitTerminal(api, id, 60_000);
+    const recoveryMs = Date.now() - killedAt;
+
+    expect(killedAt).toBeGreaterThan(0);
+    expect(run.status, run.reason).toBe('succeeded');
+    expect(run.attempts).toBe(2);
+    // The bound from src/engine/claim-timing.ts, plus the rest of the drain (the second eviction, pods gone).
+    expect(recoveryMs).toBeLessThanOrEqual(RECOVERY_BOUND_MS + 5000);
+    expect(doubleEvictions(sim)).toEqual([]);
+    expect(repeatedWrites(sim)).toEqual([]);
+    expect(cordons(sim)).toHaveLength(1);
+    // The eviction whose answer the dead worker never got is in the run as applied.
+    const first = run.steps.find((s) => s.action === 'evict' && s.attempt === 1);
+    expect(first).toMatchObject({ result: 'ok', detail: expect.stringMatching(/confirmed by a later attempt/) });
+    console.info(`worker SIGKILLed mid-drain: the drain finished ${recoveryMs} ms after the kill (bound ${RECOVERY_BOUND_MS} ms + 5 s)`);
+  }, 90_000);
+});
+
+describe('uncordon-node after a drain that stopped right after cordoning', () => {
+  let redis: RedisServerHandle;
+  let sim: SimCluster;
+  let main: Remediator;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
+    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `u${randomBytes(4).toString('hex')}` });
+    main = await startInProcess(config, 'all');
+  });
+
+  afterAll(async () => {
+    await main?.stop();
+    await sim?.close();
+    await redis?.stop();
+  });
+
+  it('the cordon carries its stamp, so uncordon-node undoes it without force', async () => {
+    let runId = '';
+    // An operator cancels the drain the moment its cordon lands: the run stops before its next request.
+    sim.injectFault({
+      match: (r) => r.method === 'PATCH' && r.path === '/api/v1/nodes/gpu-a',
+      answer: 'normal',
+      afterApply: async () => {
+        const id = await pollUntil(() => runId || undefined, 'the run id', 5000);
+        const res = await fetch(`${main.url}/api/v1/runs/${id}/cancel`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_TOKEN}` },
+          body: JSON.stringify({ reason: 'wrong node' }),
+        });
+        expect(res.status).toBe(200);
+      },
+    });
+    runId = await startRun(main, SCENARIOS['drain-gpu-node']!);
+    const drain = await waitTerminal(main, runId);
+    expect(drain.status, drain.reason).toBe('cancelled');
+    expect(sim.get('Node', undefined, 'gpu-a')?.spec?.['unschedulable']).toBe(true);
+    expect(cordons(sim)).toHaveLength(1);
+
+    const uncordon = await waitTerminal(main, await startRun(main, { playbook: 'uncordon-node', params: { node: 'gpu-a' } }));
+    expect(uncordon.status, uncordon.reason).toBe('succeeded');
+    expect(uncordon.reason).toMatch(/uncordoned node gpu-a \(cordoned by drain-gpu-node/);
+    expect(sim.get('Node', undefined, 'gpu-a')?.spec?.['unschedulable']).toBeFalsy();
+  });
+});
