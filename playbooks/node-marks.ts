@@ -1,10 +1,10 @@
 /**
  * What remediator's marks on a node say about who cordoned it. The executor's
  * `stampLastAction` writes `remediator.dev/last-action` as JSON `{playbook, runId, rule,
- * operator, reason, time}`; a cordoning playbook stamps the node after its cordon (also when
- * the rest of its work fails), and says in the reason when it found the node already cordoned
- * by someone else (NOT_OUR_CORDON), so `uncordon-node` never undoes a human's cordon by
- * mistake.
+ * operator, reason, time}`; a cordoning playbook sets it in the cordon's own patch with
+ * `cordoned: true` (so it is there whatever happens to the rest of its work), and with
+ * `cordoned: false` when it found the node already cordoned by someone else (NOT_OUR_CORDON), so
+ * `uncordon-node` never undoes a human's cordon by mistake.
  */
 import type { NodeInfo } from '../src/engine/playbook.js';
 

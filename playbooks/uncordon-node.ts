@@ -6,8 +6,8 @@
  *
  * Only a cordon remediator made is undone. The node's `remediator.dev/last-action` annotation
  * must say a cordoning playbook (drain-gpu-node) acted last, and not that it found the node
- * already cordoned by someone else (drain stamps the node after its cordon, also when the drain
- * then fails). Refuses (skipped, the node stays as it is) a node a human or another tool
+ * already cordoned by someone else (drain's cordon and its stamp are one patch, so this holds
+ * also when the drain then fails, is cancelled or dies). Refuses (skipped, the node stays as it is) a node a human or another tool
  * cordoned: no such annotation, or the last action was not a cordon by remediator; `force: true`
  * overrides. Taints: by default those whose key starts with `remediator.dev/` (remediator's own,
  * removed also from a schedulable node); with `taintKey`, those with exactly that key (outside
