@@ -403,7 +403,8 @@ export function finalActionResults(steps: readonly RunStep[]): [string, 'ok' | '
   const last = new Map<string, { action: string; result: 'ok' | 'error' | 'dry_run' }>();
   for (const step of steps) {
     if (!ACTION_SET.has(step.action)) continue;
-    const result = step.result === 'error' ? 'error' : step.result === 'dry_run' ? 'dry_run' : 'ok';
+    // A step still pending at the end never had its outcome confirmed: it counts as an error.
+    const result = step.result === 'error' || step.result === 'pending' ? 'error' : step.result === 'dry_run' ? 'dry_run' : 'ok';
     last.set(`${step.action} ${step.object}`, { action: step.action, result });
   }
   return [...last.values()].map((v) => [v.action, v.result]);

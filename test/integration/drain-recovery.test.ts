@@ -112,3 +112,46 @@ describe('uncordon-node after a drain that stopped right after cordoning', () =>
     expect(sim.get('Node', undefined, 'gpu-a')?.spec?.['unschedulable']).toBeFalsy();
   });
 });
+
+describe('a job that keeps killing its worker', () => {
+  let redis: RedisServerHandle;
+  let sim: SimCluster;
+  let api: Remediator;
+  const workers = new Set<WorkerProcess>();
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
+    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `x${randomBytes(4).toString('hex')}` });
+    api = await startInProcess(config, 'api');
+    for (let i = 0; i < 3; i++) workers.add(await spawnWorker(config.path));
+    await Promise.all([...workers].map((w) => waitWorkerReady(w)));
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([...workers].map(killHard));
+    await api?.stop();
+    await sim?.close();
+    await redis?.stop();
+  });
+
+  it('stalls past BullMQ’s limit and its run ends failed with that reason, not left running', async () => {
+    // Every eviction kills the worker that sent it: the first and the resuming worker both die.
+    sim.injectFault({
+      match: (r) => r.method === 'POST' && r.path.endsWith('/eviction'),
+      answer: 'none',
+      times: 2,
+      afterApply: async (record) => {
+        const victim = senderOf(workers, record.userAgent);
+        if (!victim) throw new Error(`unknown sender ${record.userAgent}`);
+        await killHard(victim);
+        workers.delete(victim);
+      },
+    });
+    const id = await startRun(api, SCENARIOS['drain-gpu-node']!);
+    const run = await waitTerminal(api, id, 60_000);
+    expect(run.status).toBe('failed');
+    expect(run.reason).toMatch(/queue job failed outside the playbook: job stalled more than allowable limit/);
+    expect(doubleEvictions(sim)).toEqual([]);
+  }, 90_000);
+});
