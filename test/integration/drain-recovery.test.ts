@@ -11,42 +11,63 @@ import type { SimCluster } from '../../src/sim/sim-cluster.js';
 const cordons = (sim: SimCluster) =>
   sim.requests.filter((r) => r.method === 'PATCH' && r.path === '/api/v1/nodes/gpu-a' && !r.dryRun && (r.body as { spec?: { unschedulable?: boolean } } | undefined)?.spec?.unschedulable === true);
 
-describe('a worker SIGKILLed mid-drain', () => {
-  let redis: RedisServerHandle;
-  let sim: SimCluster;
-  let api: Remediator;
+/** Redis, the drain scenario's cluster, an in-process api and `count` worker processes of the binary. */
+interface WorkerRig {
+  sim: SimCluster;
+  api: Remediator;
+  workers: Set<WorkerProcess>;
+  stop(): Promise<void>;
+}
+
+async function startWorkerRig(count: number): Promise<WorkerRig> {
+  const redis = await startRedisServer();
+  const sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
+  const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}` });
+  const api = await startInProcess(config, 'api');
   const workers = new Set<WorkerProcess>();
+  for (let i = 0; i < count; i++) workers.add(await spawnWorker(config.path));
+  await Promise.all([...workers].map((w) => waitWorkerReady(w)));
+  return {
+    sim,
+    api,
+    workers,
+    async stop() {
+      await Promise.all([...workers].map(killHard));
+      await api.stop();
+      await sim.close();
+      await redis.stop();
+    },
+  };
+}
 
+/** A fault on every eviction (up to `times`) that SIGKILLs the worker that sent it before it gets the answer. */
+function killSenderOnEviction(rig: WorkerRig, times: number, onKilled: () => void = () => undefined) {
+  return {
+    match: (r: { method: string; path: string }) => r.method === 'POST' && r.path.endsWith('/eviction'),
+    answer: 'none' as const,
+    times,
+    afterApply: async (record: { userAgent?: string }) => {
+      const victim = senderOf(rig.workers, record.userAgent);
+      if (!victim) throw new Error(`unknown sender ${record.userAgent}`);
+      await killHard(victim);
+      rig.workers.delete(victim);
+      onKilled();
+    },
+  };
+}
+
+describe('a worker SIGKILLed mid-drain', () => {
+  let rig: WorkerRig;
   beforeAll(async () => {
-    redis = await startRedisServer();
-    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
-    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}` });
-    api = await startInProcess(config, 'api');
-    for (let i = 0; i < 2; i++) workers.add(await spawnWorker(config.path));
-    await Promise.all([...workers].map((w) => waitWorkerReady(w)));
+    rig = await startWorkerRig(2);
   }, 90_000);
-
-  afterAll(async () => {
-    await Promise.all([...workers].map(killHard));
-    await api?.stop();
-    await sim?.close();
-    await redis?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   it(`another worker finishes the drain within ${RECOVERY_BOUND_MS / 1000} s + 5 s, evicting no pod twice and cordoning once`, async () => {
     let killedAt = 0;
+    const { sim, api } = rig;
     // Killed right after the server accepted the first eviction: the node is cordoned, one pod is going.
-    sim.injectFault({
-      match: (r) => r.method === 'POST' && r.path.endsWith('/eviction'),
-      answer: 'none',
-      afterApply: async (record) => {
-        const victim = senderOf(workers, record.userAgent);
-        if (!victim) throw new Error(`unknown sender ${record.userAgent}`);
-        await killHard(victim);
-        workers.delete(victim);
-        killedAt = Date.now();
-      },
-    });
+    sim.injectFault(killSenderOnEviction(rig, 1, () => (killedAt = Date.now())));
     const id = await startRun(api, SCENARIOS['drain-gpu-node']!);
     const run = await waitTerminal(api, id, 60_000);
     const recoveryMs = Date.now() - killedAt;
@@ -114,40 +135,16 @@ describe('uncordon-node after a drain that stopped right after cordoning', () =>
 });
 
 describe('a job that keeps killing its worker', () => {
-  let redis: RedisServerHandle;
-  let sim: SimCluster;
-  let api: Remediator;
-  const workers = new Set<WorkerProcess>();
-
+  let rig: WorkerRig;
   beforeAll(async () => {
-    redis = await startRedisServer();
-    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
-    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `x${randomBytes(4).toString('hex')}` });
-    api = await startInProcess(config, 'api');
-    for (let i = 0; i < 3; i++) workers.add(await spawnWorker(config.path));
-    await Promise.all([...workers].map((w) => waitWorkerReady(w)));
+    rig = await startWorkerRig(3);
   }, 90_000);
-
-  afterAll(async () => {
-    await Promise.all([...workers].map(killHard));
-    await api?.stop();
-    await sim?.close();
-    await redis?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   it('stalls past BullMQ’s limit and its run ends failed with that reason, not left running', async () => {
+    const { sim, api } = rig;
     // Every eviction kills the worker that sent it: the first and the resuming worker both die.
-    sim.injectFault({
-      match: (r) => r.method === 'POST' && r.path.endsWith('/eviction'),
-      answer: 'none',
-      times: 2,
-      afterApply: async (record) => {
-        const victim = senderOf(workers, record.userAgent);
-        if (!victim) throw new Error(`unknown sender ${record.userAgent}`);
-        await killHard(victim);
-        workers.delete(victim);
-      },
-    });
+    sim.injectFault(killSenderOnEviction(rig, 2));
     const id = await startRun(api, SCENARIOS['drain-gpu-node']!);
     const run = await waitTerminal(api, id, 60_000);
     expect(run.status).toBe('failed');
