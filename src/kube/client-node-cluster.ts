@@ -281,7 +281,7 @@ export class ClientNodeCluster implements ClusterClient {
           { name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager },
           o,
         ),
-      { contentType: k8s.PatchStrategy.StrategicMergePatch },
+      { contentType: k8s.PatchStrategy.MergePatch },
     );
     return toNodeInfo(node);
   }

@@ -120,7 +120,7 @@ export interface ClusterClient {
 
   getNode(name: string): Promise<NodeInfo | undefined>;
   /**
-   * Strategic-merge patch of spec.unschedulable; `annotations` are set in the same patch (a
+   * Merge patch of spec.unschedulable; `annotations` are set in the same patch (a
    * cordon and the stamp that says who made it land together or not at all).
    */
   setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions & { annotations?: Record<string, string> }): Promise<NodeInfo>;

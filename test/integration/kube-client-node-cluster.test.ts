@@ -16,7 +16,6 @@ import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
  */
 
 const MERGE = 'application/merge-patch+json';
-const STRATEGIC = 'application/strategic-merge-patch+json';
 
 let sim: SimCluster;
 let cluster: ClientNodeCluster;
@@ -119,12 +118,15 @@ describe('ClientNodeCluster against the simulated cluster', () => {
       ]);
     });
 
-    it('cordons and uncordons with a strategic merge patch', async () => {
-      const cordoned = await cluster.setUnschedulable('gpu-node-3', true, { dryRun: false });
+    it('cordons (with its stamp, in the same merge patch) and uncordons', async () => {
+      const stamp = { 'remediator.dev/last-action': '{"playbook":"drain-gpu-node","cordoned":true}' };
+      const cordoned = await cluster.setUnschedulable('gpu-node-3', true, { dryRun: false, annotations: stamp });
       expect(cordoned.unschedulable).toBe(true);
+      expect(cordoned.annotations).toMatchObject(stamp);
       const request = lastRequest();
-      expect(request).toMatchObject({ method: 'PATCH', path: '/api/v1/nodes/gpu-node-3', contentType: STRATEGIC, dryRun: false, status: 200 });
-      expect(request.body).toEqual({ spec: { unschedulable: true } });
+      expect(request).toMatchObject({ method: 'PATCH', path: '/api/v1/nodes/gpu-node-3', contentType: MERGE, dryRun: false, status: 200 });
+      expect(request.body).toEqual({ spec: { unschedulable: true }, metadata: { annotations: stamp } });
+      expect(request.userAgent).toMatch(new RegExp(`^remediator/\\S+ \\(.+; pid ${process.pid}\\)$`));
       expect(request.query.fieldManager).toBe('remediator');
       expect((sim.get('Node', undefined, 'gpu-node-3')?.spec as { unschedulable?: boolean }).unschedulable).toBe(true);
 
@@ -138,7 +140,7 @@ describe('ClientNodeCluster against the simulated cluster', () => {
       const before = sim.get('Node', undefined, 'gpu-node-2');
       const answer = await cluster.setUnschedulable('gpu-node-2', true, { dryRun: true });
       expect(answer.unschedulable).toBe(true);
-      expect(lastRequest()).toMatchObject({ method: 'PATCH', dryRun: true, query: { dryRun: 'All' }, contentType: STRATEGIC });
+      expect(lastRequest()).toMatchObject({ method: 'PATCH', dryRun: true, query: { dryRun: 'All' }, contentType: MERGE });
       const after = sim.get('Node', undefined, 'gpu-node-2');
       expect(rvOf(after)).toBe(rvOf(before));
       expect((after?.spec as { unschedulable?: boolean }).unschedulable).toBeFalsy();
@@ -535,6 +537,16 @@ describe('ClientNodeCluster against the simulated cluster', () => {
         ['create', 'events', 201],
         ['create', 'events', 201],
       ]);
+    });
+
+    it('creates an Event under the name it is given, and tells whether it exists', async () => {
+      const ref = { kind: 'Node' as const, name: 'gpu-node-4' };
+      expect(await cluster.eventExists('default', 'gpu-node-4.0123456789abcdef')).toBe(false);
+      await cluster.createEvent(ref, { reason: 'RemediationCordon', message: 'cordoned', type: 'Normal', name: 'gpu-node-4.0123456789abcdef' }, { dryRun: false });
+      expect((lastRequest().body as { metadata: { name: string } }).metadata.name).toBe('gpu-node-4.0123456789abcdef');
+      expect(await cluster.eventExists('default', 'gpu-node-4.0123456789abcdef')).toBe(true);
+      // The same name again is the server's 409: a resent create never makes a second Event.
+      await expect(cluster.createEvent(ref, { reason: 'RemediationCordon', message: 'cordoned', type: 'Normal', name: 'gpu-node-4.0123456789abcdef' }, { dryRun: false })).rejects.toMatchObject({ code: 409 });
     });
 
     it('a dry-run Event is sent with dryRun=All and not stored', async () => {
