@@ -4,10 +4,10 @@
  * until the owning workload has a Ready replacement.
  *
  * Refuses (skipped) when the pod is gone, when no container (or not the named one) was
- * OOMKilled (unless requireOOMKilled is false), when nothing would recreate the pod (no
- * controller, unless allowUnmanaged), and when the pod, its namespace or its owning workload
- * (ReplicaSet, Deployment, StatefulSet, DaemonSet) carries `<guards.optOutLabel>: "true"`.
- * Refuses gracePeriodSeconds 0 for StatefulSet pods.
+ * OOMKilled (unless requireOOMKilled is false), and when nothing would recreate the pod (no
+ * controller, unless allowUnmanaged). Blocked (guard opt_out) when the pod, its namespace or its
+ * owning workload (ReplicaSet, Deployment, StatefulSet, DaemonSet) carries
+ * `<guards.optOutLabel>: "true"`. Refuses gracePeriodSeconds 0 for StatefulSet pods.
  * A PDB that allows no disruption (429) fails the attempt retryably; the queue retries later.
  *
  * kubectl equivalent: `kubectl -n NS delete pod NAME` (method delete; kubectl has no direct
@@ -18,6 +18,7 @@ import {
   assertNamespace,
   assertObjectName,
   definePlaybook,
+  GuardBlockedError,
   KubeApiError,
   PermanentError,
   podTarget,
@@ -119,7 +120,8 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
       ...owner.workloads,
       { what: `namespace ${namespace}`, labels: await ctx.cluster.getNamespaceLabels(namespace) },
     ]);
-    if (optOut !== undefined) return { result: 'skipped', reason: `pod ${podName} is opted out (${optOut})` };
+    // Opt-out is a guard (DESIGN §1): the run ends blocked{opt_out}, like a target opted out at the worker.
+    if (optOut !== undefined) throw new GuardBlockedError('opt_out', `pod ${podName} is opted out (${optOut})`);
     if (owner.follow === 'same-name' && params.gracePeriodSeconds === 0) {
       // A StatefulSet pod removed with grace 0 may still run while its same-named replacement starts.
       throw new PermanentError(`gracePeriodSeconds 0 is refused for StatefulSet pod ${podName}`);

@@ -14,6 +14,7 @@ import { RunStore } from './engine/run-store.js';
 import { GuardStore } from './engine/guard-store.js';
 import { RunExecutor } from './engine/run-executor.js';
 import { RunControl } from './engine/run-control.js';
+import { RunSweeper } from './engine/run-sweeper.js';
 import type { AnyPlaybook } from './engine/playbook.js';
 import type { EngineRule } from './engine/engine-rule.js';
 import { matchRules } from './alertmanager/rule-matcher.js';
@@ -44,7 +45,7 @@ export interface RemediatorOptions {
   host?: string;
   /** Interval of the sealer; tests shorten it. */
   sealIntervalMs?: number;
-  /** Interval of approval expiry and orphan re-enqueueing (default 5 s). */
+  /** Interval of the sweeper: approval expiry, stranded runs (default 5 s). */
   sweepIntervalMs?: number;
 }
 
@@ -165,6 +166,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       playbooks,
       rules: ruleMap,
       guardConfig: config.guards,
+      globalDryRun: config.dryRun,
       audit: auditPort,
       metrics,
       logger,
@@ -255,9 +257,13 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   }
   const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
   gaugeTimer.unref();
-  // Approval expiry and orphan re-enqueueing; every process may do it, each step is atomic.
+  // No run is left behind: every process takes part, one at a time (elected), each step is atomic.
+  const sweeper = new RunSweeper({ redis, keys, runs, guards: config.guards, enqueuer: queue, metrics, logger });
   const sweepTimer = setInterval(() => {
-    control.sweep().catch((err: unknown) => logger.debug({ err }, 'sweep failed'));
+    sweeper
+      .expireApprovals()
+      .then(() => sweeper.sweep())
+      .catch((err: unknown) => logger.debug({ err }, 'sweep failed'));
   }, options.sweepIntervalMs ?? 5000);
   sweepTimer.unref();
   logger.info({ port: boundPort, role }, 'remediator listening');

@@ -29,9 +29,23 @@ export function isTerminal(status: RunStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
+/**
+ * The rule's guard settings when the run was created. Execution re-checks against these, not
+ * against the config of the process that happens to execute it (the rule may have changed or
+ * vanished since).
+ */
+export interface RuleSnapshot {
+  cooldownMs?: number;
+  maxRunsPerHour?: number;
+  onResolved: 'cancel-pending' | 'ignore';
+  dryRun: boolean;
+}
+
 export interface RunTrigger {
   source: 'alert' | 'manual';
   rule?: string;
+  /** Alert runs: the rule as it was at intake. */
+  ruleConfig?: RuleSnapshot;
   alert?: AlertRef;
   operator?: string;
   /** Why the operator asked for a manual run (required, audited). */

@@ -171,9 +171,9 @@ export class GuardStore {
   }
 
   /** An operator's request to stop a running run between steps, if any. */
-  async cancelRequest(runId: string): Promise<{ by: string; reason: string } | undefined> {
+  async cancelRequest(runId: string): Promise<{ by: string; reason: string; at?: string } | undefined> {
     const raw = await this.redis.get(this.keys.cancel(runId));
-    return raw ? (JSON.parse(raw) as { by: string; reason: string }) : undefined;
+    return raw ? (JSON.parse(raw) as { by: string; reason: string; at?: string }) : undefined;
   }
 
   /** True the first time this episode is blocked by this guard. */

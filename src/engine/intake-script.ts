@@ -102,6 +102,7 @@ for i, c in ipairs(cands) do
         redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', c.initialStatus)
         redis.call('EXPIRE', runKey, WEEK * 4)
         redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
+        redis.call('ZADD', tag .. ':live', nowMs, c.runId)
         if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end
         redis.call('XADD', audit, '*', 'e', ARGV[4 + 2 * i])
         r.runId = c.runId

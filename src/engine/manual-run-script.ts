@@ -42,6 +42,7 @@ if guard then
 end
 redis.call('HSET', runKey, 'doc', c.doc, 'status', c.initialStatus)
 redis.call('EXPIRE', runKey, 2419200)
+redis.call('ZADD', tag .. ':live', nowMs, c.runId)
 if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end
 redis.call('XADD', audit, '*', 'e', c.auditCreated)
 return cjson.encode({ok = true})

@@ -249,7 +249,9 @@ export class RecordingCluster implements ClusterClient {
     });
   }
 
-  async createEvent(ref: ObjectRef, event: EventSpec, _opts: MutationOptions): Promise<void> {
+  async createEvent(given: ObjectRef, event: EventSpec, _opts: MutationOptions): Promise<void> {
+    // kubectl describe finds an object's Events by its uid: every Event carries it.
+    const ref = given.uid ? given : { ...given, ...(await this.uidOf(given)) };
     const ns = eventNamespace(ref);
     // Without a name an Event cannot be told apart from a second one: no resume, only a new request.
     const name = event.name ?? `${ref.name}.${Date.now().toString(16)}`;
@@ -269,6 +271,21 @@ export class RecordingCluster implements ClusterClient {
         }
       },
     });
+  }
+
+  private readonly uids = new Map<string, string | undefined>();
+
+  private async uidOf(ref: ObjectRef): Promise<{ uid?: string }> {
+    const key = refName(ref);
+    if (!this.uids.has(key)) {
+      let uid: string | undefined;
+      if (ref.kind === 'Node') uid = (this.seenNodes.get(ref.name) ?? (await this.inner.getNode(ref.name)))?.uid;
+      else if (ref.kind === 'Pod') uid = (await this.inner.getPod(ref.namespace ?? '', ref.name))?.uid;
+      else if (ref.kind !== 'Namespace') uid = (await this.inner.getWorkload(ref.kind, ref.namespace ?? '', ref.name))?.uid;
+      this.uids.set(key, uid);
+    }
+    const uid = this.uids.get(key);
+    return uid ? { uid } : {};
   }
 
   private async mutate<T>(m: Mutation<T>): Promise<T> {

@@ -43,6 +43,16 @@ export class RedisKeys {
   get awaiting(): string {
     return `${this.tag}:awaiting`;
   }
+
+  /** Runs created and not known to be terminal yet (runId → created ms): what the sweeper walks. */
+  get live(): string {
+    return `${this.tag}:live`;
+  }
+
+  /** Running runs the sweeper saw without a worker holding their job (runId → first seen ms). */
+  get stranded(): string {
+    return `${this.tag}:stranded`;
+  }
   /** Cluster-wide concurrency slots: run id -> last heartbeat (ms). */
   get slots(): string {
     return `${this.tag}:slots`;

@@ -48,7 +48,6 @@ export interface RunControlDeps {
  */
 export class RunControl {
   private readonly now: () => number;
-  private readonly instance = randomUUID();
   constructor(private readonly deps: RunControlDeps) {
     this.now = deps.now ?? Date.now;
     deps.redis.defineCommand('remediatorManualRun', { numberOfKeys: 0, lua: MANUAL_RUN_SCRIPT });
@@ -155,7 +154,7 @@ export class RunControl {
     return { id, status: 'rejected' };
   }
 
-  /** Queued or waiting: cancelled now. Running: stops before its next mutation. */
+  /** Queued or waiting: cancelled now. Running: stops within a second, also while it waits (pods gone, a Ready replacement). */
   async cancel(id: string, operator: Operator, reason: string): Promise<{ id: string; status: RunStatus }> {
     requireReason(reason);
     const run = await this.deps.runs.get(id);
@@ -171,7 +170,13 @@ export class RunControl {
     }
     if (run.status === 'running') {
       const entry = { type: 'operator_action', at, actor: operator.name, runId: id, target: run.target, playbook: run.playbook, action: 'cancel', reason };
-      await this.deps.redis.multi().set(this.deps.keys.cancel(id), JSON.stringify({ by: operator.name, reason, at }), 'EX', 86_400).xadd(this.deps.keys.audit, '*', 'e', JSON.stringify(entry)).exec();
+      const request = JSON.stringify({ by: operator.name, reason, at });
+      await this.deps.redis
+        .multi()
+        .set(this.deps.keys.cancel(id), request, 'EX', 86_400)
+        .hset(this.deps.keys.run(id), 'cancelRequested', request)
+        .xadd(this.deps.keys.audit, '*', 'e', JSON.stringify(entry))
+        .exec();
       this.deps.audit.logWritten([entry]);
       return { id, status: 'running' };
     }
@@ -204,66 +209,6 @@ export class RunControl {
   async pauseState(): Promise<Record<string, { reason: string; by: string; at: string }>> {
     const raw = await this.deps.redis.hgetall(this.deps.keys.pause);
     return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.replace(/^playbook:/, ''), JSON.parse(v) as { reason: string; by: string; at: string }]));
-  }
-
-  /**
-   * Housekeeping any process may run: approvals past `guards.approvalTimeout` expire, and a run
-   * left queued without a job (the process died between recording it and enqueueing it) is
-   * enqueued again.
-   */
-  async sweep(): Promise<void> {
-    const { redis, keys, guards } = this.deps;
-    const nowMs = this.now();
-    const stale = await redis.zrangebyscore(keys.awaiting, '-inf', nowMs - guards.approvalTimeoutMs);
-    for (const id of stale) {
-      const run = await this.deps.runs.get(id);
-      await redis.zrem(keys.awaiting, id);
-      if (!run || run.status !== 'awaiting_approval') continue;
-      const at = new Date(nowMs).toISOString();
-      run.approval = { ...(run.approval ?? { requiredBy: 'rule' }), decision: 'expired', at };
-      run.reason = `no approval within guards.approvalTimeout (${Math.round(guards.approvalTimeoutMs / 1000)}s)`;
-      run.finishedAt = at;
-      const moved = await this.deps.runs.transition(run, ['awaiting_approval'], 'expired', { type: 'run_status', at, actor: 'system', runId: id, target: run.target, playbook: run.playbook, rule: run.trigger.rule, from: 'awaiting_approval', to: 'expired', reason: run.reason });
-      if (moved === 'OK') this.deps.metrics.runs.inc({ playbook: run.playbook, source: run.trigger.source, status: 'expired' });
-    }
-    await this.reenqueueOrphans(nowMs);
-  }
-
-  /**
-   * Runs recorded as queued whose job never reached the queue (the process died in between) are
-   * enqueued again. One process at a time does it, and each run is examined once: a cursor in
-   * Redis remembers how far the previous sweep got.
-   */
-  private async reenqueueOrphans(nowMs: number): Promise<void> {
-    const { redis, keys, guards } = this.deps;
-    const lockKey = `${keys.tag}:sweeper`;
-    if ((await redis.set(lockKey, this.instance, 'PX', 15_000, 'NX')) !== 'OK' && (await redis.get(lockKey)) !== this.instance) return;
-    const cursorKey = `${keys.tag}:sweep:cursor`;
-    const from = Math.max(Number((await redis.get(cursorKey)) ?? 0), nowMs - guards.maxQueueAgeMs);
-    const to = nowMs - 10_000;
-    if (to <= from) return;
-    const rows = await redis.zrangebyscore(keys.runs, `(${from}`, to, 'WITHSCORES', 'LIMIT', 0, 500);
-    const ids: string[] = [];
-    for (let i = 0; i < rows.length; i += 2) ids.push(rows[i]!);
-    // When the batch is full, stop at its last score; ties at that score are looked at again next time.
-    const reached = ids.length === 500 ? Number(rows[rows.length - 1]) - 1 : to;
-    if (ids.length > 0) {
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hget(keys.run(id), 'status').exists(`${keys.tag}:jobs:${id}`);
-      const replies = (await pipeline.exec()) ?? [];
-      const orphans: { runId: string; playbook: string }[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        if (replies[2 * i]?.[1] === 'queued' && replies[2 * i + 1]?.[1] === 0) {
-          const run = await this.deps.runs.get(ids[i]!);
-          if (run) orphans.push({ runId: run.id, playbook: run.playbook });
-        }
-      }
-      if (orphans.length > 0) {
-        this.deps.logger.warn({ runs: orphans.map((o) => o.runId) }, 're-enqueueing queued runs that had no job');
-        await this.deps.enqueuer.enqueue(orphans);
-      }
-    }
-    await redis.set(cursorKey, String(reached), 'EX', 86_400);
   }
 
   async awaitingCount(): Promise<number> {

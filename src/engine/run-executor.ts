@@ -11,6 +11,11 @@ import type { RunStore } from './run-store.js';
 import type { GuardStore } from './guard-store.js';
 import { eventNamespace, RecordingCluster, type MutationSink } from './recording-cluster.js';
 import { CLAIM_RENEW_MS, CLAIM_TTL_MS } from './claim-timing.js';
+import { namespaceBlock } from './namespace-guard.js';
+import type { RuleSnapshot } from '../domain/run.js';
+
+/** How often a running attempt renews its claims and looks for a cancel (a cancel wakes it within this). */
+const WATCH_MS = Math.min(1000, CLAIM_RENEW_MS);
 
 export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
@@ -27,6 +32,8 @@ export interface RunExecutorDeps {
   playbooks: ReadonlyMap<string, AnyPlaybook>;
   rules: ReadonlyMap<string, EngineRule>;
   guardConfig: EngineGuards;
+  /** This process's `dryRun`: when true, every run it executes is dry, whatever queued it. */
+  globalDryRun?: boolean;
   audit: AuditWriter;
   metrics: Metrics;
   logger: Logger;
@@ -93,9 +100,10 @@ export class RunExecutor {
     let slot = false;
     let renew: NodeJS.Timeout | undefined;
     const lockToken = `${run.id}/${attempt.token ?? randomUUID()}`;
-    // Stops this attempt before its next request when it no longer holds the target.
-    const lost = new AbortController();
-    const signal = AbortSignal.any([attempt.signal, lost.signal]);
+    // Stops this attempt before its next request (and wakes its waits) when it no longer holds
+    // the target, or when an operator cancels it.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([attempt.signal, stop.signal]);
     // Released before the terminal status is written: whoever sees the run finished may act on its target.
     const release = async () => {
       if (renew) clearInterval(renew);
@@ -127,14 +135,23 @@ export class RunExecutor {
         this.deps.guards
           .renewLock(run.target, lockToken, this.lockTtlMs)
           .then((held) => {
-            if (!held && !lost.signal.aborted) {
+            if (!held && !stop.signal.aborted) {
               log.warn('target lock lost; this attempt stops before its next request');
-              lost.abort(new RetryableError(`lost the lock on ${run.target}`));
+              stop.abort(new RetryableError(`lost the lock on ${run.target}`));
             }
           })
           .catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
         this.deps.guards.heartbeatSlot(run.id, this.now()).catch(() => undefined);
-      }, Math.min(CLAIM_RENEW_MS, this.lockTtlMs / 3));
+        // A cancel wakes the attempt within a second, also in the middle of a wait.
+        this.deps.guards
+          .cancelRequest(run.id)
+          .then((cancel) => {
+            if (!cancel || stop.signal.aborted) return;
+            run.cancelRequested = { by: cancel.by, reason: cancel.reason, at: cancel.at ?? new Date(this.now()).toISOString() };
+            stop.abort(new RunCancelledError(`cancelled by ${cancel.by}: ${cancel.reason}`));
+          })
+          .catch(() => undefined);
+      }, Math.min(WATCH_MS, this.lockTtlMs / 3));
 
       if (run.status === 'queued') {
         run.startedAt = new Date(this.now()).toISOString();
@@ -142,6 +159,12 @@ export class RunExecutor {
         if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
       }
       run.attempts += 1;
+      const dryBecause = this.strictestDryRun(run);
+      if (dryBecause) {
+        // The stricter setting wins at every request: this attempt, and every later one, runs dry.
+        run.dryRun = true;
+        log.info({ why: dryBecause }, 'run executes dry');
+      }
       await runs.saveDoc(run);
       // An opted-out target is never touched: refuse before the playbook reads anything more.
       await this.checkOptOut(run);
@@ -285,12 +308,34 @@ export class RunExecutor {
     };
   }
 
-  /** DESIGN §1 freshness: right before the first mutation, pause, resolution and cooldown again. */
+  /**
+   * Why a run created real must execute dry: this process runs with `dryRun: true`, or its rule
+   * was in shadow mode when the run was created.
+   */
+  private strictestDryRun(run: Run): string | undefined {
+    if (run.dryRun) return undefined;
+    if (this.deps.globalDryRun) return 'this worker runs with dryRun: true';
+    if (this.ruleOf(run)?.dryRun) return `rule ${run.trigger.rule} is in shadow mode (dryRun: true)`;
+    return undefined;
+  }
+
+  /** The run's rule as it was at intake; runs created before snapshots existed fall back to the config. */
+  private ruleOf(run: Run): RuleSnapshot | undefined {
+    if (run.trigger.ruleConfig) return run.trigger.ruleConfig;
+    return run.trigger.rule ? this.deps.rules.get(run.trigger.rule) : undefined;
+  }
+
+  /**
+   * DESIGN §1 freshness: right before the first mutation, every intake guard again (pause,
+   * namespaces, resolution, cooldown from the run's own snapshot of its rule) and the opt-out.
+   */
   private async recheckGuards(run: Run): Promise<void> {
     const { guards } = this.deps;
     const paused = await guards.pausedReason(run.playbook);
     if (paused) throw new GuardBlockedError('paused', paused);
-    const rule = run.trigger.rule ? this.deps.rules.get(run.trigger.rule) : undefined;
+    const namespace = namespaceBlock(run.target, this.deps.guardConfig);
+    if (namespace) throw new GuardBlockedError('namespace', namespace);
+    const rule = this.ruleOf(run);
     if (run.trigger.source === 'alert' && run.trigger.episode && rule?.onResolved !== 'ignore') {
       if (await guards.isEpisodeResolved(run.trigger.episode)) throw new RunCancelledError('the alert resolved before the first mutation');
     }
@@ -319,7 +364,7 @@ export class RunExecutor {
    * annotation. With `claim`, atomically starts the cooldown for this run.
    */
   private async checkCooldown(run: Run, claim: boolean): Promise<void> {
-    const rule = run.trigger.rule ? this.deps.rules.get(run.trigger.rule) : undefined;
+    const rule = this.ruleOf(run);
     const cooldownMs = run.trigger.source === 'alert' && !run.bypassGuards ? rule?.cooldownMs : undefined;
     if (!cooldownMs) return;
     const { guards } = this.deps;

@@ -171,5 +171,7 @@ export function decodeRun(h: Record<string, string>): Run | undefined {
   if (h.reason) run.reason = h.reason;
   if (h.finishedAt) run.finishedAt = h.finishedAt;
   if (h.guard) run.guard = JSON.parse(h.guard) as Run['guard'];
+  // Written by whoever cancels, beside the document the executor rewrites.
+  if (h.cancelRequested) run.cancelRequested = JSON.parse(h.cancelRequested) as Run['cancelRequested'];
   return run;
 }

@@ -154,9 +154,11 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async findHpaFor(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined> {
-    const hpas = await this.listAll('horizontalpodautoscalers', (page, o) =>
-      this.autoscaling.listNamespacedHorizontalPodAutoscalerWithHttpInfo({ namespace, ...page }, o),
+    // A cluster that does not serve autoscaling/v2 (404) has no HPA that could fight the scale.
+    const hpas = await this.orUndefined(
+      this.listAll('horizontalpodautoscalers', (page, o) => this.autoscaling.listNamespacedHorizontalPodAutoscalerWithHttpInfo({ namespace, ...page }, o)),
     );
+    if (hpas === undefined) return undefined;
     const match = hpas.find((hpa) => hpa.spec?.scaleTargetRef?.kind === kind && hpa.spec.scaleTargetRef.name === name);
     return match?.metadata?.name;
   }

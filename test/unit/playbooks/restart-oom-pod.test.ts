@@ -192,29 +192,23 @@ describe('restart-oom-pod run', () => {
       ['its Deployment', (c: FakeCluster) => (c.workloads.get(`Deployment/${NS}/llm-api`)!.labels[LABEL] = 'true'), `Deployment ${NS}/llm-api`],
     ] as const;
     for (const [what, optOut, object] of cases) {
-      it(`is skipped when ${what} carries the label, naming the label and the object`, async () => {
+      it(`is blocked (opt_out) when ${what} carries the label, naming the label and the object`, async () => {
         const { cluster, ctx } = setup();
         optOut(cluster);
-        expect(await restartOomPod.run(ctx, params())).toEqual({
-          result: 'skipped',
-          reason: `pod ${NS}/${POD} is opted out (${LABEL}=true on ${object})`,
-        });
+        await expect(restartOomPod.run(ctx, params())).rejects.toMatchObject({ guard: 'opt_out', detail: `pod ${NS}/${POD} is opted out (${LABEL}=true on ${object})` });
         expect(cluster.mutations()).toEqual([]);
         expect(ctx.events).toEqual([]);
         expect(ctx.stamps).toEqual([]);
       });
     }
 
-    it('is skipped when the StatefulSet carries the label', async () => {
+    it('is blocked (opt_out) when the StatefulSet carries the label', async () => {
       const clock = new FakeClock();
       const cluster = new FakeCluster({ now: () => clock.now() });
       const sts = cluster.addStatefulSet('ml-training', 'trainer', { labels: { [LABEL]: 'true' } });
       cluster.addPodOf(sts, 'trainer-0', { containers: [{ ...OOM, name: 'trainer' }] });
       const ctx = createFakeContext({ cluster, clock });
-      expect(await restartOomPod.run(ctx, params({ namespace: 'ml-training', pod: 'trainer-0' }))).toEqual({
-        result: 'skipped',
-        reason: `pod ml-training/trainer-0 is opted out (${LABEL}=true on StatefulSet ml-training/trainer)`,
-      });
+      await expect(restartOomPod.run(ctx, params({ namespace: 'ml-training', pod: 'trainer-0' }))).rejects.toMatchObject({ guard: 'opt_out', detail: `pod ml-training/trainer-0 is opted out (${LABEL}=true on StatefulSet ml-training/trainer)` });
       expect(cluster.mutations()).toEqual([]);
     });
 
@@ -228,10 +222,7 @@ describe('restart-oom-pod run', () => {
       const other = setup();
       other.cluster.setNamespaceLabels(NS, { 'example.com/no-remediation': 'true' });
       const ctx2 = createFakeContext({ cluster: other.cluster, optOutLabel: 'example.com/no-remediation' });
-      expect(await restartOomPod.run(ctx2, params())).toEqual({
-        result: 'skipped',
-        reason: `pod ${NS}/${POD} is opted out (example.com/no-remediation=true on namespace ${NS})`,
-      });
+      await expect(restartOomPod.run(ctx2, params())).rejects.toMatchObject({ guard: 'opt_out', detail: `pod ${NS}/${POD} is opted out (example.com/no-remediation=true on namespace ${NS})` });
     });
   });
 

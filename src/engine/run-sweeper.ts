@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { isTerminal, type Run, type RunStatus } from '../domain/run.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { EngineGuards } from './engine-rule.js';
+import type { RedisKeys } from './redis-keys.js';
+import type { RunStore } from './run-store.js';
+import type { RunEnqueuer } from './alert-intake.js';
+
+export interface RunSweeperDeps {
+  redis: Redis;
+  keys: RedisKeys;
+  runs: RunStore;
+  guards: Pick<EngineGuards, 'maxQueueAgeMs' | 'approvalTimeoutMs'>;
+  enqueuer: RunEnqueuer;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** A queued run's job is looked for only after this: intake enqueues right after recording. */
+const ENQUEUE_GRACE_MS = 10_000;
+/** Live runs examined per sweep; the rest wait for the next one. */
+const BATCH = 1000;
+
+/**
+ * No run is left behind (DESIGN §1). One process at a time (elected by a Redis lock) walks the
+ * runs that are not terminal yet and gives each a terminal status in bounded time, whatever
+ * happened to its BullMQ job:
+ * - awaiting approval past `guards.approvalTimeout` → `expired`;
+ * - queued past `guards.maxQueueAge` since it was enqueued or approved (no worker took it) →
+ *   `expired`; queued without a job (the process died between recording and enqueueing, or an
+ *   approval's enqueue was lost) → enqueued again;
+ * - running whose job was removed, failed or completed outside the executor → `failed`;
+ * - running with no worker holding its job for longer than `guards.maxQueueAge` → `failed`.
+ * So every run ends within max(approvalTimeout, maxQueueAge) plus one sweep interval of its last
+ * progress. Each ending carries a reason, a `run_status` audit entry and the runs metric.
+ */
+export class RunSweeper {
+  private readonly now: () => number;
+  private readonly instance = randomUUID();
+
+  constructor(private readonly deps: RunSweeperDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async sweep(): Promise<void> {
+    const { redis, keys } = this.deps;
+    const lock = `${keys.tag}:sweeper`;
+    if ((await redis.set(lock, this.instance, 'PX', 15_000, 'NX')) !== 'OK' && (await redis.get(lock)) !== this.instance) return;
+    await redis.pexpire(lock, 15_000);
+    const nowMs = this.now();
+    const ids = await redis.zrange(keys.live, 0, BATCH - 1);
+    if (ids.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const id of ids) {
+      const job = `${keys.bullPrefix}:jobs:${id}`;
+      pipeline.hget(keys.run(id), 'status').exists(job).exists(`${job}:lock`).zscore(`${keys.bullPrefix}:jobs:failed`, id).zscore(`${keys.bullPrefix}:jobs:completed`, id).hget(keys.stranded, id);
+    }
+    const replies = ((await pipeline.exec()) ?? []).map(([, value]) => value);
+    const orphans: { runId: string; playbook: string }[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const [status, hasJob, locked, failed, completed, strandedSince] = replies.slice(6 * i, 6 * i + 6) as [string | null, number, number, string | null, string | null, string | null];
+      const id = ids[i]!;
+      if (status === null || isTerminal(status as RunStatus)) {
+        await redis.multi().zrem(keys.live, id).hdel(keys.stranded, id).exec();
+        continue;
+      }
+      if (status === 'awaiting_approval') continue;
+      const run = await this.deps.runs.get(id);
+      if (!run) continue;
+      if (status === 'queued') {
+        const since = Date.parse(run.queuedAt ?? run.createdAt);
+        if (nowMs - since > this.deps.guards.maxQueueAgeMs) {
+          await this.end(run, 'expired', `no worker started it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) of being ${run.queuedAt ? 'approved' : 'enqueued'}`);
+        } else if (!hasJob && nowMs - since > ENQUEUE_GRACE_MS) {
+          orphans.push({ runId: id, playbook: run.playbook });
+        }
+        continue;
+      }
+      // running
+      if (!hasJob) await this.end(run, 'failed', 'its queue job was removed outside Remediator while it ran');
+      else if (failed !== null) await this.end(run, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(`${keys.bullPrefix}:jobs:${id}`, 'failedReason')) ?? 'unknown reason'}`);
+      else if (completed !== null) await this.end(run, 'failed', 'its queue job completed without the run recording an end');
+      else if (locked) {
+        if (strandedSince !== null) await redis.hdel(keys.stranded, id);
+      } else if (strandedSince === null) {
+        await redis.hset(keys.stranded, id, String(nowMs));
+      } else if (nowMs - Number(strandedSince) > this.deps.guards.maxQueueAgeMs) {
+        await this.end(run, 'failed', `no worker resumed it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) after its worker went away`);
+      }
+    }
+    if (orphans.length > 0) {
+      this.deps.logger.warn({ runs: orphans.map((o) => o.runId) }, 're-enqueueing queued runs that had no job');
+      await this.deps.enqueuer.enqueue(orphans);
+    }
+  }
+
+  /** Approvals past `guards.approvalTimeout` expire. */
+  async expireApprovals(): Promise<void> {
+    const { redis, keys, guards } = this.deps;
+    const nowMs = this.now();
+    const stale = await redis.zrangebyscore(keys.awaiting, '-inf', nowMs - guards.approvalTimeoutMs);
+    for (const id of stale) {
+      const run = await this.deps.runs.get(id);
+      await redis.zrem(keys.awaiting, id);
+      if (!run || run.status !== 'awaiting_approval') continue;
+      run.approval = { ...(run.approval ?? { requiredBy: 'rule' }), decision: 'expired', at: new Date(nowMs).toISOString() };
+      await this.end(run, 'expired', `no approval within guards.approvalTimeout (${seconds(guards.approvalTimeoutMs)})`);
+    }
+  }
+
+  private async end(run: Run, status: 'expired' | 'failed', reason: string): Promise<void> {
+    const from = run.status;
+    const at = new Date(this.now()).toISOString();
+    run.reason = reason;
+    run.finishedAt = at;
+    const entry = { type: 'run_status', at, actor: 'system', runId: run.id, target: run.target, playbook: run.playbook, rule: run.trigger.rule, from, to: status, reason };
+    const moved = await this.deps.runs.transition(run, [from], status, entry);
+    if (moved !== 'OK') return;
+    await this.deps.redis.multi().zrem(this.deps.keys.live, run.id).hdel(this.deps.keys.stranded, run.id).zrem(this.deps.keys.slots, run.id).exec();
+    this.deps.metrics.runs.inc({ playbook: run.playbook, source: run.trigger.source, status });
+    this.deps.logger.warn({ runId: run.id, playbook: run.playbook, target: run.target, from, status, reason }, 'run ended by the sweeper');
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
