@@ -19,8 +19,8 @@ export interface RunSweeperDeps {
   now?: () => number;
 }
 
-/** A queued run's job is looked for only after this: intake enqueues right after recording. */
-const ENQUEUE_GRACE_MS = 10_000;
+/** A queued run without a job is enqueued again after this (intake enqueues right after recording; re-adding a job id is a no-op). */
+const ENQUEUE_GRACE_MS = 2000;
 /** Live runs examined per sweep; the rest wait for the next one. */
 const BATCH = 1000;
 

@@ -23,7 +23,7 @@ import { pollUntil } from './sim-helpers.js';
 export const OPERATOR_TOKEN = 'fault-operator-token-0123456789';
 
 /** gpu-a carries two GPU pods to drain; gpu-c is cordoned and tainted by an earlier drain. */
-const SEED = `
+export const SEED_TEXT = `
 options: { readyDelayMs: 50, terminationDelayMs: 0 }
 nodes:
   - { name: cpu-1, cpu: "32", memory: 131687712Ki }
@@ -100,7 +100,7 @@ export const SCENARIOS: Record<string, FaultScenario> = {
 };
 
 export function startScenarioSim(scenario: FaultScenario, port = 0): Promise<SimCluster> {
-  return startSimCluster({ seed: parseSeed(SEED, 'fault-rig'), port }).then((sim) => {
+  return startSimCluster({ seed: parseSeed(SEED_TEXT, 'fault-rig'), port }).then((sim) => {
     scenario.prepare?.(sim);
     return sim;
   });
@@ -113,7 +113,17 @@ export interface RigConfig {
 }
 
 /** A config file for this sim and Redis; worker processes read it, in-process ones parse it. */
-export function writeRigConfig(opts: { simUrl: string; redisUrl: string; prefix: string; requestTimeoutSeconds?: number; maxConcurrentRuns?: number }): RigConfig {
+export interface RigOptions {
+  simUrl: string;
+  redisUrl: string;
+  prefix: string;
+  requestTimeoutSeconds?: number;
+  /** Merged over `{maxUnschedulableNodes: 3, maxConcurrentRuns: 4}`. */
+  guards?: Record<string, unknown>;
+  dryRun?: boolean;
+}
+
+export function writeRigConfig(opts: RigOptions): RigConfig {
   const dir = mkdtempSync(join(tmpdir(), 'remediator-faults-'));
   writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(opts.simUrl));
   writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
@@ -125,7 +135,8 @@ auth:
   tokens:
     - { name: alice, role: operator, token: ${OPERATOR_TOKEN} }
 audit: { keyFile: ./audit-key }
-guards: { maxUnschedulableNodes: 3, maxConcurrentRuns: ${opts.maxConcurrentRuns ?? 4} }
+guards: ${JSON.stringify({ maxUnschedulableNodes: 3, maxConcurrentRuns: 4, ...opts.guards })}
+dryRun: ${opts.dryRun === true}
 rules: []
 `;
   const path = join(dir, 'remediator.yaml');

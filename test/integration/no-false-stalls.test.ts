@@ -50,7 +50,7 @@ describe('no false stalls under CPU load on two cores', () => {
     redis = await startRedisServer();
     sim = await startSimCluster({ seed: parseSeed(seed(), 'no-false-stalls') });
     for (let i = 0; i < RUNS; i++) sim.markOOMKilled('ml', `svc-${i}-6f9c7d5b8-abcd${i}`, 'main');
-    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `s${randomBytes(4).toString('hex')}`, maxConcurrentRuns: RUNS });
+    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `s${randomBytes(4).toString('hex')}`, guards: { maxConcurrentRuns: RUNS } });
     api = await startInProcess(config, 'api');
     worker = await spawnWorker(config.path, 'info');
     await waitWorkerReady(worker);
