@@ -10,12 +10,10 @@ import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RunStore } from './run-store.js';
 import type { GuardStore } from './guard-store.js';
 import { eventNamespace, RecordingCluster, type MutationSink } from './recording-cluster.js';
-import { CLAIM_RENEW_MS, CLAIM_TTL_MS } from './claim-timing.js';
+import { CLAIM_TTL_MS } from './claim-timing.js';
 import { namespaceBlock } from './namespace-guard.js';
+import { abortReason, AttemptClaims } from './attempt-claims.js';
 import type { RuleSnapshot } from '../domain/run.js';
-
-/** How often a running attempt renews its claims and looks for a cancel (a cancel wakes it within this). */
-const WATCH_MS = Math.min(1000, CLAIM_RENEW_MS);
 
 export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
@@ -96,21 +94,17 @@ export class RunExecutor {
       return this.finish(run, 'failed', [run.status]);
     }
 
-    let locked = false;
-    let slot = false;
-    let renew: NodeJS.Timeout | undefined;
-    const lockToken = `${run.id}/${attempt.token ?? randomUUID()}`;
-    // Stops this attempt before its next request (and wakes its waits) when it no longer holds
-    // the target, or when an operator cancels it.
-    const stop = new AbortController();
-    const signal = AbortSignal.any([attempt.signal, stop.signal]);
-    // Released before the terminal status is written: whoever sees the run finished may act on its target.
-    const release = async () => {
-      if (renew) clearInterval(renew);
-      if (locked) await this.deps.guards.releaseLock(run.target, lockToken).catch(() => undefined);
-      if (slot) await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
-      locked = slot = false;
-    };
+    const claims = new AttemptClaims({
+      guards: this.deps.guards,
+      run,
+      token: attempt.token ?? randomUUID(),
+      ttlMs: this.lockTtlMs,
+      maxConcurrentRuns: this.deps.guardConfig.maxConcurrentRuns,
+      signal: attempt.signal,
+      log,
+      now: this.now,
+    });
+    let outcome: PlaybookOutcome;
     try {
       // One action per target at a time: a run whose target is busy waits its turn in the queue.
       const resolved = playbook.resolveTarget ? await playbook.resolveTarget(this.deps.cluster, parsed.data) : undefined;
@@ -120,38 +114,8 @@ export class RunExecutor {
       }
       // A run whose target is cooling down ends here, without queueing for the target's lock.
       if (run.status === 'queued') await this.checkCooldown(run, false);
-      locked = await this.deps.guards.acquireLock(run.target, lockToken, this.lockTtlMs);
-      if (!locked) {
-        log.info({ holder: await this.deps.guards.lockHolder(run.target) }, 'target busy; run waits');
-        return { retryAfterMs: 1000 };
-      }
-      // Cluster-wide concurrency: a run over the budget waits its turn like a busy target.
-      slot = await this.deps.guards.claimSlot(run.id, this.deps.guardConfig.maxConcurrentRuns, this.now(), this.lockTtlMs);
-      if (!slot) {
-        log.info('guards.maxConcurrentRuns reached; run waits');
-        return { retryAfterMs: 1000 };
-      }
-      renew = setInterval(() => {
-        this.deps.guards
-          .renewLock(run.target, lockToken, this.lockTtlMs)
-          .then((held) => {
-            if (!held && !stop.signal.aborted) {
-              log.warn('target lock lost; this attempt stops before its next request');
-              stop.abort(new RetryableError(`lost the lock on ${run.target}`));
-            }
-          })
-          .catch((err: unknown) => log.warn({ err }, 'lock renewal failed'));
-        this.deps.guards.heartbeatSlot(run.id, this.now()).catch(() => undefined);
-        // A cancel wakes the attempt within a second, also in the middle of a wait.
-        this.deps.guards
-          .cancelRequest(run.id)
-          .then((cancel) => {
-            if (!cancel || stop.signal.aborted) return;
-            run.cancelRequested = { by: cancel.by, reason: cancel.reason, at: cancel.at ?? new Date(this.now()).toISOString() };
-            stop.abort(new RunCancelledError(`cancelled by ${cancel.by}: ${cancel.reason}`));
-          })
-          .catch(() => undefined);
-      }, Math.min(WATCH_MS, this.lockTtlMs / 3));
+      // Busy target or cluster-wide concurrency reached: the run waits its turn in the queue.
+      if ((await claims.acquire()) !== 'held') return { retryAfterMs: 1000 };
 
       if (run.status === 'queued') {
         run.startedAt = new Date(this.now()).toISOString();
@@ -169,18 +133,17 @@ export class RunExecutor {
       // An opted-out target is never touched: refuse before the playbook reads anything more.
       await this.checkOptOut(run);
 
-      const ctx = await this.context(run, signal, log);
-      const outcome: PlaybookOutcome = await playbook.run(ctx, parsed.data);
-      await release();
-      run.changed = outcome.result === 'changed' && !run.dryRun;
-      run.reason = run.dryRun && outcome.result !== 'skipped' ? `dry run: ${outcome.reason}` : outcome.reason;
-      return await this.finish(run, outcome.result === 'skipped' ? 'skipped' : 'succeeded', ['running']);
+      const ctx = await this.context(run, claims.signal, log);
+      outcome = await playbook.run(ctx, parsed.data);
     } catch (err) {
-      await release();
+      await claims.release();
       return await this.failure(run, err, attempt, log);
     } finally {
-      await release();
+      await claims.release();
     }
+    run.changed = outcome.result === 'changed' && !run.dryRun;
+    run.reason = run.dryRun && outcome.result !== 'skipped' ? `dry run: ${outcome.reason}` : outcome.reason;
+    return await this.finish(run, outcome.result === 'skipped' ? 'skipped' : 'succeeded', ['running']);
   }
 
   private async failure(run: Run, err: unknown, attempt: AttemptInfo, log: Logger): Promise<RunStatus | undefined> {
@@ -345,18 +308,22 @@ export class RunExecutor {
 
   /** `guards.optOutLabel: "true"` on the target, or on its namespace, means never touched. */
   private async checkOptOut(run: Run): Promise<void> {
-    const parsed = parseTarget(run.target);
-    if (!parsed) return;
     const label = this.deps.guardConfig.optOutLabel;
-    const { cluster } = this.deps;
-    let labels: Record<string, string> | undefined;
-    if (parsed.kind === 'node') labels = (await cluster.getNode(parsed.name))?.labels;
-    else if (parsed.kind === 'pod') labels = (await cluster.getPod(parsed.namespace!, parsed.name))?.labels;
-    else labels = (await cluster.getWorkload(parsed.kind === 'deployment' ? 'Deployment' : 'StatefulSet', parsed.namespace!, parsed.name))?.labels;
-    if (labels?.[label] === 'true') throw new GuardBlockedError('opt_out', `${run.target} carries ${label}="true"`);
-    if (parsed.namespace && (await cluster.getNamespaceLabels(parsed.namespace))?.[label] === 'true') {
-      throw new GuardBlockedError('opt_out', `namespace ${parsed.namespace} carries ${label}="true"`);
+    if ((await this.targetMeta(run.target))?.labels[label] === 'true') throw new GuardBlockedError('opt_out', `${run.target} carries ${label}="true"`);
+    const namespace = parseTarget(run.target)?.namespace;
+    if (namespace && (await this.deps.cluster.getNamespaceLabels(namespace))?.[label] === 'true') {
+      throw new GuardBlockedError('opt_out', `namespace ${namespace} carries ${label}="true"`);
     }
+  }
+
+  /** The target's labels and annotations, whatever its kind; undefined when it is gone. */
+  private async targetMeta(target: string): Promise<{ labels: Record<string, string>; annotations: Record<string, string> } | undefined> {
+    const parsed = parseTarget(target);
+    if (!parsed) return undefined;
+    const { cluster } = this.deps;
+    if (parsed.kind === 'node') return cluster.getNode(parsed.name);
+    if (parsed.kind === 'pod') return cluster.getPod(parsed.namespace!, parsed.name);
+    return cluster.getWorkload(parsed.kind === 'deployment' ? 'Deployment' : 'StatefulSet', parsed.namespace!, parsed.name);
   }
 
   /**
@@ -379,14 +346,7 @@ export class RunExecutor {
 
   /** The annotation survives a wiped Redis, so cooldowns do too. */
   private async lastActionTime(target: string): Promise<{ time: number; runId?: string; playbook?: string } | undefined> {
-    const parsed = parseTarget(target);
-    if (!parsed) return undefined;
-    const { cluster } = this.deps;
-    let annotations: Record<string, string> | undefined;
-    if (parsed.kind === 'node') annotations = (await cluster.getNode(parsed.name))?.annotations;
-    else if (parsed.kind === 'pod') annotations = (await cluster.getPod(parsed.namespace!, parsed.name))?.annotations;
-    else annotations = (await cluster.getWorkload(parsed.kind === 'deployment' ? 'Deployment' : 'StatefulSet', parsed.namespace!, parsed.name))?.annotations;
-    const raw = annotations?.[LAST_ACTION_ANNOTATION];
+    const raw = (await this.targetMeta(target))?.annotations[LAST_ACTION_ANNOTATION];
     if (!raw) return undefined;
     try {
       const value = JSON.parse(raw) as { time?: string; runId?: string; playbook?: string };
@@ -462,12 +422,6 @@ export function finalActionResults(steps: readonly RunStep[]): [string, 'ok' | '
 function eventName(runId: string, ref: ObjectRef, reason: string, type: string, key: string): string {
   const hash = createHash('sha256').update([runId, eventNamespace(ref), ref.kind, ref.name, reason, type, key].join('\0')).digest('hex').slice(0, 16);
   return `${ref.name.slice(0, 253 - 17)}.${hash}`;
-}
-
-/** Why the attempt was stopped: the queue names it (lost job lock), else it is a shutdown. */
-function abortReason(signal: AbortSignal): RemediatorError {
-  if (signal.reason instanceof RemediatorError) return signal.reason;
-  return new RetryableError(typeof signal.reason === 'string' ? signal.reason : 'interrupted by shutdown');
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
