@@ -15,6 +15,8 @@ import { GuardStore } from './engine/guard-store.js';
 import { RunExecutor } from './engine/run-executor.js';
 import { RunControl } from './engine/run-control.js';
 import { RunSweeper } from './engine/run-sweeper.js';
+import { ManualRuns } from './engine/manual-runs.js';
+import { PauseControl } from './engine/pause-control.js';
 import type { AnyPlaybook } from './engine/playbook.js';
 import type { EngineRule } from './engine/engine-rule.js';
 import { matchRules } from './alertmanager/rule-matcher.js';
@@ -141,18 +143,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     append: (entries: object[]) => audit.append(entries as never),
     logWritten: (entries: object[]) => audit.logWritten(entries),
   };
-  const control = new RunControl({
-    redis,
-    keys,
-    runs,
-    playbooks,
-    guards: config.guards,
-    globalDryRun: config.dryRun,
-    enqueuer: queue,
-    metrics,
-    audit: auditPort,
-    logger,
-  });
+  const control = new RunControl({ redis, keys, runs, enqueuer: queue, metrics, audit: auditPort });
+  const manualRuns = new ManualRuns({ redis, keys, playbooks, guards: config.guards, globalDryRun: config.dryRun, enqueuer: queue, metrics, audit: auditPort });
+  const pauses = new PauseControl({ redis, keys, playbooks, metrics, audit: auditPort });
 
   let worker: RunWorker | undefined;
   let workerRedis: Redis | undefined;
@@ -218,7 +211,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
             runs,
             playbooks,
             control,
-            status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await control.pauseState() }),
+            manualRuns,
+            pauses,
+            status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await pauses.pauseState() }),
             bodyLimit: config.server.bodyLimit,
             redisUp: () => redis.status === 'ready',
             audit: { redis, prefix: config.redis.prefix, key: options.auditKey },

@@ -1,5 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { RunControl, Operator } from '../engine/run-control.js';
+import type { ManualRuns } from '../engine/manual-runs.js';
+import type { PauseControl } from '../engine/pause-control.js';
 import type { RunStore, RunFilter } from '../engine/run-store.js';
 import { RUN_STATUSES, type RunStatus } from '../domain/run.js';
 import { ValidationError } from '../domain/errors.js';
@@ -9,6 +11,8 @@ import type { TokenAuth, Principal } from './auth.js';
 export interface ControlRouteDeps {
   auth: TokenAuth;
   control: RunControl;
+  manualRuns: ManualRuns;
+  pauses: PauseControl;
   runs: RunStore;
   status: () => Promise<Record<string, unknown>>;
 }
@@ -51,7 +55,7 @@ export function parseSince(value: string, now = Date.now()): number {
 export function controlRoutes(deps: ControlRouteDeps): Router {
   const router = express.Router();
   const json = express.json({ limit: '256kb', type: () => true, strict: false });
-  const { auth, control, runs } = deps;
+  const { auth, control, manualRuns, pauses, runs } = deps;
 
   router.get('/api/v1/status', auth.require('viewer'), handle(async (_req, res) => {
     res.json(await deps.status());
@@ -64,7 +68,7 @@ export function controlRoutes(deps: ControlRouteDeps): Router {
     for (const key of ['dryRun', 'bypassGuards'] as const) {
       if (b[key] !== undefined && typeof b[key] !== 'boolean') throw new ValidationError('invalid run request', [{ path: key, message: 'expected a boolean' }]);
     }
-    const result = await control.createManual(
+    const result = await manualRuns.createManual(
       {
         playbook: optionalString(b, 'playbook') ?? '',
         params: params as Record<string, unknown>,
@@ -122,7 +126,7 @@ export function controlRoutes(deps: ControlRouteDeps): Router {
       const b = body(req);
       const reason = optionalString(b, 'reason') ?? '';
       const playbook = optionalString(b, 'playbook');
-      const result = action === 'pause' ? await control.pause(operatorOf(res), reason, playbook) : await control.resume(operatorOf(res), reason, playbook);
+      const result = action === 'pause' ? await pauses.pause(operatorOf(res), reason, playbook) : await pauses.resume(operatorOf(res), reason, playbook);
       res.status(200).json(result);
     }));
   }

@@ -12,6 +12,8 @@ import { controlRoutes } from './control-routes.js';
 import { uiRoutes } from '../ui/ui-routes.js';
 import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
 import type { RunControl } from '../engine/run-control.js';
+import type { ManualRuns } from '../engine/manual-runs.js';
+import type { PauseControl } from '../engine/pause-control.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 
 export interface AppDeps {
@@ -29,6 +31,8 @@ export interface AppDeps {
     playbooks: ReadonlyMap<string, AnyPlaybook>;
     bodyLimit: string | number;
     control: RunControl;
+    manualRuns: ManualRuns;
+    pauses: PauseControl;
     status: () => Promise<Record<string, unknown>>;
     /** True when the Redis connection is up; false answers 503 at once instead of waiting. */
     redisUp: () => boolean;
@@ -111,7 +115,7 @@ export function createApp(deps: AppDeps): Express {
     });
 
     app.use(uiRoutes());
-    app.use(controlRoutes({ auth: api.auth, control: api.control, runs: api.runs, status: api.status }));
+    app.use(controlRoutes({ auth: api.auth, control: api.control, manualRuns: api.manualRuns, pauses: api.pauses, runs: api.runs, status: api.status }));
     app.use(auditRoutes({ auth: api.auth, logger: deps.logger, ...api.audit }));
 
     app.get('/api/v1/runs/:id', api.auth.require('viewer'), async (req, res, next) => {
