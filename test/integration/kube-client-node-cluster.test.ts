@@ -615,3 +615,25 @@ describe('ClientNodeCluster against the simulated cluster', () => {
     });
   });
 });
+
+describe('a cluster that does not serve autoscaling/v2', () => {
+  it('has no HPA: findHpaFor answers undefined instead of failing the scale', async () => {
+    const { createServer } = await import('node:http');
+    // An API server without the autoscaling group: every request for it is a 404 Status.
+    const server = createServer((req, res) => {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `the server could not find the requested resource (${req.url})`, reason: 'NotFound', code: 404 }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const kc = new k8s.KubeConfig();
+      kc.loadFromString(simKubeconfigYaml(`http://127.0.0.1:${port}`));
+      const cluster = new ClientNodeCluster({ kc, requestTimeoutMs: 5000 });
+      expect(await cluster.findHpaFor('Deployment', 'ml-serving', 'llm-api')).toBeUndefined();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
