@@ -19,6 +19,7 @@ import { startRemediator, playbookMap, type Remediator, type Role } from '../../
 import { playbooks } from '../../playbooks/index.js';
 import { isTerminal, type Run } from '../../src/domain/run.js';
 import { pollUntil } from './sim-helpers.js';
+import { startRedisServer } from './redis-server.js';
 
 export const OPERATOR_TOKEN = 'fault-operator-token-0123456789';
 
@@ -149,6 +150,31 @@ export async function startInProcess(config: RigConfig, role: Role): Promise<Rem
   // The key file's bytes, as `serve` reads them: every process of the rig seals with the same key.
   const auditKey = readFileSync(join(config.dir, 'audit-key'));
   return startRemediator({ config: loaded, role, auditKey, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), port: 0, host: '127.0.0.1', sealIntervalMs: 500, sweepIntervalMs: 500 });
+}
+
+export interface ScenarioRig {
+  sim: SimCluster;
+  /** The first process started. */
+  main: Remediator;
+  stop(): Promise<void>;
+}
+
+/** A redis-server, a simulated cluster (the fault rig's, or `sim`), and in-process Remediators on one config. */
+export async function startScenarioRig(opts: { sim?: () => Promise<SimCluster>; roles?: Role[]; options?: Partial<RigOptions> } = {}): Promise<ScenarioRig> {
+  const redis = await startRedisServer();
+  const sim = await (opts.sim ?? (() => startScenarioSim(SCENARIOS['drain-gpu-node']!)))();
+  const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}`, ...opts.options });
+  const processes: Remediator[] = [];
+  for (const role of opts.roles ?? ['all']) processes.push(await startInProcess(config, role));
+  return {
+    sim,
+    main: processes[0]!,
+    async stop() {
+      await Promise.all(processes.map((p) => p.stop()));
+      await sim.close();
+      await redis.stop();
+    },
+  };
 }
 
 /** Starts a manual run of the scenario through the API; returns its id. */

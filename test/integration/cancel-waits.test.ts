@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { OPERATOR_TOKEN, SCENARIOS, SEED_TEXT, startInProcess, startRun, waitTerminal, writeRigConfig } from '../helpers/fault-rig.js';
+import { OPERATOR_TOKEN, SCENARIOS, SEED_TEXT, startRun, startScenarioRig, waitTerminal, type ScenarioRig } from '../helpers/fault-rig.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { parseSeed } from '../../src/sim/sim-seed.js';
@@ -17,21 +15,15 @@ async function slowCluster(): Promise<SimCluster> {
 
 /** A cancel reaches a running run within a second, also while it waits (DESIGN §1, on-call control). */
 describe('cancel wakes a run that is waiting', () => {
-  let redis: RedisServerHandle;
-  let sim: SimCluster;
+  let rig: ScenarioRig;
   let main: Remediator;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    sim = await slowCluster();
-    main = await startInProcess(writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `c${randomBytes(4).toString('hex')}` }), 'all');
+    rig = await startScenarioRig({ sim: slowCluster });
+    main = rig.main;
   });
 
-  afterAll(async () => {
-    await main?.stop();
-    await sim?.close();
-    await redis?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   async function cancelWhile(playbook: string, waiting: (run: Run) => boolean): Promise<{ run: Run; ms: number; seen: Run }> {
     const id = await startRun(main, SCENARIOS[playbook]!);

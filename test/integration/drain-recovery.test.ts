@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { killHard, senderOf, spawnWorker, waitWorkerReady, type WorkerProcess } from '../helpers/worker-processes.js';
-import { doubleEvictions, repeatedWrites, SCENARIOS, startInProcess, startRun, startScenarioSim, waitTerminal, writeRigConfig, OPERATOR_TOKEN } from '../helpers/fault-rig.js';
+import { doubleEvictions, repeatedWrites, SCENARIOS, startInProcess, startRun, startScenarioRig, startScenarioSim, waitTerminal, writeRigConfig, OPERATOR_TOKEN, type ScenarioRig } from '../helpers/fault-rig.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
 import { RECOVERY_BOUND_MS } from '../../src/engine/claim-timing.js';
 import type { Remediator } from '../../src/composition-root.js';
@@ -88,22 +88,16 @@ describe('a worker SIGKILLed mid-drain', () => {
 });
 
 describe('uncordon-node after a drain that stopped right after cordoning', () => {
-  let redis: RedisServerHandle;
+  let rig: ScenarioRig;
   let sim: SimCluster;
   let main: Remediator;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
-    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `u${randomBytes(4).toString('hex')}` });
-    main = await startInProcess(config, 'all');
+    rig = await startScenarioRig();
+    ({ sim, main } = rig);
   });
 
-  afterAll(async () => {
-    await main?.stop();
-    await sim?.close();
-    await redis?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   it('the cordon carries its stamp, so uncordon-node undoes it without force', async () => {
     let runId = '';

@@ -1,37 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { SCENARIOS, startInProcess, startRun, startScenarioSim, waitTerminal, writeRigConfig } from '../helpers/fault-rig.js';
+import { SCENARIOS, startRun, startScenarioRig, waitTerminal, type ScenarioRig } from '../helpers/fault-rig.js';
 import { kubectl, kubectlEnv, type KubectlEnv } from '../helpers/sim-helpers.js';
-import type { Remediator } from '../../src/composition-root.js';
-import type { SimCluster } from '../../src/sim/sim-cluster.js';
 
 /**
  * `kubectl describe` lists an object's Events by a field selector that includes the object's uid
  * (DESIGN §2, Marks): Events without `involvedObject.uid` show as `Events: <none>`.
  */
 describe('kubectl describe shows the Remediation Events', () => {
-  let redis: RedisServerHandle;
-  let sim: SimCluster;
-  let main: Remediator;
+  let rig: ScenarioRig;
   let env: KubectlEnv;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
-    main = await startInProcess(writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `e${randomBytes(4).toString('hex')}` }), 'all');
-    env = kubectlEnv(sim);
+    rig = await startScenarioRig();
+    env = kubectlEnv(rig.sim);
     for (const name of ['drain-gpu-node', 'scale-replicas']) {
-      const run = await waitTerminal(main, await startRun(main, SCENARIOS[name]!));
+      const run = await waitTerminal(rig.main, await startRun(rig.main, SCENARIOS[name]!));
       expect(run.status, run.reason).toBe('succeeded');
     }
   });
 
   afterAll(async () => {
     env?.dispose();
-    await main?.stop();
-    await sim?.close();
-    await redis?.stop();
+    await rig?.stop();
   });
 
   it('kubectl describe node lists the cordon and drain Events', async () => {
