@@ -216,7 +216,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
             status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await pauses.pauseState() }),
             bodyLimit: config.server.bodyLimit,
             redisUp: () => redis.status === 'ready',
-            audit: { redis, prefix: config.redis.prefix, key: options.auditKey },
+            audit: { redis, prefix: config.redis.prefix, key: options.auditKey, retention: { maxAgeMs: config.audit.maxAgeMs, maxEntries: config.audit.maxEntries } },
           },
         }
       : {}),

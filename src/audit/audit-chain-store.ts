@@ -25,17 +25,20 @@ return 'OK'
  * Removes the oldest entries through ARGV[2], moves the anchor to it with its stored seal, drops
  * their seals and appends the audit_trimmed entry, all at once so the chain is never left without
  * a starting point. Never trims the head entry itself, so the head always names a live entry.
+ * The anchor carries the sealer's MAC over it (the seal it was computed for must still be the
+ * stored one).
  * KEYS: stream, seals, sealed, anchor. ARGV: expectedAnchorId ('' = none), cutId, minId (the id
- * after cutId), audit_trimmed entry JSON, ids whose seals to drop…
+ * after cutId), audit_trimmed entry JSON, the cut entry's seal, the anchor's MAC, ids whose seals
+ * to drop…
  */
 const TRIM_THROUGH = `
 local cur = redis.call('HGET', KEYS[4], 'id')
 if (cur or '') ~= ARGV[1] then return 'CONFLICT' end
 local seal = redis.call('HGET', KEYS[2], ARGV[2])
-if not seal or redis.call('HGET', KEYS[3], 'lastId') == ARGV[2] then return 'UNSEALED' end
+if not seal or seal ~= ARGV[5] or redis.call('HGET', KEYS[3], 'lastId') == ARGV[2] then return 'UNSEALED' end
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3])
-for i = 5, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
-redis.call('HSET', KEYS[4], 'id', ARGV[2], 'seal', seal)
+for i = 7, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+redis.call('HSET', KEYS[4], 'id', ARGV[2], 'seal', seal, 'mac', ARGV[6])
 return redis.call('XADD', KEYS[1], '*', '${AUDIT_ENTRY_FIELD}', ARGV[4])
 `;
 
@@ -47,6 +50,8 @@ export interface SealedHead {
 export interface TrimAnchor {
   id: string;
   seal: string;
+  /** The sealer's attestation (anchorMac); absent on an anchor nobody with the key wrote. */
+  mac?: string;
 }
 
 export type CommitResult = 'OK' | 'CONFLICT' | 'SEALED';
@@ -79,7 +84,7 @@ export class AuditChainStore {
 
   async anchor(): Promise<TrimAnchor | undefined> {
     const h = await this.redis.hgetall(this.keys.anchor);
-    return h.id && h.seal ? { id: h.id, seal: h.seal } : undefined;
+    return h.id && h.seal ? { id: h.id, seal: h.seal, ...(h.mac ? { mac: h.mac } : {}) } : undefined;
   }
 
   async commit(expectedLastId: string | undefined, seals: readonly (readonly [id: string, seal: string])[]): Promise<CommitResult> {
@@ -89,8 +94,17 @@ export class AuditChainStore {
     return (await this.commitCmd(...args)) as CommitResult;
   }
 
-  /** Removes every entry up to and including `cutId`; `ids` are the removed entries (for their seals). */
-  async trimThrough(expectedAnchorId: string | undefined, cutId: string, ids: readonly string[], trimmedEntryJson: string): Promise<TrimResult> {
+  /** The seal stored for an entry. */
+  async sealOf(id: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.seals, id)) ?? undefined;
+  }
+
+  /**
+   * Removes every entry up to and including `cutId` (whose seal is `cutSeal`) and makes it the
+   * anchor, attested by `mac`; `ids` are the removed entries (for their seals).
+   */
+  async trimThrough(expectedAnchorId: string | undefined, cut: { id: string; seal: string; mac: string }, ids: readonly string[], trimmedEntryJson: string): Promise<TrimResult> {
+    const cutId = cut.id;
     const result = await this.trimCmd(
       this.keys.stream,
       this.keys.seals,
@@ -100,6 +114,8 @@ export class AuditChainStore {
       cutId,
       nextStreamId(cutId),
       trimmedEntryJson,
+      cut.seal,
+      cut.mac,
       ...ids,
     );
     if (result === 'CONFLICT' || result === 'UNSEALED') return { ok: false, reason: result };

@@ -93,6 +93,8 @@ export interface AuditTrimmedEntry extends AuditBase {
   /** The last removed entry: the new retention anchor. */
   anchorId: string;
   reason: 'maxAge' | 'maxEntries';
+  /** Stream length when the trim was decided: verify checks a maxEntries trim was due. */
+  lengthBefore?: number;
 }
 
 export type AuditEntry =

@@ -7,6 +7,15 @@ export function genesisSeal(key: Buffer, prefix: string): string {
   return createHmac('sha256', key).update(`remediator-audit:${prefix}`, 'utf8').digest('hex');
 }
 
+/**
+ * Attests a retention anchor: only the key holder (the sealer) can move the chain's starting
+ * point, so trimming the oldest entries and pointing the anchor at a stored seal without the key
+ * (a forged trim) fails verify.
+ */
+export function anchorMac(key: Buffer, prefix: string, id: string, seal: string): string {
+  return createHmac('sha256', key).update(`remediator-audit-anchor:${prefix}\n${id}\n${seal}`, 'utf8').digest('hex');
+}
+
 /** `seal_n = HMAC-SHA256(key, seal_{n-1} || canonical)`, the previous seal as its hex text. */
 export function nextSeal(key: Buffer, previous: string, canonical: string): string {
   return createHmac('sha256', key).update(previous, 'utf8').update(canonical, 'utf8').digest('hex');

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { encodeAuditEntry, type AuditTrimmedEntry } from './audit-entry.js';
 import { AuditChainStore } from './audit-chain-store.js';
-import { canonicalEntry, genesisSeal, nextSeal } from './audit-seal.js';
+import { anchorMac, canonicalEntry, genesisSeal, nextSeal } from './audit-seal.js';
 import { logAuditEntries } from './log-audit-entries.js';
 import { SealerLock } from './sealer-lock.js';
 import { streamIdMs } from './stream-id.js';
@@ -56,6 +56,7 @@ export class AuditSealer {
   private readonly sealLogIntervalMs: number;
   private readonly now: () => number;
   private readonly redis: Redis;
+  private readonly prefix: string;
 
   private running = false;
   private timer: NodeJS.Timeout | undefined;
@@ -69,6 +70,7 @@ export class AuditSealer {
 
   constructor(opts: AuditSealerOptions) {
     this.redis = opts.redis;
+    this.prefix = opts.prefix;
     this.key = opts.key;
     this.logger = opts.logger;
     this.intervalMs = opts.intervalMs ?? 1000;
@@ -155,6 +157,12 @@ export class AuditSealer {
   private async sealPending(): Promise<number> {
     const head = await this.store.head();
     const anchor = head ? undefined : await this.store.anchor();
+    if (anchor && anchor.mac !== anchorMac(this.key, this.prefix, anchor.id, anchor.seal)) {
+      // Chaining on from an anchor the key did not attest would seal a forged trim: refuse, say so once.
+      if (this.refusedHead !== `anchor ${anchor.id}`) this.logger.error({ anchorId: anchor.id }, 'audit chain: the retention anchor is not attested by the audit key; refusing to seal, run verify');
+      this.refusedHead = `anchor ${anchor.id}`;
+      return 0;
+    }
     let lastId = head?.lastId ?? anchor?.id;
     let lastSeal = head?.lastSeal ?? anchor?.seal ?? this.genesis;
     let expectedHead = head?.lastId;
@@ -214,6 +222,8 @@ export class AuditSealer {
       if (n === 0) break;
       const ids = rows.slice(0, n).map(([id]) => id);
       const cutId = ids[n - 1]!;
+      const cutSeal = await this.store.sealOf(cutId);
+      if (cutSeal === undefined) break;
       const entry: AuditTrimmedEntry = {
         type: 'audit_trimmed',
         at: new Date(this.now()).toISOString(),
@@ -221,8 +231,10 @@ export class AuditSealer {
         count: n,
         anchorId: cutId,
         reason: aged >= byCount ? 'maxAge' : 'maxEntries',
+        lengthBefore: len,
       };
-      const result = await this.store.trimThrough(anchor?.id, cutId, ids, encodeAuditEntry(entry));
+      const cut = { id: cutId, seal: cutSeal, mac: anchorMac(this.key, this.prefix, cutId, cutSeal) };
+      const result = await this.store.trimThrough(anchor?.id, cut, ids, encodeAuditEntry(entry));
       if (!result.ok) {
         conflicts++;
         continue;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AuditChainStore, type SealedHead, type TrimAnchor } from './audit-chain-store.js';
-import { canonicalEntry, entryField, genesisSeal, nextSeal } from './audit-seal.js';
-import { compareStreamIds } from './stream-id.js';
+import { anchorMac, canonicalEntry, entryField, genesisSeal, nextSeal } from './audit-seal.js';
+import { compareStreamIds, streamIdMs } from './stream-id.js';
 
 export interface AuditChainReport {
   ok: boolean;
@@ -24,6 +24,8 @@ export interface VerifyAuditChainOptions {
   checkpoint?: { id: string; seal: string };
   /** Entries per XRANGE page (default 500). */
   pageSize?: number;
+  /** `audit.maxAge` / `audit.maxEntries`: each recorded trim must have been due under them. */
+  retention?: { maxAgeMs: number; maxEntries: number };
 }
 
 type Outcome = AuditChainReport & { anchorId: string | undefined };
@@ -55,6 +57,7 @@ async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore)
   const bad = (id: string, reason: string): Outcome => ({ ok: false, checked, unsealed, firstBad: { id, reason }, anchorId: anchor?.id });
 
   if (anchor) {
+    if (anchor.mac !== anchorMac(key, opts.prefix, anchor.id, anchor.seal)) return bad(anchor.id, 'retention anchor not attested by the audit key (a trim made without the key)');
     const stale = await redis.xrange(stream, '-', anchor.id, 'COUNT', 1);
     if (stale.length > 0) return bad(stale[0]![0], 'entry at or before the retention anchor');
   }
@@ -71,8 +74,12 @@ async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore)
     for (let i = 0; i < rows.length; i++) {
       const [id, fields] = rows[i]!;
       const seal = stored[i] ?? undefined;
-      const trimAnchor = trimmedAnchorId(fields);
-      if (trimAnchor !== undefined) newestTrimAnchor = trimAnchor;
+      const trim = trimmedEntry(fields);
+      if (trim !== undefined) {
+        newestTrimAnchor = trim.anchorId;
+        const undue = opts.retention ? trimNotDue(trim, opts.retention) : undefined;
+        if (undue) return bad(id, undue);
+      }
 
       let isSealed = head !== undefined && compareStreamIds(id, head.lastId) <= 0;
       if (!isSealed && seal !== undefined) {
@@ -117,13 +124,40 @@ async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore)
   return { ok: true, checked, unsealed, anchorId: anchor?.id };
 }
 
-function trimmedAnchorId(fields: readonly string[]): string | undefined {
+interface TrimRecord {
+  anchorId: string;
+  at?: string;
+  reason?: string;
+  lengthBefore?: number;
+}
+
+function trimmedEntry(fields: readonly string[]): TrimRecord | undefined {
   const raw = entryField(fields);
   if (raw === undefined || !raw.includes('audit_trimmed')) return undefined;
   try {
-    const e = JSON.parse(raw) as { type?: unknown; anchorId?: unknown };
-    return e.type === 'audit_trimmed' && typeof e.anchorId === 'string' ? e.anchorId : undefined;
+    const e = JSON.parse(raw) as { type?: unknown; anchorId?: unknown; at?: unknown; reason?: unknown; lengthBefore?: unknown };
+    if (e.type !== 'audit_trimmed' || typeof e.anchorId !== 'string') return undefined;
+    return {
+      anchorId: e.anchorId,
+      ...(typeof e.at === 'string' ? { at: e.at } : {}),
+      ...(typeof e.reason === 'string' ? { reason: e.reason } : {}),
+      ...(typeof e.lengthBefore === 'number' ? { lengthBefore: e.lengthBefore } : {}),
+    };
   } catch {
     return undefined;
   }
+}
+
+/** Why a recorded trim was not due under the retention settings; undefined when it was. */
+function trimNotDue(trim: TrimRecord, retention: { maxAgeMs: number; maxEntries: number }): string | undefined {
+  if (trim.reason === 'maxAge') {
+    const at = trim.at ? Date.parse(trim.at) : NaN;
+    if (Number.isNaN(at) || streamIdMs(trim.anchorId) >= at - retention.maxAgeMs) return `trim through ${trim.anchorId} was not due under audit.maxAge`;
+    return undefined;
+  }
+  if (trim.reason === 'maxEntries') {
+    if (trim.lengthBefore === undefined || trim.lengthBefore <= retention.maxEntries) return `trim through ${trim.anchorId} was not due under audit.maxEntries`;
+    return undefined;
+  }
+  return `trim through ${trim.anchorId} gives no retention reason`;
 }

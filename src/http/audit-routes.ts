@@ -13,6 +13,8 @@ export interface AuditRouteDeps {
   prefix: string;
   /** The audit HMAC key (from `audit.keyFile`); only ever in memory. */
   key: Buffer;
+  /** `audit.maxAge` / `audit.maxEntries`: verify checks each recorded trim was due under them. */
+  retention?: { maxAgeMs: number; maxEntries: number };
   logger: Logger;
 }
 
@@ -145,7 +147,7 @@ export function auditRoutes(deps: AuditRouteDeps): Router {
       else checkpoint = { id, seal: m[2]! };
     }
     if (issues.length > 0) throw new ValidationError('invalid verify request', issues);
-    const report = await verifyAuditChain({ redis: deps.redis, prefix: deps.prefix, key: deps.key, ...(checkpoint ? { checkpoint } : {}) });
+    const report = await verifyAuditChain({ redis: deps.redis, prefix: deps.prefix, key: deps.key, ...(deps.retention ? { retention: deps.retention } : {}), ...(checkpoint ? { checkpoint } : {}) });
     res.json(report);
   }));
 

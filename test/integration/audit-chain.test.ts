@@ -268,6 +268,45 @@ describe('audit chain: seal and verify', () => {
       expect((await redis.xrange(keys.stream, '-', '+', 'COUNT', 1))[0]![0]).toBe(fresh[0]);
     });
 
+    test('the forged-trim attack (Redis write access, no key) is reported at the forgery', async () => {
+      const ids = await appendMany(60);
+      await sealer.sealOnce();
+      // XTRIM the oldest entries, point the anchor at a stored seal, append a trim record: all without the key.
+      await redis.xtrim(keys.stream, 'MINID', ids[21]!);
+      await redis.hset(keys.anchor, 'id', ids[20]!, 'seal', (await redis.hget(keys.seals, ids[20]!))!);
+      await redis.xadd(keys.stream, '*', 'e', JSON.stringify({ type: 'audit_trimmed', at: new Date().toISOString(), actor: 'system', count: 21, anchorId: ids[20], reason: 'maxEntries', lengthBefore: 1_000_000 }));
+      // The sealer chains the forged record like any new entry; verify must still say no.
+      await sealer.sealOnce();
+      expect(await verify()).toMatchObject({ ok: false, checked: 0, firstBad: { id: ids[20], reason: expect.stringMatching(/not attested by the audit key/) } });
+      // A mac copied from another anchor does not fit this one.
+      await redis.hset(keys.anchor, 'mac', 'f'.repeat(64));
+      expect(await verify()).toMatchObject({ ok: false, firstBad: { id: ids[20] } });
+    });
+
+    test('a crafted anchor (an earlier legitimate one replayed after a further trim) is caught', async () => {
+      const ids = await appendMany(80);
+      await sealer.sealOnce();
+      await sealer.trim({ maxAgeMs: 365 * 86_400_000, maxEntries: 60 });
+      const first = await redis.hgetall(keys.anchor);
+      expect(await verify()).toMatchObject({ ok: true });
+      await redis.xtrim(keys.stream, 'MINID', ids[40]!);
+      expect(await verify()).toMatchObject({ ok: false, firstBad: { id: ids[40] } });
+      expect(first.mac).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    test('verify checks each recorded trim was due under audit.maxAge / audit.maxEntries', async () => {
+      await appendMany(80);
+      await sealer.sealOnce();
+      await sealer.trim({ maxAgeMs: 365 * 86_400_000, maxEntries: 50 });
+      await sealer.sealOnce();
+      expect(await verifyAuditChain({ redis, prefix, key, retention: { maxAgeMs: 365 * 86_400_000, maxEntries: 50 } })).toMatchObject({ ok: true });
+      // Under a larger maxEntries that trim removed entries it had to keep.
+      expect(await verifyAuditChain({ redis, prefix, key, retention: { maxAgeMs: 365 * 86_400_000, maxEntries: 500 } })).toMatchObject({
+        ok: false,
+        firstBad: { reason: expect.stringMatching(/not due under audit.maxEntries/) },
+      });
+    });
+
     test('a removed or moved anchor is caught', async () => {
       const ids = await appendMany(60);
       await sealer.sealOnce();
@@ -277,10 +316,10 @@ describe('audit chain: seal and verify', () => {
       await redis.del(keys.anchor);
       expect(await verify()).toMatchObject({ ok: false, firstBad: { id: ids[41] } });
 
-      // moving the anchor forward (silently trimming more) is not what the audit_trimmed entry says
+      // moving the anchor forward (silently trimming more) needs the key to attest it
       await redis.xtrim(keys.stream, 'MINID', ids[46]!);
       await redis.hset(keys.anchor, 'id', ids[45]!, 'seal', (await redis.hget(keys.seals, ids[45]!))!);
-      expect(await verify()).toMatchObject({ ok: false, firstBad: { id: ids[45], reason: expect.stringMatching(/audit_trimmed/) } });
+      expect(await verify()).toMatchObject({ ok: false, firstBad: { id: ids[45], reason: expect.stringMatching(/not attested/) } });
       expect(anchor.id).toBe(ids[40]);
     });
   });
