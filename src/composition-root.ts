@@ -227,6 +227,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       const counts = await queue.counts();
       for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ state }, n);
       metrics.queueJobs.set({ state: 'awaiting_approval' }, await control.awaitingCount());
+      // Every sealed entry still in the stream has its seal; the rest wait for the sealer.
+      const [length, seals] = await Promise.all([redis.xlen(audit.keys.stream), redis.hlen(audit.keys.seals)]);
+      metrics.auditUnsealed.set(Math.max(0, length - seals));
       const paused = await redis.hkeys(keys.pause);
       metrics.paused.set({ scope: 'global' }, paused.includes('global') ? 1 : 0);
       for (const name of playbooks.keys()) metrics.paused.set({ scope: name }, paused.includes(`playbook:${name}`) ? 1 : 0);

@@ -58,6 +58,7 @@ export class Metrics {
   readonly paused: Gauge<'scope'>;
   readonly httpDuration: Histogram<'route' | 'method' | 'code'>;
   readonly buildInfo: Gauge<'version'>;
+  readonly auditUnsealed: Gauge;
 
   constructor(opts: { version: string; playbooks: readonly string[]; rules: readonly string[]; defaultMetrics?: boolean }) {
     const registers = [this.registry];
@@ -74,6 +75,8 @@ export class Metrics {
     this.httpDuration = new Histogram({ name: 'remediator_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['route', 'method', 'code'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.buildInfo = new Gauge({ name: 'remediator_build_info', help: 'Build information.', labelNames: ['version'], registers });
     this.buildInfo.set({ version: opts.version }, 1);
+    this.auditUnsealed = new Gauge({ name: 'remediator_audit_unsealed_entries', help: 'Audit entries waiting for the sealer (cluster-wide).', registers });
+    this.auditUnsealed.set(0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     for (const status of ['firing', 'resolved']) this.alertsReceived.inc({ status }, 0);
