@@ -144,7 +144,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     logWritten: (entries: object[]) => audit.logWritten(entries),
   };
   const control = new RunControl({ redis, keys, runs, enqueuer: queue, metrics, audit: auditPort });
-  const manualRuns = new ManualRuns({ redis, keys, playbooks, guards: config.guards, globalDryRun: config.dryRun, enqueuer: queue, metrics, audit: auditPort });
+  const manualRuns = new ManualRuns({ redis, keys, playbooks, guards: config.guards, globalDryRun: config.dryRun, runRetentionMs: config.runs.retentionMs, enqueuer: queue, metrics, audit: auditPort });
   const pauses = new PauseControl({ redis, keys, playbooks, metrics, audit: auditPort });
 
   let worker: RunWorker | undefined;
@@ -204,6 +204,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
               episodeKey,
               guards: config.guards,
               globalDryRun: config.dryRun,
+              runRetentionMs: config.runs.retentionMs,
               enqueuer: queue,
               metrics,
               audit,
@@ -256,7 +257,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
   gaugeTimer.unref();
   // No run is left behind: every process takes part, one at a time (elected), each step is atomic.
-  const sweeper = new RunSweeper({ redis, keys, runs, guards: config.guards, enqueuer: queue, metrics, logger });
+  const sweeper = new RunSweeper({ redis, keys, runs, guards: config.guards, runRetentionMs: config.runs.retentionMs, enqueuer: queue, metrics, logger });
   const sweepTimer = setInterval(() => {
     sweeper
       .expireApprovals()

@@ -127,6 +127,12 @@ const guards = z
   })
   .prefault({});
 
+const runs = z
+  .strictObject({
+    retention: duration({ positive: true }).default('28d').describe('run records and their index are kept this long after creation'),
+  })
+  .prefault({});
+
 const prometheus = z.strictObject({ url: httpUrl, bearerTokenFile: filePath.optional() });
 
 const alertmanager = z.strictObject({ url: httpUrl.describe('to ask whether an alert is still firing') });
@@ -169,6 +175,7 @@ export const configSchema = z.strictObject({
   auth,
   audit,
   guards,
+  runs,
   prometheus: prometheus.optional(),
   alertmanager: alertmanager.optional(),
   notifications: z.array(notification).default([]),

@@ -146,6 +146,7 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
       maxEntries: doc.audit.maxEntries,
       ...(doc.audit.keyFile !== undefined && { keyFile: file(doc.audit.keyFile) }),
     },
+    runs: { retentionMs: parseDuration(doc.runs.retention) },
     guards: {
       maxConcurrentRuns: guards.maxConcurrentRuns,
       maxUnschedulableNodes: typeof budget === 'number' ? { count: budget } : { percent: Number(budget.slice(0, -1)) },

@@ -49,6 +49,8 @@ export interface LoadedConfig {
   auth: { tokens: TokenConfig[] };
   audit: { keyFile?: string; maxAgeMs: number; maxEntries: number };
   guards: GuardsConfig;
+  /** Run records (and the runs index) expire this long after creation (`runs.retention`). */
+  runs: { retentionMs: number };
   prometheus?: { url: string; bearerTokenFile?: string };
   alertmanager?: { url: string };
   notifications: NotificationConfig[];

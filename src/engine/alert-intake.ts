@@ -48,6 +48,8 @@ interface Candidate {
   episode: string;
   runId: string;
   onResolved: EngineRule['onResolved'];
+  /** Seconds the run record lives (`runs.retention`). */
+  runTtl: number;
   cooldownMs?: number;
   maxRunsPerHour?: number;
   blockedGuard?: GuardName;
@@ -75,6 +77,8 @@ export interface AlertIntakeDeps {
   episodeKey: (rule: string, fingerprint: string, startsAt: string) => string;
   guards: Pick<EngineGuards, 'namespaces'>;
   globalDryRun: boolean;
+  /** `runs.retention`: how long run records live. */
+  runRetentionMs: number;
   enqueuer: RunEnqueuer;
   metrics: Metrics;
   audit: { logWritten(entries: object[]): void };
@@ -230,7 +234,7 @@ export class AlertIntake {
     } catch (err) {
       return { invalid: (err as Error).message };
     }
-    const base = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved };
+    const base = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved, runTtl: Math.ceil(this.deps.runRetentionMs / 1000) };
     if (alert.status === 'resolved') return { ...base, runId: '', initialStatus: 'queued', doc: '' };
     const block = namespaceBlock(target, this.deps.guards);
     const runId = randomUUID();

@@ -83,7 +83,7 @@ for i, c in ipairs(cands) do
           local runKey = tag .. ':run:' .. c.runId
           redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
             'finishedAt', nowIso, 'guard', cjson.encode({guard = guard, detail = detail}))
-          redis.call('EXPIRE', runKey, WEEK * 4)
+          redis.call('EXPIRE', runKey, c.runTtl)
           redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
           redis.call('XADD', audit, '*', 'e', cjson.encode({type = 'guard_blocked', at = nowIso, actor = 'alertmanager',
             runId = c.runId, target = c.target, playbook = c.playbook, rule = c.rule, guard = guard, detail = detail,
@@ -100,7 +100,7 @@ for i, c in ipairs(cands) do
         end
         local runKey = tag .. ':run:' .. c.runId
         redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', c.initialStatus)
-        redis.call('EXPIRE', runKey, WEEK * 4)
+        redis.call('EXPIRE', runKey, c.runTtl)
         redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
         redis.call('ZADD', tag .. ':live', nowMs, c.runId)
         if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end

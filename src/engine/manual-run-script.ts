@@ -35,13 +35,13 @@ if c.auditBypass then redis.call('XADD', audit, '*', 'e', c.auditBypass) end
 if guard then
   redis.call('HSET', runKey, 'doc', c.doc, 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
     'finishedAt', nowIso, 'guard', cjson.encode({guard = guard, detail = detail}))
-  redis.call('EXPIRE', runKey, 2419200)
+  redis.call('EXPIRE', runKey, c.runTtl)
   redis.call('XADD', audit, '*', 'e', cjson.encode({type = 'guard_blocked', at = nowIso, actor = c.operator,
     runId = c.runId, target = c.target, playbook = c.playbook, guard = guard, detail = detail}))
   return cjson.encode({guard = guard, detail = detail})
 end
 redis.call('HSET', runKey, 'doc', c.doc, 'status', c.initialStatus)
-redis.call('EXPIRE', runKey, 2419200)
+redis.call('EXPIRE', runKey, c.runTtl)
 redis.call('ZADD', tag .. ':live', nowMs, c.runId)
 if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end
 redis.call('XADD', audit, '*', 'e', c.auditCreated)

@@ -26,6 +26,8 @@ export interface ManualRunsDeps {
   playbooks: ReadonlyMap<string, AnyPlaybook>;
   guards: EngineGuards & { manualApproval: 'none' | 'destructive' | 'all' };
   globalDryRun: boolean;
+  /** `runs.retention`: how long run records live. */
+  runRetentionMs: number;
   enqueuer: RunEnqueuer;
   metrics: Metrics;
   audit: { logWritten(entries: object[]): void };
@@ -105,6 +107,7 @@ export class ManualRuns {
       ...(bypass ? { auditBypass: JSON.stringify(bypass) } : {}),
       ...(block ? { blockedGuard: 'namespace', blockedDetail: block } : {}),
       maxConcurrent: guards.maxConcurrentRuns,
+      runTtl: Math.ceil(this.deps.runRetentionMs / 1000),
       slotStaleMs: this.deps.slotStaleMs ?? CLAIM_TTL_MS,
     };
     const redis = this.deps.redis as Redis & { remediatorManualRun(...args: string[]): Promise<string> };

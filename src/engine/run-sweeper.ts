@@ -13,6 +13,8 @@ export interface RunSweeperDeps {
   keys: RedisKeys;
   runs: RunStore;
   guards: Pick<EngineGuards, 'maxQueueAgeMs' | 'approvalTimeoutMs'>;
+  /** `runs.retention`: run records expire this long after creation; the runs index follows. */
+  runRetentionMs: number;
   enqueuer: RunEnqueuer;
   metrics: Metrics;
   logger: Logger;
@@ -51,6 +53,8 @@ export class RunSweeper {
     if ((await redis.set(lock, this.instance, 'PX', 15_000, 'NX')) !== 'OK' && (await redis.get(lock)) !== this.instance) return;
     await redis.pexpire(lock, 15_000);
     const nowMs = this.now();
+    // The runs index follows the run records' expiry, so queries never scan ids whose record is gone.
+    await redis.zremrangebyscore(keys.runs, '-inf', nowMs - this.deps.runRetentionMs);
     const ids = await redis.zrange(keys.live, 0, BATCH - 1);
     if (ids.length === 0) return;
     const pipeline = redis.pipeline();

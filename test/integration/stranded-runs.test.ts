@@ -5,6 +5,7 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { SCENARIOS, startInProcess, startRun, startScenarioSim, waitTerminal, writeRigConfig } from '../helpers/fault-rig.js';
 import { RedisKeys } from '../../src/engine/redis-keys.js';
+import { pollUntil } from '../helpers/sim-helpers.js';
 import { QUEUE_NAME } from '../../src/queue/run-queue.js';
 import type { Remediator, Role } from '../../src/composition-root.js';
 import type { Run, RunStatus } from '../../src/domain/run.js';
@@ -117,6 +118,14 @@ describe('the sweeper ends stranded runs', () => {
       await queue.close();
       connection.disconnect();
     }
+  });
+
+  it('the runs index follows the run records’ retention (runs.retention, 28d by default)', async () => {
+    const { keys } = await rig('api');
+    const day = 86_400_000;
+    await direct.zadd(keys.runs, Date.now() - 29 * day, 'expired-run', Date.now() - 27 * day, 'kept-run');
+    await pollUntil(async () => ((await direct.zscore(keys.runs, 'expired-run')) === null ? true : undefined), 'the sweeper to trim the index', 5000);
+    expect(await direct.zscore(keys.runs, 'kept-run')).not.toBeNull();
   });
 
   it('running, and no worker holds its job: failed after maxQueueAge', async () => {

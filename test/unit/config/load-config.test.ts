@@ -204,6 +204,7 @@ describe('good fixtures', () => {
       dryRun: false,
       auth: { tokens: [] },
       audit: { maxAgeMs: 90 * 86_400_000, maxEntries: 1_000_000 },
+      runs: { retentionMs: 28 * 86_400_000 },
       guards: {
         maxConcurrentRuns: 10,
         maxUnschedulableNodes: { count: 1 },
