@@ -285,7 +285,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
-        authFailures.stop();
+        await authFailures.stop();
         await Promise.race([Promise.allSettled([sealer.stop(), queue.close()]), new Promise((r) => setTimeout(r, 2000))]);
         server.closeAllConnections();
         await closed;

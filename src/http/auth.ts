@@ -19,6 +19,8 @@ const GRANTS: Record<Role, readonly Role[]> = {
 
 export interface AuthFailureSink {
   failed(client: string, reason: string): void;
+  /** Seconds a client that failed too often must wait (answered 429); undefined when it may try. */
+  retryAfter?(client: string): number | undefined;
 }
 
 function digest(value: string): Buffer {
@@ -51,6 +53,11 @@ export class TokenAuth {
 
   require(role: Role): RequestHandler {
     return (req, res, next) => {
+      const wait = this.failures.retryAfter?.(clientOf(req));
+      if (wait !== undefined) {
+        res.setHeader('Retry-After', String(wait));
+        return next(new HttpError(429, 'too_many_requests', `too many failed authentications from this address; retry after ${wait}s`));
+      }
       const principal = this.identify(req.headers.authorization);
       if (!principal) {
         this.failures.failed(clientOf(req), req.headers.authorization ? 'invalid token' : 'missing token');

@@ -22,6 +22,7 @@ import { pollUntil } from './sim-helpers.js';
 import { startRedisServer } from './redis-server.js';
 
 export const OPERATOR_TOKEN = 'fault-operator-token-0123456789';
+export const ALERTMANAGER_TOKEN = 'fault-alertmanager-token-0123456789';
 
 /** gpu-a carries two GPU pods to drain; gpu-c is cordoned and tainted by an earlier drain. */
 export const SEED_TEXT = `
@@ -135,6 +136,7 @@ kubernetes: { kubeconfig: ./kubeconfig, requestTimeoutSeconds: ${opts.requestTim
 auth:
   tokens:
     - { name: alice, role: operator, token: ${OPERATOR_TOKEN} }
+    - { name: alertmanager, role: alertmanager, token: ${ALERTMANAGER_TOKEN} }
 audit: { keyFile: ./audit-key }
 guards: ${JSON.stringify({ maxUnschedulableNodes: 3, maxConcurrentRuns: 4, ...opts.guards })}
 dryRun: ${opts.dryRun === true}

@@ -1,6 +1,6 @@
 /**
- * Worker processes of the real binary (`remediator serve --role worker`) for tests that kill one
- * (SIGKILL) and watch another take over.
+ * Processes of the real binary (`remediator serve --role worker|api|all`) for tests that kill one
+ * (SIGKILL) and watch another take over, or read everything a process logged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from './redis-server.js';
@@ -12,19 +12,23 @@ export interface WorkerProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly exited: Promise<void>;
-  /** What the process printed on stdout (its pino log lines). */
+  /** What the process printed on stdout and stderr (its pino log lines). */
   output(): string;
 }
 
-export async function spawnWorker(configPath: string, logLevel = 'warn'): Promise<WorkerProcess> {
+export function spawnWorker(configPath: string, logLevel = 'warn'): Promise<WorkerProcess> {
+  return spawnServe(configPath, 'worker', logLevel);
+}
+
+export async function spawnServe(configPath: string, role: 'worker' | 'api' | 'all', logLevel = 'warn'): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--role', 'worker', '--config', configPath], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--role', role, '--config', configPath], {
     env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr!.resume();
+  child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return { child, port, exited, output: () => out };
 }
