@@ -135,7 +135,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     intervalMs: options.sealIntervalMs ?? 1000,
     retention: { maxAgeMs: config.audit.maxAgeMs, maxEntries: config.audit.maxEntries },
   });
-  const runs = new RunStore(redis, keys);
+  const runs = new RunStore(redis, keys, (entries) => audit.logWritten(entries));
   const guards = new GuardStore(redis, keys);
   const queue = new RunQueue(queueRedis, keys.bullPrefix);
   // The engine writes audit entries as plain objects; the audit log's own types check their shape.

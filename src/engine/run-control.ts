@@ -103,8 +103,8 @@ export class RunControl {
     const entry = { type: 'operator_action', at, actor: operator.name, runId: run.id, target: run.target, playbook: run.playbook, rule: run.trigger.rule, action, reason };
     const moved = await this.deps.runs.transition(run, [from], to, entry);
     if (moved !== 'OK') throw new ConflictError(`run ${run.id} is ${moved}, not ${from}`, 'conflict', { status: moved });
+    // The store logs the operator_action it wrote with the transition; append logs its own entries.
     await this.deps.audit.append([{ type: 'run_status', at, actor: operator.name, runId: run.id, target: run.target, playbook: run.playbook, rule: run.trigger.rule, from, to, reason: run.reason }]);
-    this.deps.audit.logWritten([entry]);
   }
 
 }

@@ -19,8 +19,6 @@ export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
 export interface AuditWriter {
   append(entries: object[]): Promise<unknown>;
-  /** Logs entries written to the stream by other means (a MULTI with the run, a Lua script). */
-  logWritten?(entries: object[]): void;
 }
 
 export interface RunExecutorDeps {
@@ -218,7 +216,6 @@ export class RunExecutor {
       persist: async (audited: readonly RunStep[] = []) => {
         const entries = audited.map((step) => this.mutationEntry(run, step));
         await this.deps.runs.saveDoc(run, entries);
-        if (entries.length > 0) this.deps.audit.logWritten?.(entries);
       },
     };
     const cluster = new RecordingCluster(this.deps.cluster, sink);

@@ -23,9 +23,14 @@ return 'OK'
  * so the intake script can cancel a run without rewriting its JSON document.
  */
 export class RunStore {
+  /**
+   * `logWritten` gets every audit entry this store wrote to the stream (status transitions, step
+   * outcomes), so each is also a pino line; the stream stays the record of truth.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly logWritten: (entries: readonly object[]) => void = () => undefined,
   ) {
     redis.defineCommand('remediatorTransition', { numberOfKeys: 2, lua: TRANSITION_SCRIPT });
   }
@@ -50,6 +55,7 @@ export class RunStore {
     const results = await multi.exec();
     if (!results) throw new Error('run update aborted');
     for (const [err] of results) if (err) throw err;
+    this.logWritten(auditEntries);
   }
 
   /**
@@ -72,6 +78,7 @@ export class RunStore {
     );
     if (result === 'OK') {
       run.status = to;
+      if (auditEntry) this.logWritten([auditEntry]);
       return 'OK';
     }
     return (result ?? 'missing') as RunStatus | 'missing';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parseSeed } from '../../src/sim/sim-seed.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
@@ -147,11 +147,11 @@ rules: []
   return { dir, path, text };
 }
 
-export async function startInProcess(config: RigConfig, role: Role): Promise<Remediator> {
+export async function startInProcess(config: RigConfig, role: Role, logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })): Promise<Remediator> {
   const loaded = validateConfigText(config.text, config.path, playbookMap(playbooks), { env: {} });
   // The key file's bytes, as `serve` reads them: every process of the rig seals with the same key.
   const auditKey = readFileSync(join(config.dir, 'audit-key'));
-  return startRemediator({ config: loaded, role, auditKey, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), port: 0, host: '127.0.0.1', sealIntervalMs: 500, sweepIntervalMs: 500 });
+  return startRemediator({ config: loaded, role, auditKey, logger, port: 0, host: '127.0.0.1', sealIntervalMs: 500, sweepIntervalMs: 500 });
 }
 
 export interface ScenarioRig {
