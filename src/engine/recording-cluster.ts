@@ -296,6 +296,7 @@ export class RecordingCluster implements ClusterClient {
     const prior = this.latest(m.key);
     let intent = m.intent;
     let resend = false;
+    let superseded: RunStep | undefined;
     if (prior !== undefined && prior.intent !== undefined && (prior.attempt ?? 0) < attempt && (prior.result === 'ok' || prior.result === 'gone')) {
       // Applied by an earlier attempt of this run: report the object as it is, send nothing.
       const check = await checkIntent(this.inner, prior.intent as StepIntent);
@@ -313,6 +314,7 @@ export class RecordingCluster implements ClusterClient {
       prior.uncertain = false;
       prior.detail = `${prior.detail ? `${prior.detail}; ` : ''}not applied; sent again as recorded`;
       resend = true;
+      superseded = prior;
     }
 
     const step: RunStep = {
@@ -328,7 +330,7 @@ export class RecordingCluster implements ClusterClient {
     };
     this.sink.steps.push(step);
     // No request leaves before its intent is durable: otherwise a lost answer could not be resumed.
-    await this.persist();
+    await this.persist(superseded ? [superseded] : []);
 
     let result: T;
     try {
