@@ -5,6 +5,7 @@ import { ValidationError } from '../domain/errors.js';
 import { AuditQuery, InvalidAuditCursorError, QUERYABLE_AUDIT_TYPES, parseStreamId, type AuditFilter, type AuditItem } from '../audit/audit-query.js';
 import { verifyAuditChain } from '../audit/verify-audit-chain.js';
 import type { TokenAuth } from './auth.js';
+import { HttpError } from './http-error.js';
 import { parseSince } from './control-routes.js';
 
 export interface AuditRouteDeps {
@@ -131,11 +132,30 @@ function drained(res: Response): Promise<void> {
  * - `GET /api/v1/audit/verify` → `{ok, checked, unsealed, firstBad?}`; `checkpoint=ID:SEAL` (from
  *   the sealer's `audit seal` log line) also proves the newest entries were not removed.
  */
+/** Verifies running at once per process, and per viewer: a full-chain walk is costly, so a viewer cannot start many. */
+export const MAX_VERIFIES_IN_FLIGHT = 2;
+const VERIFY_RETRY_AFTER_S = 5;
+
 export function auditRoutes(deps: AuditRouteDeps): Router {
   const router = express.Router();
   const query = new AuditQuery(deps.redis, deps.prefix);
+  const verifying = new Set<string>();
 
   router.get('/api/v1/audit/verify', deps.auth.require('viewer'), handle(async (req, res) => {
+    const viewer = (res.locals.principal as { name: string }).name;
+    if (verifying.has(viewer) || verifying.size >= MAX_VERIFIES_IN_FLIGHT) {
+      res.setHeader('Retry-After', String(VERIFY_RETRY_AFTER_S));
+      throw new HttpError(429, 'too_many_requests', verifying.has(viewer) ? 'a verify of yours is still running; wait for it' : 'verifies are already running; retry shortly');
+    }
+    verifying.add(viewer);
+    try {
+      await verifyRequest(req, res);
+    } finally {
+      verifying.delete(viewer);
+    }
+  }));
+
+  async function verifyRequest(req: Request, res: Response): Promise<void> {
     const issues: Issue[] = [];
     const q = queryStrings(req, new Set(['checkpoint']), issues);
     let checkpoint: { id: string; seal: string } | undefined;
@@ -149,7 +169,7 @@ export function auditRoutes(deps: AuditRouteDeps): Router {
     if (issues.length > 0) throw new ValidationError('invalid verify request', issues);
     const report = await verifyAuditChain({ redis: deps.redis, prefix: deps.prefix, key: deps.key, ...(deps.retention ? { retention: deps.retention } : {}), ...(checkpoint ? { checkpoint } : {}) });
     res.json(report);
-  }));
+  }
 
   router.get('/api/v1/audit', deps.auth.require('viewer'), handle(async (req, res) => {
     const issues: Issue[] = [];

@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poll, startHarness, TOKENS, type Harness } from '../helpers/harness.js';
+import { auditKeys } from '../../src/audit/audit-keys.js';
+
+/** A full-chain verify is costly: a viewer cannot start several at once (429 with Retry-After). */
+describe('GET /api/v1/audit/verify is bounded per viewer', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const { stream } = auditKeys(h.config.redis.prefix);
+    const multi = h.main.redis.multi();
+    for (let i = 0; i < 20_000; i++) multi.xadd(stream, '*', 'e', JSON.stringify({ type: 'run_status', at: new Date().toISOString(), actor: 'worker', runId: `r-${i}`, from: 'queued', to: 'running' }));
+    await multi.exec();
+    await poll(async () => ((await h.main.redis.xlen(stream)) === (await h.main.redis.hlen(auditKeys(h.config.redis.prefix).seals)) ? true : undefined), 30_000, 'the sealer to seal everything');
+  }, 60_000);
+
+  afterAll(() => h?.stop());
+
+  it('a second verify from the same viewer while one runs gets 429 with Retry-After; the first answers', async () => {
+    const call = () => fetch(`${h.main.url}/api/v1/audit/verify`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } });
+    const answers = await Promise.all([call(), call(), call()]);
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    for (const r of answers.filter((a) => a.status === 429)) {
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await r.json()).toMatchObject({ error: 'too_many_requests' });
+    }
+    const ok = answers.find((a) => a.status === 200)!;
+    expect(await ok.json()).toMatchObject({ ok: true });
+    // Once it has answered, the viewer may verify again.
+    expect((await call()).status).toBe(200);
+  });
+});
