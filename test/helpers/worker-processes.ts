@@ -20,9 +20,9 @@ export function spawnWorker(configPath: string, logLevel = 'warn'): Promise<Work
   return spawnServe(configPath, 'worker', logLevel);
 }
 
-export async function spawnServe(configPath: string, role: 'worker' | 'api' | 'all', logLevel = 'warn'): Promise<WorkerProcess> {
+export async function spawnServe(configPath: string, role: 'worker' | 'api' | 'all', logLevel = 'warn', nodeArgs: readonly string[] = []): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--role', role, '--config', configPath], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--role', role, '--config', configPath], {
     env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
