@@ -13,6 +13,8 @@ export interface AuditKeys {
   anchor: string;
   /** String: instance id of the elected sealer. */
   sealerLock: string;
+  /** Hash: the last verified point of the chain, attested with the key (see verify-audit-chain.ts). */
+  verified: string;
 }
 
 export function auditKeys(prefix: string): AuditKeys {
@@ -23,5 +25,6 @@ export function auditKeys(prefix: string): AuditKeys {
     sealed: `${stream}:sealed`,
     anchor: `${stream}:anchor`,
     sealerLock: `${stream}:sealer`,
+    verified: `${stream}:verified`,
   };
 }

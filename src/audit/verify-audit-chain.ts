@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { AuditChainStore, type SealedHead, type TrimAnchor } from './audit-chain-store.js';
 import { anchorMac, canonicalEntry, entryField, genesisSeal, nextSeal } from './audit-seal.js';
 import { compareStreamIds, streamIdMs } from './stream-id.js';
+import { RawDigest, readVerifiedCheckpoint, unchangedSince, writeVerifiedCheckpoint, type VerifiedCheckpoint } from './verified-checkpoint.js';
 
 export interface AuditChainReport {
   ok: boolean;
@@ -10,6 +11,10 @@ export interface AuditChainReport {
   /** Entries after the sealed head: not yet chained, so not evidence of anything. */
   unsealed: number;
   firstBad?: { id: string; reason: string };
+  /** The first and last entry whose seals this verify recomputed. */
+  range?: { from: string; to: string };
+  /** Entries through this id were confirmed unchanged against the cached, key-attested checkpoint of an earlier verify. */
+  unchangedThrough?: { id: string; entries: number };
 }
 
 export interface VerifyAuditChainOptions {
@@ -26,9 +31,14 @@ export interface VerifyAuditChainOptions {
   pageSize?: number;
   /** `audit.maxAge` / `audit.maxEntries`: each recorded trim must have been due under them. */
   retention?: { maxAgeMs: number; maxEntries: number };
+  /**
+   * Start from the cached checkpoint of the last successful verify (after confirming the stream
+   * through it is unchanged) and refresh it; without, every seal is recomputed.
+   */
+  incremental?: boolean;
 }
 
-type Outcome = AuditChainReport & { anchorId: string | undefined };
+type Outcome = AuditChainReport & { anchorId: string | undefined; verified?: VerifiedCheckpoint };
 
 /**
  * Recomputes the chain from the retention anchor (or seal_0) in stream order, page by page. A
@@ -37,16 +47,31 @@ type Outcome = AuditChainReport & { anchorId: string | undefined };
  */
 export async function verifyAuditChain(opts: VerifyAuditChainOptions): Promise<AuditChainReport> {
   const store = new AuditChainStore(opts.redis, opts.prefix);
+  const { redis, key, prefix } = opts;
+  const pageSize = opts.pageSize ?? 500;
   let outcome: Outcome | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  // A logged checkpoint may lie before the cached one: then every entry must be walked.
+  if (opts.incremental && !opts.checkpoint) {
+    const cached = await readVerifiedCheckpoint(redis, store.keys, key, prefix);
+    const anchorId = (await store.anchor())?.id ?? '';
+    const digest = cached && cached.anchorId === anchorId ? await unchangedSince(redis, store.keys, cached, Math.max(pageSize, 5000)) : undefined;
+    if (cached && digest) {
+      outcome = await verifyOnce(opts, store, { checkpoint: cached, digest });
+      if (outcome.ok) outcome.unchangedThrough = { id: cached.id, entries: cached.count };
+    }
+  }
+  for (let attempt = 0; attempt < 3 && !outcome?.ok; attempt++) {
     outcome = await verifyOnce(opts, store);
     if (outcome.ok || (await store.anchor())?.id === outcome.anchorId) break;
   }
-  const { anchorId: _anchorId, ...report } = outcome!;
+  const { anchorId: _anchorId, verified, ...report } = outcome!;
+  if (opts.incremental && report.ok && verified) await writeVerifiedCheckpoint(redis, store.keys, key, prefix, verified);
   return report;
 }
 
-async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore): Promise<Outcome> {
+/** Walks the chain from the anchor, or from `resume` (a checkpoint whose prefix was confirmed unchanged). */
+async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore, from?: { checkpoint: VerifiedCheckpoint; digest: RawDigest }): Promise<Outcome> {
+  const resume = from?.checkpoint;
   const { redis, key } = opts;
   const { stream, seals: sealsKey } = store.keys;
   const pageSize = opts.pageSize ?? 500;
@@ -62,11 +87,15 @@ async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore)
     if (stale.length > 0) return bad(stale[0]![0], 'entry at or before the retention anchor');
   }
 
-  let previous = anchor?.seal ?? genesisSeal(key, opts.prefix);
-  let cursor = anchor ? `(${anchor.id}` : '-';
-  let headSeen = false;
+  let previous = resume?.seal ?? anchor?.seal ?? genesisSeal(key, opts.prefix);
+  let cursor = resume ? `(${resume.id}` : anchor ? `(${anchor.id}` : '-';
+  let headSeen = resume !== undefined && head !== undefined && resume.id === head.lastId;
   let checkpointSeen = false;
-  let newestTrimAnchor: string | undefined;
+  let newestTrimAnchor: string | undefined = resume?.trimAnchor || undefined;
+  // The raw digest through the newest sealed entry: the checkpoint the next verify starts from.
+  const digest = from?.digest ?? new RawDigest();
+  let lastSealed: { id: string; seal: string } | undefined = resume ? { id: resume.id, seal: resume.seal } : undefined;
+  let first: string | undefined;
   for (;;) {
     const rows = await redis.xrange(stream, cursor, '+', 'COUNT', pageSize);
     if (rows.length === 0) break;
@@ -101,6 +130,9 @@ async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore)
       if (seal !== expected) return bad(id, 'seal does not match the chain (entry edited, or an entry before it deleted, inserted or reordered)');
       previous = expected;
       checked++;
+      first ??= id;
+      digest.add(id, fields);
+      lastSealed = { id, seal: expected };
       if (id === head!.lastId) {
         headSeen = true;
         if (head!.lastSeal !== expected) return bad(id, 'sealed head seal does not match the chain');
@@ -121,7 +153,17 @@ async function verifyOnce(opts: VerifyAuditChainOptions, store: AuditChainStore)
   if (cp && !checkpointSeen && !(anchor && compareStreamIds(cp.id, anchor.id) <= 0)) {
     return bad(cp.id, 'logged checkpoint entry is no longer in the sealed chain');
   }
-  return { ok: true, checked, unsealed, anchorId: anchor?.id };
+  const verified: VerifiedCheckpoint | undefined = lastSealed
+    ? { id: lastSealed.id, seal: lastSealed.seal, anchorId: anchor?.id ?? '', digest: digest.peek(), count: digest.count, trimAnchor: newestTrimAnchor ?? '' }
+    : undefined;
+  return {
+    ok: true,
+    checked,
+    unsealed,
+    ...(first !== undefined && lastSealed ? { range: { from: first, to: lastSealed.id } } : {}),
+    anchorId: anchor?.id,
+    ...(verified ? { verified } : {}),
+  };
 }
 
 interface TrimRecord {

@@ -157,7 +157,9 @@ export function auditRoutes(deps: AuditRouteDeps): Router {
 
   async function verifyRequest(req: Request, res: Response): Promise<void> {
     const issues: Issue[] = [];
-    const q = queryStrings(req, new Set(['checkpoint']), issues);
+    const q = queryStrings(req, new Set(['checkpoint', 'full']), issues);
+    const fullParam = q.get('full');
+    if (fullParam !== undefined && fullParam !== 'true' && fullParam !== 'false') issues.push({ path: 'full', message: 'true or false' });
     let checkpoint: { id: string; seal: string } | undefined;
     const cp = q.get('checkpoint');
     if (cp !== undefined) {
@@ -167,7 +169,15 @@ export function auditRoutes(deps: AuditRouteDeps): Router {
       else checkpoint = { id, seal: m[2]! };
     }
     if (issues.length > 0) throw new ValidationError('invalid verify request', issues);
-    const report = await verifyAuditChain({ redis: deps.redis, prefix: deps.prefix, key: deps.key, ...(deps.retention ? { retention: deps.retention } : {}), ...(checkpoint ? { checkpoint } : {}) });
+    // From the cached, key-attested checkpoint of the last verify unless `full=true` asks to recompute every seal.
+    const report = await verifyAuditChain({
+      redis: deps.redis,
+      prefix: deps.prefix,
+      key: deps.key,
+      incremental: fullParam !== 'true',
+      ...(deps.retention ? { retention: deps.retention } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
+    });
     res.json(report);
   }
 

@@ -73,7 +73,7 @@ describe('AuditSealer', () => {
       await sealer.stop();
     }
     expect(await redis.get(keys.sealerLock)).toBeNull();
-    expect(await verifyAuditChain({ redis, prefix, key })).toEqual({ ok: true, checked: 3, unsealed: 0 });
+    expect(await verifyAuditChain({ redis, prefix, key })).toMatchObject({ ok: true, checked: 3, unsealed: 0 });
   });
 
   test('the key never reaches Redis', async () => {
@@ -154,7 +154,7 @@ describe('AuditSealer', () => {
       // every entry sealed exactly once: the losers' commits were refused, not merged
       expect(await admin.hlen(keys.seals)).toBe(written);
       expect(perSealer.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(written);
-      expect(await verifyAuditChain({ redis: admin, prefix, key, pageSize: 33 })).toEqual({ ok: true, checked: written, unsealed: 0 });
+      expect(await verifyAuditChain({ redis: admin, prefix, key, pageSize: 33 })).toMatchObject({ ok: true, checked: written, unsealed: 0 });
     } finally {
       stop = true;
       await Promise.allSettled([...racers, thief]);

@@ -18,7 +18,7 @@ describe('GET /api/v1/audit/verify is bounded per viewer', () => {
   afterAll(() => h?.stop());
 
   it('a second verify from the same viewer while one runs gets 429 with Retry-After; the first answers', async () => {
-    const call = () => fetch(`${h.main.url}/api/v1/audit/verify`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } });
+    const call = () => fetch(`${h.main.url}/api/v1/audit/verify?full=true`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } });
     const answers = await Promise.all([call(), call(), call()]);
     const statuses = answers.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -31,5 +31,19 @@ describe('GET /api/v1/audit/verify is bounded per viewer', () => {
     expect(await ok.json()).toMatchObject({ ok: true });
     // Once it has answered, the viewer may verify again.
     expect((await call()).status).toBe(200);
+  });
+
+  it('the API verifies from the cached checkpoint by default; full=true recomputes every seal', async () => {
+    const get = async (query = '') => (await (await fetch(`${h.main.url}/api/v1/audit/verify${query}`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })).json()) as { ok: boolean; checked: number; unchangedThrough?: { entries: number }; range?: { from: string; to: string } };
+    await get();
+    const cached = await get();
+    expect(cached.ok).toBe(true);
+    expect(cached.unchangedThrough!.entries).toBeGreaterThanOrEqual(20_000);
+    expect(cached.checked).toBeLessThan(100);
+    const full = await get('?full=true');
+    expect(full).toMatchObject({ ok: true, range: expect.objectContaining({ from: expect.any(String), to: expect.any(String) }) });
+    expect(full.checked).toBeGreaterThanOrEqual(20_000);
+    expect(full.unchangedThrough).toBeUndefined();
+    expect((await fetch(`${h.main.url}/api/v1/audit/verify?full=maybe`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })).status).toBe(400);
   });
 });

@@ -94,7 +94,8 @@ export function renderVerifyReport(r: AuditChainReport): string {
   const lines: string[] = [];
   if (r.ok) {
     lines.push('Audit chain: ok');
-    lines.push(`Checked:     ${r.checked} sealed entries, each matches the HMAC chain`);
+    if (r.unchangedThrough) lines.push(`Unchanged:   ${r.unchangedThrough.entries} entries through ${r.unchangedThrough.id}, as at the last verify (key-attested checkpoint; --full recomputes them)`);
+    lines.push(`Checked:     ${r.checked} sealed entries, each matches the HMAC chain${r.range ? ` (${r.range.from} … ${r.range.to})` : ''}`);
   } else {
     lines.push('Audit chain: NOT OK');
     if (r.firstBad) lines.push(`First bad:   ${r.firstBad.id}: ${r.firstBad.reason}`);

@@ -254,8 +254,8 @@ export async function auditListVerb(ctx: AuditContext, opts: AuditListOptions): 
 }
 
 /** `remediator audit verify`: exit 0 when the chain is intact, 1 when not. */
-export async function auditVerifyVerb(ctx: AuditContext, opts: { checkpoint?: string; output: 'table' | 'json' }): Promise<ExitCode> {
-  const report = await ctx.client.get<AuditChainReport>('api/v1/audit/verify', { checkpoint: opts.checkpoint });
+export async function auditVerifyVerb(ctx: AuditContext, opts: { checkpoint?: string; full?: boolean; output: 'table' | 'json' }): Promise<ExitCode> {
+  const report = await ctx.client.get<AuditChainReport>('api/v1/audit/verify', { checkpoint: opts.checkpoint, ...(opts.full ? { full: 'true' } : {}) });
   await ctx.write(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderVerifyReport(report));
   return report.ok ? EXIT.ok : EXIT.refused;
 }
@@ -369,6 +369,7 @@ Examples:
     audit
       .command('verify')
       .description('recompute the HMAC seal chain; exit 0 when intact, 1 when an entry was edited, removed, inserted or reordered')
-      .option('--checkpoint <id:seal>', 'a seal from the sealer\'s "audit seal" log line: also proves the newest entries were not removed'),
-  ).action((_opts: unknown, cmd: Command) => act(cmd, false, (ctx) => auditVerifyVerb(ctx, cmd.opts<{ checkpoint?: string; output: 'table' | 'json' }>())));
+      .option('--checkpoint <id:seal>', 'a seal from the sealer\'s "audit seal" log line: also proves the newest entries were not removed')
+      .option('--full', 'recompute every seal, not only those after the last verify (whose entries are checked unchanged against its key-attested checkpoint)'),
+  ).action((_opts: unknown, cmd: Command) => act(cmd, false, (ctx) => auditVerifyVerb(ctx, cmd.opts<{ checkpoint?: string; full?: boolean; output: 'table' | 'json' }>())));
 }
