@@ -8,5 +8,6 @@ test('all audit keys share the {prefix} hash tag', () => {
     sealed: '{remediator}:audit:sealed',
     anchor: '{remediator}:audit:anchor',
     sealerLock: '{remediator}:audit:sealer',
+    verified: '{remediator}:audit:verified',
   });
 });
