@@ -378,19 +378,6 @@ export class RunExecutor {
     return { ...this.base(run), type: 'kube_mutation', action: step.action, object: step.object, method: step.request.method, path: step.request.path, dryRun: step.request.dryRun, result: step.result, detail: step.detail, before: step.before, after: step.after };
   }
 
-  /**
-   * Ends a run whose BullMQ job failed outside the playbook (stalled more often than allowed, its
-   * lock lost, Redis failing while the attempt recorded its end), so it is not left `running`.
-   */
-  async endFailedJob(runId: string, why: string): Promise<RunStatus | undefined> {
-    const run = await this.deps.runs.get(runId);
-    if (!run || (run.status !== 'queued' && run.status !== 'running')) return undefined;
-    run.reason = `its queue job failed outside the playbook: ${why}`;
-    await this.deps.guards.releaseSlot(run.id).catch(() => undefined);
-    this.deps.logger.error({ runId, why }, 'run ended: its queue job failed outside the playbook');
-    return this.finish(run, 'failed', ['queued', 'running']);
-  }
-
   private base(run: Run): Record<string, unknown> {
     return { at: new Date(this.now()).toISOString(), actor: run.trigger.operator ?? 'worker', runId: run.id, target: run.target, playbook: run.playbook, rule: run.trigger.rule };
   }

@@ -34,7 +34,8 @@ const BATCH = 1000;
  * - queued past `guards.maxQueueAge` since it was enqueued or approved (no worker took it) →
  *   `expired`; queued without a job (the process died between recording and enqueueing, or an
  *   approval's enqueue was lost) → enqueued again;
- * - running whose job was removed, failed or completed outside the executor → `failed`;
+ * - queued or running whose job failed outside the executor (stalled past BullMQ's limit, failed
+ *   while Redis errored), or running whose job was removed or completed → `failed`;
  * - running with no worker holding its job for longer than `guards.maxQueueAge` → `failed`.
  * So every run ends within max(approvalTimeout, maxQueueAge) plus one sweep interval of its last
  * progress. Each ending carries a reason, a `run_status` audit entry and the runs metric.
@@ -72,9 +73,14 @@ export class RunSweeper {
         continue;
       }
       if (status === 'awaiting_approval') continue;
-      const run = await this.deps.runs.get(id);
-      if (!run) continue;
+      if (failed !== null) {
+        // Stalled past BullMQ's limit, or failed while Redis errored: the executor recorded no end.
+        await this.endById(id, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(`${keys.bullPrefix}:jobs:${id}`, 'failedReason')) ?? 'unknown reason'}`);
+        continue;
+      }
       if (status === 'queued') {
+        const run = await this.deps.runs.get(id);
+        if (!run) continue;
         const since = Date.parse(run.queuedAt ?? run.createdAt);
         if (nowMs - since > this.deps.guards.maxQueueAgeMs) {
           await this.end(run, 'expired', `no worker started it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) of being ${run.queuedAt ? 'approved' : 'enqueued'}`);
@@ -83,16 +89,15 @@ export class RunSweeper {
         }
         continue;
       }
-      // running
-      if (!hasJob) await this.end(run, 'failed', 'its queue job was removed outside Remediator while it ran');
-      else if (failed !== null) await this.end(run, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(`${keys.bullPrefix}:jobs:${id}`, 'failedReason')) ?? 'unknown reason'}`);
-      else if (completed !== null) await this.end(run, 'failed', 'its queue job completed without the run recording an end');
+      // Running: the run record is read only when it has to end.
+      if (!hasJob) await this.endById(id, 'failed', 'its queue job was removed outside Remediator while it ran');
+      else if (completed !== null) await this.endById(id, 'failed', 'its queue job completed without the run recording an end');
       else if (locked) {
         if (strandedSince !== null) await redis.hdel(keys.stranded, id);
       } else if (strandedSince === null) {
         await redis.hset(keys.stranded, id, String(nowMs));
       } else if (nowMs - Number(strandedSince) > this.deps.guards.maxQueueAgeMs) {
-        await this.end(run, 'failed', `no worker resumed it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) after its worker went away`);
+        await this.endById(id, 'failed', `no worker resumed it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) after its worker went away`);
       }
     }
     if (orphans.length > 0) {
@@ -113,6 +118,11 @@ export class RunSweeper {
       run.approval = { ...(run.approval ?? { requiredBy: 'rule' }), decision: 'expired', at: new Date(nowMs).toISOString() };
       await this.end(run, 'expired', `no approval within guards.approvalTimeout (${seconds(guards.approvalTimeoutMs)})`);
     }
+  }
+
+  private async endById(id: string, status: 'expired' | 'failed', reason: string): Promise<void> {
+    const run = await this.deps.runs.get(id);
+    if (run) await this.end(run, status, reason);
   }
 
   private async end(run: Run, status: 'expired' | 'failed', reason: string): Promise<void> {

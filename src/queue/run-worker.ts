@@ -13,7 +13,7 @@ import { QUEUE_NAME, JOB_ATTEMPTS, type RunJobData } from './run-queue.js';
  * Recovery in seconds: the job lock lives CLAIM_TTL_MS and stalled jobs are looked for every
  * STALL_CHECK_MS, so a run whose worker died is resumed elsewhere within RECOVERY_BOUND_MS
  * (src/engine/claim-timing.ts). A job that stalls more than once (it keeps killing its worker)
- * fails; its run is then ended here with that reason, as is any run whose job fails outside the
+ * fails; the sweeper then ends its run with that reason, as any run whose job fails outside the
  * executor.
  */
 export class RunWorker {
@@ -55,14 +55,8 @@ export class RunWorker {
       }
     });
     this.worker.on('stalled', (jobId) => opts.logger.warn({ runId: jobId }, 'job stalled (its worker stopped renewing the lock); resuming it'));
-    this.worker.on('failed', (job, err) => {
-      opts.logger.warn({ err, runId: job?.data.runId }, 'job attempt failed');
-      if (!job) return;
-      void job
-        .isFailed()
-        .then((final) => (final ? opts.executor.endFailedJob(job.data.runId, err.message) : undefined))
-        .catch((error: unknown) => opts.logger.warn({ err: error, runId: job.data.runId }, 'could not end the run of a failed job'));
-    });
+    // A job that fails for good outside the executor leaves its run to the sweeper (run-sweeper.ts).
+    this.worker.on('failed', (job, err) => opts.logger.warn({ err, runId: job?.data.runId }, 'job attempt failed'));
   }
 
   start(): void {
