@@ -4,9 +4,6 @@ import type { Run } from '../domain/run.js';
 import type { GuardStore } from './guard-store.js';
 import { CLAIM_RENEW_MS } from './claim-timing.js';
 
-/** How often a running attempt renews its claims and looks for a cancel (a cancel wakes it within this). */
-const WATCH_MS = Math.min(1000, CLAIM_RENEW_MS);
-
 export interface AttemptClaimsOptions {
   guards: Pick<GuardStore, 'acquireLock' | 'renewLock' | 'releaseLock' | 'lockHolder' | 'claimSlot' | 'heartbeatSlot' | 'releaseSlot' | 'cancelRequest'>;
   run: Run;
@@ -52,7 +49,8 @@ export class AttemptClaims {
       log.info('guards.maxConcurrentRuns reached; run waits');
       return 'full';
     }
-    this.watch = setInterval(() => this.tick(), Math.min(WATCH_MS, ttlMs / 3));
+    // A cancel wakes the attempt within one tick.
+    this.watch = setInterval(() => this.tick(), Math.min(CLAIM_RENEW_MS, ttlMs / 3));
     return 'held';
   }
 
