@@ -158,6 +158,8 @@ export interface ScenarioRig {
   sim: SimCluster;
   /** The first process started. */
   main: Remediator;
+  /** Its config file, for processes of the binary started beside it. */
+  config: RigConfig;
   stop(): Promise<void>;
 }
 
@@ -171,6 +173,7 @@ export async function startScenarioRig(opts: { sim?: () => Promise<SimCluster>; 
   return {
     sim,
     main: processes[0]!,
+    config,
     async stop() {
       await Promise.all(processes.map((p) => p.stop()));
       await sim.close();

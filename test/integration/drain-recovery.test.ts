@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { killHard, senderOf, spawnWorker, waitWorkerReady, type WorkerProcess } from '../helpers/worker-processes.js';
-import { doubleEvictions, repeatedWrites, SCENARIOS, startInProcess, startRun, startScenarioRig, startScenarioSim, waitTerminal, writeRigConfig, OPERATOR_TOKEN, type ScenarioRig } from '../helpers/fault-rig.js';
+import { doubleEvictions, repeatedWrites, SCENARIOS, startRun, startScenarioRig, waitTerminal, OPERATOR_TOKEN, type ScenarioRig } from '../helpers/fault-rig.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
 import { RECOVERY_BOUND_MS } from '../../src/engine/claim-timing.js';
 import type { Remediator } from '../../src/composition-root.js';
@@ -11,7 +9,7 @@ import type { SimCluster } from '../../src/sim/sim-cluster.js';
 const cordons = (sim: SimCluster) =>
   sim.requests.filter((r) => r.method === 'PATCH' && r.path === '/api/v1/nodes/gpu-a' && !r.dryRun && (r.body as { spec?: { unschedulable?: boolean } } | undefined)?.spec?.unschedulable === true);
 
-/** Redis, the drain scenario's cluster, an in-process api and `count` worker processes of the binary. */
+/** The drain scenario's rig with an in-process api and `count` worker processes of the binary. */
 interface WorkerRig {
   sim: SimCluster;
   api: Remediator;
@@ -20,22 +18,17 @@ interface WorkerRig {
 }
 
 async function startWorkerRig(count: number): Promise<WorkerRig> {
-  const redis = await startRedisServer();
-  const sim = await startScenarioSim(SCENARIOS['drain-gpu-node']!);
-  const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}` });
-  const api = await startInProcess(config, 'api');
+  const rig = await startScenarioRig({ roles: ['api'] });
   const workers = new Set<WorkerProcess>();
-  for (let i = 0; i < count; i++) workers.add(await spawnWorker(config.path));
+  for (let i = 0; i < count; i++) workers.add(await spawnWorker(rig.config.path));
   await Promise.all([...workers].map((w) => waitWorkerReady(w)));
   return {
-    sim,
-    api,
+    sim: rig.sim,
+    api: rig.main,
     workers,
     async stop() {
       await Promise.all([...workers].map(killHard));
-      await api.stop();
-      await sim.close();
-      await redis.stop();
+      await rig.stop();
     },
   };
 }

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { killHard, spawnWorker, waitWorkerReady, type WorkerProcess } from '../helpers/worker-processes.js';
-import { startInProcess, startRun, waitTerminal, writeRigConfig } from '../helpers/fault-rig.js';
-import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
+import { startRun, startScenarioRig, waitTerminal, type ScenarioRig } from '../helpers/fault-rig.js';
+import { startSimCluster } from '../../src/sim/sim-cluster.js';
 import { parseSeed } from '../../src/sim/sim-seed.js';
 import { CLAIM_TTL_MS } from '../../src/engine/claim-timing.js';
 import type { Remediator } from '../../src/composition-root.js';
@@ -40,28 +38,27 @@ pods:${pods}
  * be taken over (each finishes in its first attempt) and no lock may be lost.
  */
 describe('no false stalls under CPU load on two cores', () => {
-  let redis: RedisServerHandle;
-  let sim: SimCluster;
+  let rig: ScenarioRig;
   let api: Remediator;
   let worker: WorkerProcess;
   const burners: ChildProcess[] = [];
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    sim = await startSimCluster({ seed: parseSeed(seed(), 'no-false-stalls') });
-    for (let i = 0; i < RUNS; i++) sim.markOOMKilled('ml', `svc-${i}-6f9c7d5b8-abcd${i}`, 'main');
-    const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `s${randomBytes(4).toString('hex')}`, guards: { maxConcurrentRuns: RUNS } });
-    api = await startInProcess(config, 'api');
-    worker = await spawnWorker(config.path, 'info');
+    const sim = async () => {
+      const cluster = await startSimCluster({ seed: parseSeed(seed(), 'no-false-stalls') });
+      for (let i = 0; i < RUNS; i++) cluster.markOOMKilled('ml', `svc-${i}-6f9c7d5b8-abcd${i}`, 'main');
+      return cluster;
+    };
+    rig = await startScenarioRig({ sim, roles: ['api'], options: { guards: { maxConcurrentRuns: RUNS } } });
+    api = rig.main;
+    worker = await spawnWorker(rig.config.path, 'info');
     await waitWorkerReady(worker);
   }, 90_000);
 
   afterAll(async () => {
     for (const b of burners) b.kill('SIGKILL');
     if (worker) await killHard(worker);
-    await api?.stop();
-    await sim?.close();
-    await redis?.stop();
+    await rig?.stop();
   });
 
   it(`${RUNS} runs of ${READY_DELAY_MS / 1000} s each finish in their first attempt while both cores are busy`, async () => {
