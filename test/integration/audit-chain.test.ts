@@ -8,24 +8,9 @@ import { AuditSealer } from '../../src/audit/audit-sealer.js';
 import { verifyAuditChain } from '../../src/audit/verify-audit-chain.js';
 import { auditKeys, type AuditKeys } from '../../src/audit/audit-keys.js';
 import { AuditChainStore } from '../../src/audit/audit-chain-store.js';
-import type { AuditEntry } from '../../src/audit/audit-entry.js';
+import { rewriteStream, sampleAuditEntry as entry, type StreamRow as Row } from '../helpers/audit-stream.js';
 
 const silent = pino({ level: 'silent' });
-type Row = [id: string, fields: string[]];
-
-function entry(i: number): AuditEntry {
-  return { type: 'run_status', at: new Date(1_714_000_000_000 + i * 1000).toISOString(), actor: 'worker', runId: `run-${i}`, target: `node/gpu-${i % 7}`, from: 'queued', to: 'running', reason: `step ${i}` };
-}
-
-/** Streams cannot be edited in place: rebuild one with the same (or crafted) ids. */
-async function rewriteStream(redis: Redis, key: string, change: (rows: Row[]) => Row[]): Promise<void> {
-  const rows = (await redis.xrange(key, '-', '+')) as Row[];
-  const next = change(rows.map(([id, f]) => [id, [...f]]));
-  const multi = redis.multi().del(key);
-  for (const [id, fields] of next) multi.xadd(key, id, ...fields);
-  await multi.exec();
-}
-
 describe('audit chain: seal and verify', () => {
   let server: RedisServerHandle;
   let redis: Redis;

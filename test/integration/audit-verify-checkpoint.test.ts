@@ -6,12 +6,11 @@ import { startRedisServer, type RedisServerHandle } from '../helpers/redis-serve
 import { AuditSealer } from '../../src/audit/audit-sealer.js';
 import { verifyAuditChain } from '../../src/audit/verify-audit-chain.js';
 import { auditKeys } from '../../src/audit/audit-keys.js';
+import { rewriteStream, sampleAuditEntry } from '../helpers/audit-stream.js';
 
 const silent = pino({ level: 'silent' });
-type Row = [id: string, fields: string[]];
-
 function entryJson(i: number): string {
-  return JSON.stringify({ type: 'run_status', at: new Date(1_714_000_000_000 + i * 1000).toISOString(), actor: 'worker', runId: `run-${i}`, target: `node/gpu-${i % 7}`, from: 'queued', to: 'running', reason: `step ${i}` });
+  return JSON.stringify(sampleAuditEntry(i));
 }
 
 async function append(redis: Redis, stream: string, n: number, offset = 0): Promise<string[]> {
@@ -22,15 +21,6 @@ async function append(redis: Redis, stream: string, n: number, offset = 0): Prom
     for (const [, id] of (await multi.exec()) ?? []) ids.push(String(id));
   }
   return ids;
-}
-
-/** Streams cannot be edited in place: rebuild one with the same ids. */
-async function rewrite(redis: Redis, key: string, change: (rows: Row[]) => Row[]): Promise<void> {
-  const rows = (await redis.xrange(key, '-', '+')) as Row[];
-  const next = change(rows.map(([id, f]) => [id, [...f]]));
-  const multi = redis.multi().del(key);
-  for (const [id, fields] of next) multi.xadd(key, id, ...fields);
-  await multi.exec();
 }
 
 /**
@@ -95,7 +85,7 @@ describe('audit verify from a cached, key-attested checkpoint', () => {
     it('a changed field', async () => {
       const { prefix, ids, verify } = await chain(200);
       expect(await verify()).toMatchObject({ ok: true });
-      await rewrite(redis, auditKeys(prefix).stream, (rows) => {
+      await rewriteStream(redis, auditKeys(prefix).stream, (rows) => {
         const e = JSON.parse(rows[57]![1][1]!) as { reason: string };
         e.reason = 'nothing to see here';
         rows[57]![1][1] = JSON.stringify(e);
@@ -107,7 +97,7 @@ describe('audit verify from a cached, key-attested checkpoint', () => {
     it('a reordered entry', async () => {
       const { prefix, ids, verify } = await chain(200);
       await verify();
-      await rewrite(redis, auditKeys(prefix).stream, (rows) => {
+      await rewriteStream(redis, auditKeys(prefix).stream, (rows) => {
         const a = rows[30]![1];
         rows[30]![1] = rows[31]![1];
         rows[31]![1] = a;
@@ -137,7 +127,7 @@ describe('audit verify from a cached, key-attested checkpoint', () => {
       await verify();
       const keys = auditKeys(prefix);
       await redis.hset(keys.verified, 'id', ids[199]!, 'count', '1');
-      await rewrite(redis, keys.stream, (rows) => {
+      await rewriteStream(redis, keys.stream, (rows) => {
         rows[10]![1][1] = entryJson(9999);
         return rows;
       });
