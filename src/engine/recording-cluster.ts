@@ -81,6 +81,8 @@ export class RecordingCluster implements ClusterClient {
   /** What the playbook last read, used as a step's `before` without another request. */
   private readonly seenScales = new Map<string, ScaleInfo>();
   private readonly seenNodes = new Map<string, NodeInfo>();
+  /** Uids looked up for Events whose object came without one. */
+  private readonly uids = new Map<string, string | undefined>();
 
   constructor(
     private readonly inner: ClusterClient,
@@ -272,8 +274,6 @@ export class RecordingCluster implements ClusterClient {
       },
     });
   }
-
-  private readonly uids = new Map<string, string | undefined>();
 
   private async uidOf(ref: ObjectRef): Promise<{ uid?: string }> {
     const key = refName(ref);
