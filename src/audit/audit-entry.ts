@@ -97,6 +97,32 @@ export interface AuditTrimmedEntry extends AuditBase {
   lengthBefore?: number;
 }
 
+export interface HealthCheckEntry extends AuditBase {
+  type: 'health_check';
+  result: 'healthy' | 'unhealthy';
+  detail: string;
+}
+
+export interface PrecheckEntry extends AuditBase {
+  type: 'precheck';
+  /** The PromQL sent to Prometheus, labels filled in. */
+  query: string;
+  result: 'pass' | 'fail' | 'error';
+  /** The samples it returned, or what went wrong. */
+  detail: string;
+}
+
+export interface VerificationEntry extends AuditBase {
+  type: 'verification';
+  /** `scheduled` when it starts; then its outcome. */
+  result: 'scheduled' | 'resolved' | 'not_resolved' | 'error';
+  detail: string;
+  /** PromQL polled until empty; absent when Alertmanager is asked about the alert. */
+  query?: string;
+  /** The Alertmanager silence held while verifying, if one was asked for. */
+  silenceId?: string;
+}
+
 export type AuditEntry =
   | RunCreatedEntry
   | GuardBlockedEntry
@@ -105,7 +131,10 @@ export type AuditEntry =
   | OperatorActionEntry
   | AuthFailedEntry
   | AlertResolvedEntry
-  | AuditTrimmedEntry;
+  | AuditTrimmedEntry
+  | HealthCheckEntry
+  | PrecheckEntry
+  | VerificationEntry;
 
 export type AuditEntryType = AuditEntry['type'];
 

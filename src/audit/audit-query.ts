@@ -14,6 +14,9 @@ export const AUDIT_ENTRY_TYPES = [
   'auth_failed',
   'alert_resolved',
   'audit_trimmed',
+  'health_check',
+  'precheck',
+  'verification',
 ] as const satisfies readonly AuditEntryType[];
 type MissingType = Exclude<AuditEntryType, (typeof AUDIT_ENTRY_TYPES)[number]>;
 const typesComplete: [MissingType] extends [never] ? true : MissingType = true;

@@ -88,6 +88,13 @@ export interface RunApproval {
   at?: string;
 }
 
+/** The built-in health check's verdict (DESIGN §10): what "done" means on the cluster. */
+export interface RunHealth {
+  result: 'healthy' | 'unhealthy';
+  detail: string;
+  at: string;
+}
+
 export interface Run {
   id: string;
   status: RunStatus;
@@ -105,6 +112,8 @@ export interface Run {
   /** Why an operator cancelled it (set while a running run winds down between steps). */
   cancelRequested?: { by: string; reason: string; at: string };
   steps: RunStep[];
+  /** Set once the playbook's health check has a verdict (never for dry runs). */
+  health?: RunHealth;
   attempts: number;
   createdAt: string;
   /** Approved runs get `guards.maxQueueAge` from here rather than from creation. */

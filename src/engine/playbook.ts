@@ -65,6 +65,14 @@ export interface PlaybookContext {
    * permanently (e.g. an eviction still blocked by a PDB at the drain timeout).
    */
   countActionError(action: ActionName): void;
+  /**
+   * Records the built-in health check's verdict on the run and in the audit log (DESIGN §10):
+   * `healthy` when the cluster shows the remediation worked (rollout at the new count, a Ready
+   * replacement, evicted workloads available elsewhere), `unhealthy` with what is missing when
+   * the wait timed out (the playbook then fails the run; the mutation stays). Dry runs never wait,
+   * so they never report one.
+   */
+  reportHealth(result: 'healthy' | 'unhealthy', detail: string): Promise<void>;
 }
 
 /** Facts a playbook records in the last-action annotation, beyond its reason. */

@@ -265,6 +265,10 @@ export class RunExecutor {
         set.add(action);
         this.extraErrors.set(run.id, set);
       },
+      reportHealth: async (result: 'healthy' | 'unhealthy', detail: string) => {
+        run.health = { result, detail, at: new Date(this.now()).toISOString() };
+        await this.deps.runs.saveDoc(run, [{ ...this.base(run), type: 'health_check', result, detail }]);
+      },
     };
   }
 

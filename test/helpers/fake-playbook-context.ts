@@ -69,6 +69,8 @@ export interface FakePlaybookContext extends PlaybookContext {
   /** Nodes whose claim the playbook gave back (recorded also when dry, like the engine's no-op). */
   readonly budgetReleases: string[];
   readonly actionErrors: ActionName[];
+  /** Health verdicts the playbook reported, in order. */
+  readonly health: { result: 'healthy' | 'unhealthy'; detail: string }[];
 }
 
 export function createFakeContext(options: FakeContextOptions): FakePlaybookContext {
@@ -82,6 +84,7 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
   const budgetClaims: string[] = [];
   const budgetReleases: string[] = [];
   const actionErrors: ActionName[] = [];
+  const health: { result: 'healthy' | 'unhealthy'; detail: string }[] = [];
 
   return {
     runId: options.runId ?? 'run-test-1',
@@ -100,6 +103,7 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
     budgetClaims,
     budgetReleases,
     actionErrors,
+    health,
     now: () => clock.now(),
     async sleep(ms) {
       abort.signal.throwIfAborted();
@@ -130,6 +134,9 @@ export function createFakeContext(options: FakeContextOptions): FakePlaybookCont
     },
     countActionError(action) {
       actionErrors.push(action);
+    },
+    async reportHealth(result, detail) {
+      health.push({ result, detail });
     },
   };
 }

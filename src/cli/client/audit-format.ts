@@ -50,6 +50,12 @@ export function auditDetail(item: AuditItem): string {
       return `alert ${item.fingerprint} resolved${item.cancelled && item.cancelled.length > 0 ? `; cancelled ${item.cancelled.map(shortId).join(', ')}` : ''}`;
     case 'audit_trimmed':
       return `${item.count} oldest entries removed (${item.reason}); anchor ${item.anchorId}`;
+    case 'health_check':
+      return `health ${item.result}: ${item.detail}`;
+    case 'precheck':
+      return `precheck ${item.result}: ${item.query}` + suffix(item.detail);
+    case 'verification':
+      return join(`verification ${item.result}`, item.silenceId && `silence ${item.silenceId}`) + suffix(item.detail);
     case 'unreadable':
       return `unreadable entry: ${item.raw}`;
     default: {
