@@ -11,3 +11,14 @@ export const DEFAULT_ALERT_PARAM_KEYS: Readonly<Record<string, readonly string[]
   'drain-gpu-node': ['node'],
   'uncordon-node': ['node'],
 };
+
+/**
+ * Alert labels each playbook's label mapping reads (`paramsFromLabels`). A precheck or verify
+ * query may use these in placeholders besides the labels the rule's matchers require.
+ */
+export const DEFAULT_ALERT_LABELS_READ: Readonly<Record<string, readonly string[]>> = {
+  'restart-oom-pod': ['namespace', 'pod', 'container'],
+  'scale-replicas': ['namespace', 'deployment', 'statefulset'],
+  'drain-gpu-node': ['node', 'kubernetes_node', 'Hostname', 'hostname', 'instance'],
+  'uncordon-node': ['node', 'kubernetes_node', 'Hostname', 'hostname', 'instance'],
+};

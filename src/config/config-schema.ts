@@ -133,9 +133,30 @@ const runs = z
   })
   .prefault({});
 
-const prometheus = z.strictObject({ url: httpUrl, bearerTokenFile: filePath.optional() });
+/** How to reach Prometheus or Alertmanager: the same auth and TLS keys for both. */
+const endpoint = (what: string) =>
+  z
+    .strictObject({
+      url: httpUrl.describe(what),
+      bearerTokenFile: filePath.optional().describe('file holding a bearer token; read at every request'),
+      basicAuth: z.strictObject({ username: z.string().min(1), passwordFile: filePath }).optional(),
+      timeoutSeconds: z.number().positive().max(300).default(10).describe('per request'),
+      retries: z.int().min(0).max(5).default(2).describe('after the first attempt, on transport errors, timeouts, 429 and 5xx'),
+      tls: z
+        .strictObject({
+          caFile: filePath.optional(),
+          certFile: filePath.optional(),
+          keyFile: filePath.optional(),
+          insecureSkipVerify: z.boolean().default(false),
+        })
+        .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), 'set certFile and keyFile together')
+        .optional(),
+    })
+    .refine((e) => e.bearerTokenFile === undefined || e.basicAuth === undefined, 'set at most one of bearerTokenFile and basicAuth');
 
-const alertmanager = z.strictObject({ url: httpUrl.describe('to ask whether an alert is still firing') });
+const prometheus = endpoint('Prometheus HTTP API base URL, for precheck and verify queries');
+
+const alertmanager = endpoint('Alertmanager base URL (API v2): is the alert still firing; silences while verifying');
 
 const notification = z
   .strictObject({
@@ -162,7 +183,14 @@ const rule = z.strictObject({
   dryRun: z.boolean().default(false).describe('shadow mode for this rule'),
   continue: z.boolean().default(false).describe('let later rules match too (Alertmanager routing semantics)'),
   precheck: z.string().min(1).optional().describe('PromQL that must return a result before acting'),
-  verify: z.strictObject({ within: duration({ positive: true }) }).optional(),
+  verify: z
+    .strictObject({
+      within: duration({ positive: true }).describe('how long the problem may take to go away after the run'),
+      query: z.string().min(1).optional().describe('PromQL polled until it returns nothing; without it, Alertmanager is asked about the alert'),
+      silence: z.boolean().default(false).describe('silence the alert in Alertmanager while verifying'),
+      interval: duration({ positive: true }).optional().describe('time between checks (default: within / 10, from 5s to 1m)'),
+    })
+    .optional(),
   escalate: z.strictObject({ notify: z.array(z.string().min(1)).min(1) }).optional(),
   notify: z.array(z.string().min(1)).optional(),
 });

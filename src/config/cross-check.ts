@@ -1,5 +1,7 @@
 import type { AnyPlaybook } from '../engine/playbook.js';
 import { checkRuleParams } from './check-rule-params.js';
+import { checkRuleQueries } from './check-rule-queries.js';
+import { DEFAULT_ALERT_LABELS_READ } from './alert-param-keys.js';
 import type { ConfigProblem } from './config-error.js';
 import { formatPath } from './format-path.js';
 
@@ -17,6 +19,7 @@ export function crossCheck(
   raw: Record<string, unknown>,
   playbooks: PlaybookLookup,
   alertParamKeys: Readonly<Record<string, readonly string[]>>,
+  alertLabelsRead: Readonly<Record<string, readonly string[]>> = DEFAULT_ALERT_LABELS_READ,
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const rules = Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
@@ -58,9 +61,13 @@ export function crossCheck(
       });
     }
 
-    if (rule.precheck !== undefined && raw.prometheus === undefined) {
-      problems.push({ path: formatPath(at('precheck')), message: 'needs prometheus.url to run the query' });
-    }
+    problems.push(
+      ...checkRuleQueries(rule, at, {
+        hasPrometheus: raw.prometheus !== undefined,
+        hasAlertmanager: raw.alertmanager !== undefined,
+        labelsRead: typeof rule.playbook === 'string' ? (alertLabelsRead[rule.playbook] ?? []) : [],
+      }),
+    );
   });
   return problems;
 }

@@ -8,7 +8,8 @@ import { ConfigError, type ConfigProblem } from './config-error.js';
 import { configSchema, type ConfigDocument } from './config-schema.js';
 import { crossCheck, type PlaybookLookup } from './cross-check.js';
 import { issuesToProblems, requiredMessage } from './issues-to-problems.js';
-import type { LoadedConfig, RuleConfig, TokenConfig, TokenRole } from './loaded-config.js';
+import type { LoadedConfig, RuleConfig, TokenConfig, TokenRole, VerifyConfig } from './loaded-config.js';
+import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 import { resolveTokens } from './resolve-tokens.js';
 
 export type { PlaybookLookup } from './cross-check.js';
@@ -176,20 +177,43 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
         dryRun: rule.dryRun,
         continue: rule.continue,
         ...(rule.precheck !== undefined && { precheck: rule.precheck }),
-        ...(rule.verify !== undefined && { verify: { withinMs: parseDuration(rule.verify.within) } }),
+        ...(rule.verify !== undefined && { verify: verifyConfig(rule.verify) }),
         ...(rule.escalate !== undefined && { escalate: { notify: [...rule.escalate.notify] } }),
         notify: rule.notify ?? [],
       }),
     ),
   };
-  if (doc.prometheus) {
-    config.prometheus = {
-      url: doc.prometheus.url,
-      ...(doc.prometheus.bearerTokenFile !== undefined && { bearerTokenFile: file(doc.prometheus.bearerTokenFile) }),
-    };
-  }
-  if (doc.alertmanager) config.alertmanager = { url: doc.alertmanager.url };
+  if (doc.prometheus) config.prometheus = endpointConfig(doc.prometheus, file);
+  if (doc.alertmanager) config.alertmanager = endpointConfig(doc.alertmanager, file);
   return config;
+}
+
+type EndpointDocument = NonNullable<ConfigDocument['prometheus']>;
+
+function endpointConfig(doc: EndpointDocument, file: (path: string) => string): HttpEndpointConfig {
+  const tls = doc.tls;
+  return {
+    url: doc.url,
+    timeoutSeconds: doc.timeoutSeconds,
+    retries: doc.retries,
+    ...(doc.bearerTokenFile !== undefined && { bearerTokenFile: file(doc.bearerTokenFile) }),
+    ...(doc.basicAuth !== undefined && { basicAuth: { username: doc.basicAuth.username, passwordFile: file(doc.basicAuth.passwordFile) } }),
+    ...(tls !== undefined && {
+      tls: {
+        insecureSkipVerify: tls.insecureSkipVerify,
+        ...(tls.caFile !== undefined && { caFile: file(tls.caFile) }),
+        ...(tls.certFile !== undefined && { certFile: file(tls.certFile) }),
+        ...(tls.keyFile !== undefined && { keyFile: file(tls.keyFile) }),
+      },
+    }),
+  };
+}
+
+/** Checks every `within / 10`, at least every minute and at most every 5 s, unless `interval` says otherwise. */
+function verifyConfig(doc: NonNullable<ConfigDocument['rules'][number]['verify']>): VerifyConfig {
+  const withinMs = parseDuration(doc.within);
+  const intervalMs = doc.interval !== undefined ? parseDuration(doc.interval) : Math.min(60_000, Math.max(5000, Math.round(withinMs / 10)));
+  return { withinMs, silence: doc.silence, intervalMs, ...(doc.query !== undefined && { query: doc.query }) };
 }
 
 function tokenConfig(name: string, role: TokenRole, secret: string): TokenConfig {

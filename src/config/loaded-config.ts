@@ -1,6 +1,7 @@
 import type { Matcher } from '../alertmanager/matcher.js';
 import type { EngineGuards, EngineRule } from '../engine/engine-rule.js';
 import type { TOKEN_ROLES } from './config-schema.js';
+import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
@@ -20,10 +21,19 @@ export interface RuleConfig extends EngineRule {
   /** The matchers as written, for logs, run records and the API. */
   matcherTexts: string[];
   continue: boolean;
+  /** PromQL with `{{ labels.NAME }}` placeholders (src/engine/query-template.ts). */
   precheck?: string;
-  verify?: { withinMs: number };
+  verify?: VerifyConfig;
   escalate?: { notify: string[] };
   notify: string[];
+}
+
+export interface VerifyConfig {
+  withinMs: number;
+  /** Polled until empty; without it, Alertmanager is asked whether the alert still fires. */
+  query?: string;
+  silence: boolean;
+  intervalMs: number;
 }
 
 export interface GuardsConfig extends EngineGuards {
@@ -51,8 +61,8 @@ export interface LoadedConfig {
   guards: GuardsConfig;
   /** Run records (and the runs index) expire this long after creation (`runs.retention`). */
   runs: { retentionMs: number };
-  prometheus?: { url: string; bearerTokenFile?: string };
-  alertmanager?: { url: string };
+  prometheus?: HttpEndpointConfig;
+  alertmanager?: HttpEndpointConfig;
   notifications: NotificationConfig[];
   rules: RuleConfig[];
 }

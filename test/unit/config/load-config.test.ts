@@ -177,8 +177,15 @@ describe('DESIGN §3 configuration block', () => {
     expect(config.guards.approvalTimeoutMs).toBe(1_800_000);
     expect(config.audit).toEqual({ keyFile: '/var/run/secrets/remediator/audit-key', maxAgeMs: 90 * 86_400_000, maxEntries: 1_000_000 });
     expect(config.kubernetes).toEqual({ kubeconfig: `${FIXTURES}kubeconfig`, context: 'prod-gpu', requestTimeoutSeconds: 15 });
-    expect(config.prometheus).toEqual({ url: 'http://prometheus:9090', bearerTokenFile: '/var/run/secrets/remediator/prom-token' });
-    expect(config.alertmanager).toEqual({ url: 'http://alertmanager:9093' });
+    expect(config.prometheus).toEqual({
+      url: 'http://prometheus:9090',
+      bearerTokenFile: '/var/run/secrets/remediator/prom-token',
+      timeoutSeconds: 10,
+      retries: 2,
+      tls: { caFile: '/etc/ssl/prom-ca.pem', insecureSkipVerify: false },
+    });
+    expect(config.alertmanager).toEqual({ url: 'http://alertmanager:9093', bearerTokenFile: '/var/run/secrets/remediator/am-api-token', timeoutSeconds: 10, retries: 2 });
+    expect(rule!.verify).toEqual({ withinMs: 900_000, intervalMs: 60_000, silence: false, query: 'max by (node) (DCGM_FI_DEV_GPU_TEMP{node="{{ labels.node }}"}) > 85' });
     expect(config.notifications.map((n) => n.name)).toEqual(['oncall-slack', 'audit-hook']);
   });
 
