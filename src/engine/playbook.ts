@@ -4,7 +4,7 @@ import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
 import type { PlaybookOutcome, RunStep } from '../domain/run.js';
 
 export type { PlaybookOutcome, RunStep } from '../domain/run.js';
-export type { ClusterClient, ObjectRef, PodInfo, NodeInfo, ScaleInfo, Taint, WorkloadKind } from '../kube/cluster-client.js';
+export type { ClusterClient, ObjectRef, PodInfo, NodeInfo, ScaleInfo, Taint, WorkloadKind, WorkloadStatus } from '../kube/cluster-client.js';
 export { KubeApiError, PermanentError, RetryableError, GuardBlockedError } from '../domain/errors.js';
 export { assertNamespace, assertObjectName, nodeTarget, podTarget, workloadTarget } from '../domain/target.js';
 

@@ -103,6 +103,7 @@ export class RecordingCluster implements ClusterClient {
 
   findHpaFor = (kind: WorkloadKind, ns: string, name: string) => this.inner.findHpaFor(kind, ns, name);
   getWorkload: ClusterClient['getWorkload'] = (kind, ns, name) => this.inner.getWorkload(kind, ns, name);
+  getWorkloadStatus = (kind: WorkloadKind, ns: string, name: string) => this.inner.getWorkloadStatus(kind, ns, name);
   getNamespaceLabels = (ns: string) => this.inner.getNamespaceLabels(ns);
   getPod = (ns: string, name: string) => this.inner.getPod(ns, name);
   listPods = (ns: string, selector: Record<string, string>) => this.inner.listPods(ns, selector);

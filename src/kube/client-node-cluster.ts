@@ -14,9 +14,10 @@ import type {
   Taint,
   WorkloadInfo,
   WorkloadKind,
+  WorkloadStatus,
 } from './cluster-client.js';
 import { KubeRequestExecutor, type KubeRequestObserver, type KubeSend } from './kube-request-executor.js';
-import { toNodeInfo, toPodInfo, toScaleInfo, toWireTaint, toWorkloadInfo } from './wire-to-domain.js';
+import { toNodeInfo, toPodInfo, toScaleInfo, toWireTaint, toWorkloadInfo, toWorkloadStatus, type WireRollout } from './wire-to-domain.js';
 
 export interface ClientNodeClusterOptions {
   kc: k8s.KubeConfig;
@@ -179,6 +180,16 @@ export class ClientNodeCluster implements ClusterClient {
     };
     const workload = await this.orUndefined(this.exec.run('get', RESOURCE[kind], send));
     return workload ? toWorkloadInfo(kind, workload) : undefined;
+  }
+
+  async getWorkloadStatus(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadStatus | undefined> {
+    const params = { namespace, name };
+    const send: KubeSend<WireRollout> = (o) =>
+      kind === 'Deployment'
+        ? this.apps.readNamespacedDeploymentWithHttpInfo(params, o)
+        : this.apps.readNamespacedStatefulSetWithHttpInfo(params, o);
+    const workload = await this.orUndefined(this.exec.run('get', RESOURCE[kind], send));
+    return workload ? toWorkloadStatus(workload) : undefined;
   }
 
   async getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {

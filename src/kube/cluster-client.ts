@@ -27,6 +27,26 @@ export interface ScaleInfo {
   resourceVersion: string;
 }
 
+/**
+ * A Deployment's or StatefulSet's rollout as its controller last reported it. Status fields the
+ * server omits (Go's `omitempty` drops zero counters) read as 0.
+ */
+export interface WorkloadStatus {
+  /** spec.replicas: how many pods the workload should run. */
+  replicas: number;
+  /** metadata.generation: bumped by the API server on every spec change, a scale included. */
+  generation: number;
+  /** status.observedGeneration: the generation the controller's status describes. */
+  observedGeneration: number;
+  /** status.replicas: pods the controller counts now (terminating pods excluded). */
+  statusReplicas: number;
+  /** status.updatedReplicas: pods of the current template (revision). */
+  updatedReplicas: number;
+  readyReplicas: number;
+  /** status.availableReplicas: Ready for at least minReadySeconds. */
+  availableReplicas: number;
+}
+
 export interface ContainerInfo {
   name: string;
   /** `state.terminated.reason`, if the container is terminated now. */
@@ -108,6 +128,8 @@ export interface ClusterClient {
   /** Name of an HPA (autoscaling/v2) whose scaleTargetRef is this workload, if any. */
   findHpaFor(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined>;
   getWorkload(kind: WorkloadInfo['kind'], namespace: string, name: string): Promise<WorkloadInfo | undefined>;
+  /** The workload's spec.replicas, generation and rollout status (what `kubectl rollout status` reads). */
+  getWorkloadStatus(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadStatus | undefined>;
   getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined>;
 
   getPod(namespace: string, name: string): Promise<PodInfo | undefined>;

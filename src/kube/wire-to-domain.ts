@@ -8,6 +8,7 @@ import type {
   Taint,
   WorkloadInfo,
   WorkloadKind,
+  WorkloadStatus,
 } from './cluster-client.js';
 
 /**
@@ -157,4 +158,25 @@ export function toWorkloadInfo(kind: WorkloadInfo['kind'], workload: WireWorkloa
   const controller = controllerOf(meta);
   if (controller) info.controller = controller;
   return info;
+}
+
+/** The fields of a Deployment or StatefulSet a rollout is judged by. */
+export interface WireRollout {
+  metadata?: k8s.V1ObjectMeta;
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number };
+}
+
+export function toWorkloadStatus(workload: WireRollout): WorkloadStatus {
+  const status = workload.status ?? {};
+  return {
+    // The API server defaults spec.replicas to 1 for both kinds.
+    replicas: workload.spec?.replicas ?? 1,
+    generation: workload.metadata?.generation ?? 0,
+    observedGeneration: status.observedGeneration ?? 0,
+    statusReplicas: status.replicas ?? 0,
+    updatedReplicas: status.updatedReplicas ?? 0,
+    readyReplicas: status.readyReplicas ?? 0,
+    availableReplicas: status.availableReplicas ?? 0,
+  };
 }

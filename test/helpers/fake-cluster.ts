@@ -4,6 +4,11 @@
  * (a failure on the next call, a concurrent write just before a call, PDB refusals) and plays
  * the controllers' part: a removed pod owned by a ReplicaSet, StatefulSet or DaemonSet gets a
  * replacement. Reads return copies, so a playbook holding an object sees it go stale as in life.
+ *
+ * Rollout status (`getWorkloadStatus`): a Deployment or StatefulSet whose pods the fake holds
+ * reports them (not terminating → replicas and updated, Ready → ready and available); one set up
+ * without pods is taken as settled at its spec, so a scale is available at once. `holdRollout`
+ * overrides what the controllers report, for some reads or for good.
  */
 import { KubeApiError } from '../../src/domain/errors.js';
 import type {
@@ -17,6 +22,7 @@ import type {
   Taint,
   WorkloadInfo,
   WorkloadKind,
+  WorkloadStatus,
 } from '../../src/kube/cluster-client.js';
 
 type Method = keyof ClusterClient;
@@ -38,6 +44,9 @@ export interface RecordedEvent {
   event: EventSpec;
   dryRun: boolean;
 }
+
+/** Status fields a test may pin with `holdRollout`. */
+export type HeldRollout = Partial<Omit<WorkloadStatus, 'replicas' | 'generation'>>;
 
 const MUTATIONS: readonly Method[] = [
   'patchScale',
@@ -71,6 +80,9 @@ export class FakeCluster implements ClusterClient {
   private readonly pdbRefusals = new Map<string, number>();
   private readonly lingering = new Map<string, number>();
   private readonly unready = new Map<string, number>();
+  /** metadata.generation of the workloads with a scale, bumped by every change of spec.replicas. */
+  private readonly generations = new Map<string, number>();
+  private readonly heldRollouts = new Map<string, { status: HeldRollout; reads: number }>();
 
   constructor(options: FakeClusterOptions = {}) {
     this.now = options.now ?? (() => Date.now());
@@ -155,7 +167,9 @@ export class FakeCluster implements ClusterClient {
   }
 
   setScale(kind: WorkloadKind, namespace: string, name: string, replicas: number): void {
-    this.scales.set(workloadKey(kind, namespace, name), {
+    const key = workloadKey(kind, namespace, name);
+    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    this.scales.set(key, {
       kind,
       namespace,
       name,
@@ -211,6 +225,15 @@ export class FakeCluster implements ClusterClient {
     this.lingering.set(podKey(namespace, name), reads);
   }
 
+  /**
+   * For the next `reads` status reads of the workload (Infinity = for good) its controllers report
+   * `status` instead of what they would compute: a rollout that stalls, or a status not yet
+   * updated for the latest generation.
+   */
+  holdRollout(kind: WorkloadKind, namespace: string, name: string, status: HeldRollout, reads = Infinity): void {
+    this.heldRollouts.set(workloadKey(kind, namespace, name), { status, reads });
+  }
+
   // ---- inspection --------------------------------------------------------------------------
 
   mutations(): FakeCall[] {
@@ -244,6 +267,8 @@ export class FakeCluster implements ClusterClient {
       throw new KubeApiError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version', 'patch', resource);
     }
     if (opts.dryRun) return { ...scale, replicas };
+    const key = workloadKey(kind, namespace, name);
+    this.generations.set(key, (this.generations.get(key) ?? 1) + 1);
     scale.replicas = replicas;
     scale.resourceVersion = this.nextRv();
     return clone(scale);
@@ -257,6 +282,31 @@ export class FakeCluster implements ClusterClient {
   async getWorkload(kind: WorkloadInfo['kind'], namespace: string, name: string): Promise<WorkloadInfo | undefined> {
     this.enter('getWorkload', [kind, namespace, name]);
     return cloneOrUndefined(this.workloads.get(workloadKey(kind, namespace, name)));
+  }
+
+  async getWorkloadStatus(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadStatus | undefined> {
+    this.enter('getWorkloadStatus', [kind, namespace, name]);
+    const key = workloadKey(kind, namespace, name);
+    const scale = this.scales.get(key);
+    if (scale === undefined) return undefined;
+    const generation = this.generations.get(key) ?? 1;
+    const pods = this.podsOfWorkload(kind, namespace, name).filter((p) => !p.terminating);
+    const running = pods.length > 0 ? pods.length : scale.replicas;
+    const ready = pods.length > 0 ? pods.filter((p) => p.ready).length : scale.replicas;
+    const computed: WorkloadStatus = {
+      replicas: scale.replicas,
+      generation,
+      observedGeneration: generation,
+      statusReplicas: running,
+      updatedReplicas: running,
+      readyReplicas: ready,
+      availableReplicas: ready,
+    };
+    const held = this.heldRollouts.get(key);
+    if (held === undefined) return computed;
+    if (held.reads - 1 <= 0) this.heldRollouts.delete(key);
+    else held.reads -= 1;
+    return { ...computed, ...held.status };
   }
 
   async getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
@@ -444,6 +494,18 @@ export class FakeCluster implements ClusterClient {
       ...(owner.kind === 'DaemonSet' && pod.nodeName !== undefined ? { nodeName: pod.nodeName } : {}),
     });
     if (!replacement.ready) this.unready.set(podKey(replacement.namespace, replacement.name), this.replacementReadyAfterReads);
+  }
+
+  /** A StatefulSet's pods, or a Deployment's through its ReplicaSets. */
+  private podsOfWorkload(kind: WorkloadKind, namespace: string, name: string): PodInfo[] {
+    const owners = new Set<string>();
+    if (kind === 'StatefulSet') owners.add(`StatefulSet/${name}`);
+    for (const w of this.workloads.values()) {
+      if (kind === 'Deployment' && w.kind === 'ReplicaSet' && w.namespace === namespace && w.controller?.kind === 'Deployment' && w.controller.name === name) {
+        owners.add(`ReplicaSet/${w.name}`);
+      }
+    }
+    return [...this.pods.values()].filter((p) => p.namespace === namespace && p.controller !== undefined && owners.has(`${p.controller.kind}/${p.controller.name}`));
   }
 
   private tickReads(): void {

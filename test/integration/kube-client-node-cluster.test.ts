@@ -637,3 +637,78 @@ describe('a cluster that does not serve autoscaling/v2', () => {
     }
   });
 });
+
+describe('rollout status (getWorkloadStatus) as the simulated controllers report it', () => {
+  // New pods take a minute to be Ready and deleted ones a minute to go: every state in between is observable.
+  let slow: SimCluster;
+  let seen: [string, string, number][];
+  let client: ClientNodeCluster;
+
+  beforeEach(async () => {
+    slow = await startSimCluster({ port: 0, readyDelayMs: 60_000, terminationDelayMs: 60_000 });
+    seen = [];
+    client = clusterFor(kubeConfig(slow.kubeconfigYaml()), seen);
+  });
+
+  afterEach(() => slow.close());
+
+  function generationOf(kind: string, namespace: string, name: string): number {
+    return Number(slow.get(kind, namespace, name)?.metadata.generation);
+  }
+
+  it('a settled Deployment and StatefulSet; missing → undefined; one observed get per read', async () => {
+    const generation = generationOf('Deployment', 'ml-serving', 'llm-inference');
+    await expect(client.getWorkloadStatus('Deployment', 'ml-serving', 'llm-inference')).resolves.toEqual({
+      replicas: 3,
+      generation,
+      observedGeneration: generation,
+      statusReplicas: 3,
+      updatedReplicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    });
+    await expect(client.getWorkloadStatus('StatefulSet', 'ml-training', 'trainer')).resolves.toMatchObject({ replicas: 3, statusReplicas: 3, availableReplicas: 3 });
+    await expect(client.getWorkloadStatus('Deployment', 'ml-serving', 'nope')).resolves.toBeUndefined();
+    expect(seen).toEqual([
+      ['get', 'deployments', 200],
+      ['get', 'statefulsets', 200],
+      ['get', 'deployments', 404],
+    ]);
+    expect(slow.requests.map((r) => r.path)).toEqual([
+      '/apis/apps/v1/namespaces/ml-serving/deployments/llm-inference',
+      '/apis/apps/v1/namespaces/ml-training/statefulsets/trainer',
+      '/apis/apps/v1/namespaces/ml-serving/deployments/nope',
+    ]);
+  });
+
+  it('after a scale-up: the new generation observed, the new pods counted, not yet available', async () => {
+    const before = generationOf('Deployment', 'ml-serving', 'llm-inference');
+    const scale = await client.getScale('Deployment', 'ml-serving', 'llm-inference');
+    await client.patchScale('Deployment', 'ml-serving', 'llm-inference', 5, scale!.resourceVersion, { dryRun: false });
+    await expect(client.getWorkloadStatus('Deployment', 'ml-serving', 'llm-inference')).resolves.toEqual({
+      replicas: 5,
+      generation: before + 1,
+      observedGeneration: before + 1,
+      statusReplicas: 5,
+      updatedReplicas: 5,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    });
+  });
+
+  it('after a Deployment pod is deleted: the terminating pod no longer counts, its pending replacement not yet available', async () => {
+    const [victim] = podsOf('ml-serving', 'llm-api');
+    expect(await client.deletePod('ml-serving', victim!.metadata.name!, victim!.metadata.uid!, { dryRun: false })).toBe('deleted');
+    expect(slow.get('Pod', 'ml-serving', victim!.metadata.name!)?.metadata.deletionTimestamp).toBeTruthy();
+    await expect(client.getWorkloadStatus('Deployment', 'ml-serving', 'llm-api')).resolves.toMatchObject({
+      replicas: 2,
+      statusReplicas: 2,
+      readyReplicas: 1,
+      availableReplicas: 1,
+    });
+
+    function podsOf(namespace: string, app: string): Pod[] {
+      return (slow.list('Pod', namespace) as Pod[]).filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === app);
+    }
+  });
+});
