@@ -825,16 +825,20 @@ export class SimControllers {
       changed = this.writeStatus(DEPLOYMENTS, d, status) || changed;
     }
     for (const sts of this.store.list(STATEFULSETS) as Workload[]) {
-      const owned = this.ownedPods(sts, pods).filter(isActive);
-      const ready = owned.filter(isReady).length;
+      // Unlike a ReplicaSet's, a StatefulSet's status counts its terminating pods (replicas, and
+      // ready while they still run Ready) until they are gone; only current/updated leave them out
+      // (computeReplicaStatus in pkg/controller/statefulset). A scale-down is done when they are.
+      const owned = this.ownedPods(sts, pods);
+      const ready = owned.filter((p) => p.status?.phase === 'Running' && isReady(p)).length;
+      const current = owned.filter((p) => !isTerminating(p)).length;
       const revision = `${sts.metadata.name}-${templateHash(sts.spec.template)}`;
       const status = omitZero(
         {
           observedGeneration: sts.metadata.generation ?? 1,
           replicas: owned.length,
           readyReplicas: ready,
-          currentReplicas: owned.length,
-          updatedReplicas: owned.length,
+          currentReplicas: current,
+          updatedReplicas: current,
           currentRevision: revision,
           updateRevision: revision,
           collisionCount: 0,

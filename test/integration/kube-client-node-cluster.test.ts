@@ -711,4 +711,17 @@ describe('rollout status (getWorkloadStatus) as the simulated controllers report
       return (slow.list('Pod', namespace) as Pod[]).filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === app);
     }
   });
+
+  it('after a StatefulSet scale-down: its terminating pod still counts (and is Ready) until it is gone, as in kube-controller-manager', async () => {
+    const scale = await client.getScale('StatefulSet', 'ml-training', 'trainer');
+    await client.patchScale('StatefulSet', 'ml-training', 'trainer', 2, scale!.resourceVersion, { dryRun: false });
+    expect(slow.get('Pod', 'ml-training', 'trainer-2')?.metadata.deletionTimestamp).toBeTruthy();
+    await expect(client.getWorkloadStatus('StatefulSet', 'ml-training', 'trainer')).resolves.toMatchObject({
+      replicas: 2,
+      statusReplicas: 3,
+      updatedReplicas: 2,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    });
+  });
 });
