@@ -22,6 +22,10 @@ import type { EngineRule } from './engine/engine-rule.js';
 import { matchRules } from './alertmanager/rule-matcher.js';
 import { episodeKey } from './alertmanager/episode-key.js';
 import { RunQueue } from './queue/run-queue.js';
+import { VerifyQueue, VerifyWorker } from './queue/verify-queue.js';
+import { RunVerifier } from './engine/run-verifier.js';
+import { PrometheusClient } from './clients/prometheus-client.js';
+import { AlertmanagerClient } from './clients/alertmanager-client.js';
 import { RunWorker } from './queue/run-worker.js';
 import { RedisAuditLog } from './audit/redis-audit-log.js';
 import { AuditSealer } from './audit/audit-sealer.js';
@@ -32,6 +36,9 @@ import { playbooks as builtinPlaybooks } from '../playbooks/index.js';
 import { VERSION } from './version.js';
 
 export type Role = 'all' | 'api' | 'worker';
+
+/** A verification still pending this long after its deadline lost its next check job: the sweeper makes the last one. */
+const VERIFY_OVERDUE_GRACE_MS = 30_000;
 
 export { VERSION } from './version.js';
 
@@ -144,10 +151,26 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     logWritten: (entries: object[]) => audit.logWritten(entries),
   };
   const control = new RunControl({ redis, keys, runs, enqueuer: queue, metrics, audit: auditPort });
-  const manualRuns = new ManualRuns({ redis, keys, playbooks, guards: config.guards, globalDryRun: config.dryRun, runRetentionMs: config.runs.retentionMs, enqueuer: queue, metrics, audit: auditPort });
+  const manualRuns = new ManualRuns({ redis, keys, playbooks, guards: config.guards, prometheus: config.prometheus !== undefined, globalDryRun: config.dryRun, runRetentionMs: config.runs.retentionMs, enqueuer: queue, metrics, audit: auditPort });
   const pauses = new PauseControl({ redis, keys, playbooks, metrics, audit: auditPort });
 
+  const prometheus = config.prometheus ? new PrometheusClient(config.prometheus) : undefined;
+  const alertmanager = config.alertmanager ? new AlertmanagerClient(config.alertmanager) : undefined;
+  const verifyQueue = new VerifyQueue(queueRedis, keys.bullPrefix);
+  const verifier = new RunVerifier({
+    redis,
+    keys,
+    runs,
+    ...(prometheus ? { prometheus } : {}),
+    ...(alertmanager ? { alertmanager } : {}),
+    scheduler: verifyQueue,
+    metrics,
+    logger,
+    runLink: (runId) => (config.ui.externalUrl ? `${config.ui.externalUrl}/ui/#/runs/${runId}` : `/ui/#/runs/${runId} (set ui.externalUrl for a full link)`),
+  });
+
   let worker: RunWorker | undefined;
+  let verifyWorker: VerifyWorker | undefined;
   let workerRedis: Redis | undefined;
   if (runsWorker) {
     workerRedis = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: 'remediator-worker' });
@@ -160,11 +183,14 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       rules: ruleMap,
       guardConfig: config.guards,
       globalDryRun: config.dryRun,
+      ...(prometheus ? { prometheus } : {}),
+      verifier,
       audit: auditPort,
       metrics,
       logger,
     });
     worker = new RunWorker({ connection: workerRedis, prefix: keys.bullPrefix, executor, concurrency: config.guards.maxConcurrentRuns, logger });
+    verifyWorker = new VerifyWorker({ connection: workerRedis, prefix: keys.bullPrefix, check: (runId, check) => verifier.check(runId, check), logger });
   }
 
   const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
@@ -254,6 +280,10 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     await worker.waitUntilReady();
     worker.start();
   }
+  if (verifyWorker) {
+    await verifyWorker.waitUntilReady();
+    verifyWorker.start();
+  }
   const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
   gaugeTimer.unref();
   // No run is left behind: every process takes part, one at a time (elected), each step is atomic.
@@ -262,6 +292,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     sweeper
       .expireApprovals()
       .then(() => sweeper.sweep())
+      // A verification whose next check was lost gets its last one once its deadline has passed.
+      .then(() => (runsWorker ? verifier.finishOverdue(VERIFY_OVERDUE_GRACE_MS) : 0))
       .catch((err: unknown) => logger.debug({ err }, 'sweep failed'));
   }, options.sweepIntervalMs ?? 5000);
   sweepTimer.unref();
@@ -285,8 +317,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
+        if (verifyWorker) await verifyWorker.close();
         await authFailures.stop();
-        await Promise.race([Promise.allSettled([sealer.stop(), queue.close()]), new Promise((r) => setTimeout(r, 2000))]);
+        await Promise.race([Promise.allSettled([sealer.stop(), queue.close(), verifyQueue.close()]), new Promise((r) => setTimeout(r, 2000))]);
         server.closeAllConnections();
         await closed;
         // quit() waits for a reply that never comes while Redis is down; disconnect after a bound.

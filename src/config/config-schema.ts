@@ -158,6 +158,12 @@ const prometheus = endpoint('Prometheus HTTP API base URL, for precheck and veri
 
 const alertmanager = endpoint('Alertmanager base URL (API v2): is the alert still firing; silences while verifying');
 
+const ui = z
+  .strictObject({
+    externalUrl: httpUrl.optional().describe('where people reach the review page; links to runs (silence comments) point at /ui/#/runs/ID'),
+  })
+  .prefault({});
+
 const notification = z
   .strictObject({
     name: name('notification name'),
@@ -206,6 +212,7 @@ export const configSchema = z.strictObject({
   runs,
   prometheus: prometheus.optional(),
   alertmanager: alertmanager.optional(),
+  ui,
   notifications: z.array(notification).default([]),
   rules: z.array(rule).default([]).describe('tried in order; the first match decides unless it sets continue'),
 });

@@ -157,6 +157,7 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
       approvalTimeoutMs: parseDuration(guards.approvalTimeout),
       manualApproval: guards.manualApproval,
     },
+    ui: { ...(doc.ui.externalUrl !== undefined && { externalUrl: doc.ui.externalUrl.replace(/\/+$/, '') }) },
     notifications: doc.notifications.map((n) => ({
       name: n.name,
       type: n.type,

@@ -1,5 +1,7 @@
 import type { Matcher } from '../alertmanager/matcher.js';
-import type { EngineGuards, EngineRule } from '../engine/engine-rule.js';
+import type { EngineGuards, EngineRule, VerifyConfig } from '../engine/engine-rule.js';
+
+export type { VerifyConfig } from '../engine/engine-rule.js';
 import type { TOKEN_ROLES } from './config-schema.js';
 import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 
@@ -21,19 +23,8 @@ export interface RuleConfig extends EngineRule {
   /** The matchers as written, for logs, run records and the API. */
   matcherTexts: string[];
   continue: boolean;
-  /** PromQL with `{{ labels.NAME }}` placeholders (src/engine/query-template.ts). */
-  precheck?: string;
-  verify?: VerifyConfig;
   escalate?: { notify: string[] };
   notify: string[];
-}
-
-export interface VerifyConfig {
-  withinMs: number;
-  /** Polled until empty; without it, Alertmanager is asked whether the alert still fires. */
-  query?: string;
-  silence: boolean;
-  intervalMs: number;
 }
 
 export interface GuardsConfig extends EngineGuards {
@@ -63,6 +54,7 @@ export interface LoadedConfig {
   runs: { retentionMs: number };
   prometheus?: HttpEndpointConfig;
   alertmanager?: HttpEndpointConfig;
+  ui: { externalUrl?: string };
   notifications: NotificationConfig[];
   rules: RuleConfig[];
 }

@@ -54,6 +54,11 @@ export class RunCancelledError extends RemediatorError {
   }
 }
 
+/** Raised inside a run when a precondition no longer holds (a precheck): the run ends `skipped`. */
+export class RunSkippedError extends RemediatorError {
+  readonly retryable = false;
+}
+
 /** Invalid input from a client or config: carries every problem with its path. */
 export class ValidationError extends RemediatorError {
   readonly retryable = false;

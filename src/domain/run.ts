@@ -39,6 +39,8 @@ export interface RuleSnapshot {
   maxRunsPerHour?: number;
   onResolved: 'cancel-pending' | 'ignore';
   dryRun: boolean;
+  /** The rule's verification, its query already filled in with the alert's labels. */
+  verify?: { withinMs: number; intervalMs: number; silence: boolean; query?: string };
 }
 
 export interface RunTrigger {
@@ -88,6 +90,32 @@ export interface RunApproval {
   at?: string;
 }
 
+/**
+ * The precheck (DESIGN §10): the query as sent, and once evaluated its verdict. `pass` = a
+ * non-empty result; `fail` = empty; `error` = Prometheus unreachable, timing out or refusing.
+ */
+export interface RunPrecheck {
+  query: string;
+  result?: 'pass' | 'fail' | 'error';
+  detail?: string;
+  at?: string;
+}
+
+/**
+ * Whether the problem went away after the run (DESIGN §10). `pending` while the delayed checks
+ * run; the outcome once they end. `silenceId` is the Alertmanager silence held meanwhile.
+ */
+export interface RunVerification {
+  result: 'pending' | 'resolved' | 'not_resolved' | 'error';
+  detail: string;
+  at: string;
+  /** When verification gives up: the run's end plus `verify.within`. */
+  deadline: string;
+  query?: string;
+  checks: number;
+  silenceId?: string;
+}
+
 /** The built-in health check's verdict (DESIGN §10): what "done" means on the cluster. */
 export interface RunHealth {
   result: 'healthy' | 'unhealthy';
@@ -112,8 +140,10 @@ export interface Run {
   /** Why an operator cancelled it (set while a running run winds down between steps). */
   cancelRequested?: { by: string; reason: string; at: string };
   steps: RunStep[];
+  precheck?: RunPrecheck;
   /** Set once the playbook's health check has a verdict (never for dry runs). */
   health?: RunHealth;
+  verification?: RunVerification;
   attempts: number;
   createdAt: string;
   /** Approved runs get `guards.maxQueueAge` from here rather than from creation. */

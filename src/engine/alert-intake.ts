@@ -10,6 +10,7 @@ import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
+import { MissingLabelError, renderQuery } from './query-template.js';
 
 /** A notification already decoded at the HTTP edge. */
 export interface IntakeNotification {
@@ -236,6 +237,15 @@ export class AlertIntake {
     }
     const base = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved, runTtl: Math.ceil(this.deps.runRetentionMs / 1000) };
     if (alert.status === 'resolved') return { ...base, runId: '', initialStatus: 'queued', doc: '' };
+    let precheck: string | undefined;
+    let verifyQuery: string | undefined;
+    try {
+      precheck = rule.precheck !== undefined ? renderQuery(rule.precheck, alert.labels) : undefined;
+      verifyQuery = rule.verify?.query !== undefined ? renderQuery(rule.verify.query, alert.labels) : undefined;
+    } catch (err) {
+      if (err instanceof MissingLabelError) return { invalid: `${precheck === undefined && rule.precheck !== undefined ? 'precheck' : 'verify.query'}: ${err.message}` };
+      throw err;
+    }
     const block = namespaceBlock(target, this.deps.guards);
     const runId = randomUUID();
     const dryRun = this.deps.globalDryRun || rule.dryRun;
@@ -251,10 +261,17 @@ export class AlertIntake {
       trigger: {
         source: 'alert',
         rule: rule.name,
-        ruleConfig: { ...(rule.cooldownMs ? { cooldownMs: rule.cooldownMs } : {}), ...(rule.maxRunsPerHour !== undefined ? { maxRunsPerHour: rule.maxRunsPerHour } : {}), onResolved: rule.onResolved, dryRun: rule.dryRun },
+        ruleConfig: {
+          ...(rule.cooldownMs ? { cooldownMs: rule.cooldownMs } : {}),
+          ...(rule.maxRunsPerHour !== undefined ? { maxRunsPerHour: rule.maxRunsPerHour } : {}),
+          onResolved: rule.onResolved,
+          dryRun: rule.dryRun,
+          ...(rule.verify ? { verify: { withinMs: rule.verify.withinMs, intervalMs: rule.verify.intervalMs, silence: rule.verify.silence, ...(verifyQuery !== undefined ? { query: verifyQuery } : {}) } } : {}),
+        },
         alert: alertRef,
         episode,
       },
+      ...(precheck !== undefined ? { precheck: { query: precheck } } : {}),
       steps: [],
       attempts: 0,
       createdAt: now.toISOString(),

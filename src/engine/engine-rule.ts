@@ -9,6 +9,19 @@ export interface EngineRule {
   approval: 'none' | 'required';
   onResolved: 'cancel-pending' | 'ignore';
   dryRun: boolean;
+  /** PromQL with `{{ labels.NAME }}` placeholders, evaluated right before the first mutation. */
+  precheck?: string;
+  verify?: VerifyConfig;
+}
+
+/** `verify` on a rule (DESIGN §10). */
+export interface VerifyConfig {
+  withinMs: number;
+  /** PromQL (placeholders allowed) polled until empty; without it, Alertmanager is asked whether the alert still fires. */
+  query?: string;
+  /** Silence the alert in Alertmanager while verifying. */
+  silence: boolean;
+  intervalMs: number;
 }
 
 /** Guards configured globally (DESIGN §3 `guards`). */

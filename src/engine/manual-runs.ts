@@ -18,6 +18,8 @@ export interface ManualRunRequest {
   reason: string;
   dryRun?: boolean;
   bypassGuards?: boolean;
+  /** PromQL that must return a result right before the first mutation; no placeholders (no alert fills them). */
+  precheck?: string;
 }
 
 export interface ManualRunsDeps {
@@ -25,6 +27,8 @@ export interface ManualRunsDeps {
   keys: RedisKeys;
   playbooks: ReadonlyMap<string, AnyPlaybook>;
   guards: EngineGuards & { manualApproval: 'none' | 'destructive' | 'all' };
+  /** Whether `prometheus` is configured: a precheck needs it. */
+  prometheus: boolean;
   globalDryRun: boolean;
   /** `runs.retention`: how long run records live. */
   runRetentionMs: number;
@@ -55,6 +59,7 @@ export class ManualRuns {
     if (!playbook) problems.push({ path: 'playbook', message: `unknown playbook "${request.playbook}" (known: ${[...playbooks.keys()].join(', ')})` });
     if (typeof request.reason !== 'string' || request.reason.trim() === '') problems.push({ path: 'reason', message: 'a reason is required and audited' });
     if (request.bypassGuards && operator.role !== 'admin') throw new ForbiddenError('bypassGuards needs the admin role');
+    if (request.precheck !== undefined) problems.push(...precheckProblems(request.precheck, this.deps.prometheus));
     let params: Record<string, unknown> = {};
     if (playbook) {
       const parsed = playbook.paramsSchema.safeParse(request.params ?? {});
@@ -89,6 +94,7 @@ export class ManualRuns {
       createdAt: at,
       ...(needsApproval ? { approval: { requiredBy: 'manualApproval' as const } } : {}),
       ...(request.bypassGuards ? { bypassGuards: true } : {}),
+      ...(request.precheck !== undefined ? { precheck: { query: request.precheck } } : {}),
     };
     const base = { at, actor: operator.name, runId: id, target, playbook: playbook.name };
     const created = { ...base, type: 'run_created', source: 'manual', params, dryRun, status: initialStatus };
@@ -124,4 +130,12 @@ export class ManualRuns {
     return { id, status: initialStatus };
   }
 
+}
+
+function precheckProblems(query: string, prometheus: boolean): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (query.trim() === '') problems.push({ path: 'precheck', message: 'must be a PromQL query (omit it for no precheck)' });
+  if (!prometheus) problems.push({ path: 'precheck', message: 'this server has no prometheus configured to run it' });
+  if (query.includes('{{')) problems.push({ path: 'precheck', message: 'a manual precheck takes no {{ labels.NAME }} placeholders (no alert fills them in): write the values' });
+  return problems;
 }

@@ -45,6 +45,10 @@ export class RedisKeys {
   }
 
   /** Runs created and not known to be terminal yet (runId → created ms): what the sweeper walks. */
+  /** Runs whose verification is pending, scored by its deadline (ms). */
+  get verifying(): string {
+    return `${this.tag}:verifying`;
+  }
   get live(): string {
     return `${this.tag}:live`;
   }

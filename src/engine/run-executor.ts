@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
 import type { Run, RunStatus, RunStep, PlaybookOutcome } from '../domain/run.js';
-import { GuardBlockedError, KubeApiError, RemediatorError, RetryableError, RunCancelledError } from '../domain/errors.js';
+import { GuardBlockedError, KubeApiError, RemediatorError, RetryableError, RunCancelledError, RunSkippedError } from '../domain/errors.js';
+import { describeSamples, type PromQuerier } from '../clients/prometheus-client.js';
 import { parseTarget } from '../domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AnyPlaybook, ActionName, LastActionMarks, PlaybookContext } from './playbook.js';
@@ -14,6 +15,7 @@ import { CLAIM_TTL_MS } from './claim-timing.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { abortReason, AttemptClaims } from './attempt-claims.js';
 import type { RuleSnapshot } from '../domain/run.js';
+import type { RunVerifier } from './run-verifier.js';
 
 export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
@@ -30,6 +32,10 @@ export interface RunExecutorDeps {
   guardConfig: EngineGuards;
   /** This process's `dryRun`: when true, every run it executes is dry, whatever queued it. */
   globalDryRun?: boolean;
+  /** For prechecks; without it a run that carries one is skipped (never act blind). */
+  prometheus?: PromQuerier;
+  /** Verification after a run succeeded (DESIGN §10), when its rule asks for one. */
+  verifier?: Pick<RunVerifier, 'pendingFor' | 'begin'>;
   audit: AuditWriter;
   metrics: Metrics;
   logger: Logger;
@@ -166,6 +172,10 @@ export class RunExecutor {
       run.reason = err.message;
       return this.finish(run, 'cancelled', ['running']);
     }
+    if (err instanceof RunSkippedError) {
+      run.reason = err.message;
+      return this.finish(run, 'skipped', ['running']);
+    }
     const retryable = err instanceof RemediatorError ? err.retryable : true;
     const message = err instanceof Error ? err.message : String(err);
     if (retryable && attempt.attemptsMade + 1 < attempt.maxAttempts) {
@@ -181,8 +191,16 @@ export class RunExecutor {
   private async finish(run: Run, status: RunStatus, from: RunStatus[]): Promise<RunStatus | undefined> {
     const previous = run.status;
     run.finishedAt = new Date(this.now()).toISOString();
+    const verifier = this.deps.verifier;
+    // Dry runs stop after the precheck: no verification (pendingFor says none for them).
+    const verification = status === 'succeeded' ? verifier?.pendingFor(run) : undefined;
+    if (verification) run.verification = verification;
     const moved = await this.deps.runs.transition(run, from, status, this.statusEntry(run, previous, status));
     if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
+    if (verification && verifier) {
+      // The run has ended; its verification is in the verifying set, so the sweeper finishes it if this fails.
+      await verifier.begin(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: run.id }, 'could not schedule the verification; the sweeper will make its last check at the deadline'));
+    }
     const { metrics } = this.deps;
     metrics.runs.inc({ playbook: run.playbook, source: run.trigger.source, status });
     if (run.startedAt) metrics.runDuration.observe({ playbook: run.playbook, status }, (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000);
@@ -208,7 +226,7 @@ export class RunExecutor {
       steps: run.steps,
       beforeMutation: async () => {
         if (signal.aborted) throw abortReason(signal);
-        await (gate ??= this.recheckGuards(run));
+        await (gate ??= this.recheckGuards(run).then(() => this.precheck(run, signal)));
         // An operator may stop a running run between steps.
         const cancel = await this.deps.guards.cancelRequest(run.id);
         if (cancel) throw new RunCancelledError(`cancelled by ${cancel.by}: ${cancel.reason}`);
@@ -305,6 +323,40 @@ export class RunExecutor {
     }
     await this.checkOptOut(run);
     await this.checkCooldown(run, !run.dryRun);
+  }
+
+  /**
+   * DESIGN §10: right before the first mutation, after the guards. A non-empty result lets the
+   * run act; empty, an error or no Prometheus at all ends it `skipped` (fail safe: never act
+   * blind). Evaluated once: a later attempt of a run that passed does not ask again (its own
+   * first mutation may already have changed the answer).
+   */
+  private async precheck(run: Run, signal: AbortSignal): Promise<void> {
+    const precheck = run.precheck;
+    if (!precheck || precheck.result === 'pass') return;
+    const { prometheus, metrics } = this.deps;
+    let result: 'pass' | 'fail' | 'error';
+    let detail: string;
+    if (!prometheus) {
+      result = 'error';
+      detail = 'no prometheus is configured on the worker that executes the run';
+    } else {
+      try {
+        const answer = await prometheus.query(precheck.query, signal);
+        result = answer.empty ? 'fail' : 'pass';
+        detail = describeSamples(answer);
+      } catch (err) {
+        // Shutting down or cancelled is not an answer: the attempt stops and the run resumes elsewhere.
+        if (signal.aborted) throw abortReason(signal);
+        result = 'error';
+        detail = err instanceof Error ? err.message : String(err);
+      }
+    }
+    run.precheck = { query: precheck.query, result, detail, at: new Date(this.now()).toISOString() };
+    metrics.prechecks.inc({ playbook: run.playbook, result });
+    await this.deps.runs.saveDoc(run, [{ ...this.base(run), type: 'precheck', query: precheck.query, result, detail }]);
+    if (result === 'fail') throw new RunSkippedError('precheck false: the condition no longer holds');
+    if (result === 'error') throw new RunSkippedError(`precheck could not be evaluated, so nothing was done (never act blind): ${detail}`);
   }
 
   /** `guards.optOutLabel: "true"` on the target, or on its namespace, means never touched. */

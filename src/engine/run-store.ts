@@ -15,6 +15,7 @@ if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'guard', ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], '*', 'e', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], tonumber(ARGV[8]), ARGV[9]) end
 return 'OK'
 `;
 
@@ -32,7 +33,7 @@ export class RunStore {
     private readonly keys: RedisKeys,
     private readonly logWritten: (entries: readonly object[]) => void = () => undefined,
   ) {
-    redis.defineCommand('remediatorTransition', { numberOfKeys: 2, lua: TRANSITION_SCRIPT });
+    redis.defineCommand('remediatorTransition', { numberOfKeys: 3, lua: TRANSITION_SCRIPT });
   }
 
   async get(id: string): Promise<Run | undefined> {
@@ -60,7 +61,9 @@ export class RunStore {
 
   /**
    * Sets `run.status` to `to` if the stored status is one of `from`; writes the audit entry in the
-   * same script. Returns 'OK' or the status that prevented it.
+   * same script. A run that ends with a pending verification joins the verifying set in the same
+   * script, so the sweeper finds it even if the process dies before scheduling the first check.
+   * Returns 'OK' or the status that prevented it.
    */
   async transition(run: Run, from: RunStatus[], to: RunStatus, auditEntry?: object): Promise<'OK' | RunStatus | 'missing'> {
     const redis = this.redis as Redis & { remediatorTransition(...args: string[]): Promise<string | null> };
@@ -68,6 +71,7 @@ export class RunStore {
     const result = await redis.remediatorTransition(
       this.keys.run(run.id),
       this.keys.audit,
+      this.keys.verifying,
       JSON.stringify(from),
       to,
       JSON.stringify(doc),
@@ -75,6 +79,8 @@ export class RunStore {
       run.finishedAt ?? '',
       run.guard ? JSON.stringify(run.guard) : '',
       auditEntry ? JSON.stringify(auditEntry) : '',
+      run.verification?.result === 'pending' ? String(Date.parse(run.verification.deadline)) : '',
+      run.id,
     );
     if (result === 'OK') {
       run.status = to;

@@ -75,6 +75,7 @@ export function controlRoutes(deps: ControlRouteDeps): Router {
         reason: optionalString(b, 'reason') ?? '',
         ...(b.dryRun !== undefined ? { dryRun: b.dryRun as boolean } : {}),
         ...(b.bypassGuards !== undefined ? { bypassGuards: b.bypassGuards as boolean } : {}),
+        ...(optionalString(b, 'precheck') !== undefined ? { precheck: optionalString(b, 'precheck')! } : {}),
       },
       operatorOf(res),
     );

@@ -41,6 +41,9 @@ const KUBE_REQUESTS: [verb: string, resource: string, code: string][] = [
   ['create', 'events', '201'],
 ];
 
+export const PRECHECK_RESULTS = ['pass', 'fail', 'error'] as const;
+export const VERIFICATION_RESULTS = ['resolved', 'not_resolved', 'error'] as const;
+
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'awaiting_approval', 'failed'] as const;
 
 /** DESIGN §6: every series from a closed set of label values, pre-initialised at 0. */
@@ -59,6 +62,8 @@ export class Metrics {
   readonly httpDuration: Histogram<'route' | 'method' | 'code'>;
   readonly buildInfo: Gauge<'version'>;
   readonly auditUnsealed: Gauge;
+  readonly prechecks: Counter<'playbook' | 'result'>;
+  readonly verifications: Counter<'playbook' | 'result'>;
 
   constructor(opts: { version: string; playbooks: readonly string[]; rules: readonly string[]; defaultMetrics?: boolean }) {
     const registers = [this.registry];
@@ -77,6 +82,8 @@ export class Metrics {
     this.buildInfo.set({ version: opts.version }, 1);
     this.auditUnsealed = new Gauge({ name: 'remediator_audit_unsealed_entries', help: 'Audit entries waiting for the sealer (cluster-wide).', registers });
     this.auditUnsealed.set(0);
+    this.prechecks = new Counter({ name: 'remediator_prechecks_total', help: 'Prechecks evaluated before the first mutation (pass = non-empty result; fail and error skip the run).', labelNames: ['playbook', 'result'], registers });
+    this.verifications = new Counter({ name: 'remediator_verifications_total', help: 'Verifications ended after a run, by outcome.', labelNames: ['playbook', 'result'], registers });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     for (const status of ['firing', 'resolved']) this.alertsReceived.inc({ status }, 0);
@@ -89,6 +96,8 @@ export class Metrics {
         this.runDuration.zero({ playbook, status });
       }
       for (const action of ACTIONS) for (const result of ACTION_RESULTS) this.actions.inc({ playbook, action, result }, 0);
+      for (const result of PRECHECK_RESULTS) this.prechecks.inc({ playbook, result }, 0);
+      for (const result of VERIFICATION_RESULTS) this.verifications.inc({ playbook, result }, 0);
     }
     for (const [verb, resource, code] of KUBE_REQUESTS) this.kubeRequests.inc({ verb, resource, code }, 0);
     for (const [route, method] of [['/api/v1/alerts', 'POST'], ['/metrics', 'GET'], ['/healthz', 'GET'], ['/readyz', 'GET']] as const) {

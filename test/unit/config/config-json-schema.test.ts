@@ -9,7 +9,7 @@ describe('configJsonSchema', () => {
 
   it('describes every top-level key of remediator.yaml, and only those', () => {
     expect(Object.keys(props).sort()).toEqual(
-      ['alertmanager', 'audit', 'auth', 'dryRun', 'guards', 'kubernetes', 'notifications', 'prometheus', 'redis', 'rules', 'runs', 'server'].sort(),
+      ['alertmanager', 'audit', 'auth', 'dryRun', 'guards', 'kubernetes', 'notifications', 'prometheus', 'redis', 'rules', 'runs', 'server', 'ui'].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required ?? []).toEqual([]);

@@ -206,6 +206,7 @@ describe('good fixtures', () => {
     expect(config).toEqual({
       source: 'good-minimal.yaml',
       server: { port: 8080, bodyLimit: '5mb', shutdownGraceSeconds: 30 },
+      ui: {},
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'remediator' },
       kubernetes: { requestTimeoutSeconds: 15 },
       dryRun: false,
