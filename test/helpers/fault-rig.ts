@@ -123,6 +123,10 @@ export interface RigOptions {
   /** Merged over `{maxUnschedulableNodes: 3, maxConcurrentRuns: 4}`. */
   guards?: Record<string, unknown>;
   dryRun?: boolean;
+  /** YAML for `rules:` (a flow or block sequence); default `[]`. */
+  rules?: string;
+  /** More top-level YAML (e.g. `prometheus:` and `alertmanager:`), appended as is. */
+  extra?: string;
 }
 
 export function writeRigConfig(opts: RigOptions): RigConfig {
@@ -140,7 +144,8 @@ auth:
 audit: { keyFile: ./audit-key }
 guards: ${JSON.stringify({ maxUnschedulableNodes: 3, maxConcurrentRuns: 4, ...opts.guards })}
 dryRun: ${opts.dryRun === true}
-rules: []
+rules: ${opts.rules ?? '[]'}
+${opts.extra ?? ''}
 `;
   const path = join(dir, 'remediator.yaml');
   writeFileSync(path, text);
