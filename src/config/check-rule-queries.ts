@@ -45,7 +45,10 @@ export function checkRuleQueries(
   return problems;
 }
 
-/** Labels every alert matching these matchers must carry: `=` a non-empty value, `=~` a regex that does not match "". */
+/**
+ * Labels every alert matching these matchers must carry (a missing label matches as ""): `=` a
+ * non-empty value, `!=""`, `=~` a regex that does not match "", `!~` one that does.
+ */
 function requiredLabels(matchers: unknown): Set<string> {
   const labels = new Set<string>();
   if (!Array.isArray(matchers)) return labels;
@@ -57,7 +60,9 @@ function requiredLabels(matchers: unknown): Set<string> {
       continue;
     }
     if (matcher.operator === '=' && matcher.value !== '') labels.add(matcher.name);
+    if (matcher.operator === '!=' && matcher.value === '') labels.add(matcher.name);
     if (matcher.operator === '=~' && matcher.regex && !matcher.regex.test('')) labels.add(matcher.name);
+    if (matcher.operator === '!~' && matcher.regex?.test('')) labels.add(matcher.name);
   }
   return labels;
 }

@@ -8,7 +8,11 @@ export interface SimSample {
 }
 
 /** A fault to answer with instead of the result: an HTTP error (optionally with Retry-After) or no answer at all. */
-export type SimPromFault = { status: number; retryAfterSeconds?: number; times: number } | { hang: true; times: number };
+export type SimPromFault = ({ status: number; retryAfterSeconds?: number } | { hang: true }) & {
+  times: number;
+  /** Only requests for this query text; any query when absent. */
+  query?: string;
+};
 
 export interface ReceivedQuery {
   query: string;
@@ -34,9 +38,13 @@ export class SimPrometheus {
     this.results.set(query, samples);
   }
 
-  /** The next requests get this fault instead of an answer, `times` times. */
+  /** The next matching requests get this fault instead of an answer, `times` times. */
   injectFault(fault: SimPromFault): void {
     this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
   }
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
@@ -65,10 +73,11 @@ export class SimPrometheus {
     const form = new URLSearchParams(req.method === 'POST' ? body : url.search);
     const query = form.get('query') ?? url.searchParams.get('query');
     this.received.push({ query: query ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
-    const fault = this.faults[0];
+    const index = this.faults.findIndex((f) => f.query === undefined || f.query === query);
+    const fault = index === -1 ? undefined : this.faults[index];
     if (fault) {
       fault.times -= 1;
-      if (fault.times <= 0) this.faults.shift();
+      if (fault.times <= 0) this.faults.splice(index, 1);
       if ('hang' in fault) {
         this.hung.add(res);
         return;
