@@ -7,7 +7,15 @@
  * `<guards.optOutLabel>: "true"`. Noop when already there. Never moves against
  * the intended direction, also when a concurrent writer wins the resourceVersion race.
  *
- * kubectl equivalent: `kubectl -n NS scale deployment/NAME --replicas=N --resource-version=RV`
+ * Health check (DESIGN §10): after a real change (also one an earlier attempt of the run made),
+ * polls the workload's status until its controller has observed the change and the rollout
+ * reached the new count: scale-up → availableReplicas ≥ target; scale-down → status.replicas ≤
+ * target and availableReplicas ≥ target; a Deployment also needs updatedReplicas ≥ target. Bounded
+ * by waitForReadySeconds (0 = no wait, no health check); past it the run fails saying what is
+ * missing, and the new count stays. Dry runs and noops never wait.
+ *
+ * kubectl equivalent: `kubectl -n NS scale deployment/NAME --replicas=N --resource-version=RV`,
+ * then `kubectl -n NS rollout status deployment/NAME --timeout=300s`.
  */
 import { z } from 'zod';
 import {
@@ -19,9 +27,9 @@ import {
   workloadTarget,
   type ObjectRef,
   type PlaybookContext,
-  type PlaybookOutcome,
   type ScaleInfo,
   type WorkloadKind,
+  type WorkloadStatus,
 } from '../src/engine/playbook.js';
 import { firstValidLabel, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
 import { firstOptOut } from './opt-out.js';
@@ -29,6 +37,8 @@ import { findCompletedStep, findInBody } from './previous-steps.js';
 
 /** A concurrent writer rarely wins more than once; past this the queue's backoff takes over. */
 const MAX_CONFLICT_RETRIES = 5;
+/** How often the health check reads the workload's status. */
+const POLL_MS = 1000;
 
 export const scaleReplicasParams = z
   .strictObject({
@@ -39,6 +49,11 @@ export const scaleReplicasParams = z
     step: z.int().optional().describe('Replicas to add (negative to remove); 1 when neither replicas nor step is given'),
     minReplicas: z.int().min(0).default(1).describe('Never scale below this'),
     maxReplicas: z.int().min(0).describe('Never scale above this'),
+    waitForReadySeconds: z
+      .int()
+      .min(0)
+      .default(300)
+      .describe('How long the health check waits for the rollout to reach the new count available; 0 = do not wait'),
   })
   .refine((p) => p.replicas === undefined || p.step === undefined, {
     message: 'give either replicas or step, not both',
@@ -92,7 +107,13 @@ export const scaleReplicas = definePlaybook<ScaleReplicasParams>({
       // Recorded once per run: a no-op when the earlier attempt got to record it.
       await ctx.event({ kind, namespace, name }, 'RemediationScale', reason);
       await ctx.stampLastAction({ kind, namespace, name }, reason);
-      return { result: 'changed', reason };
+      if (ctx.dryRun || params.waitForReadySeconds === 0) return { result: 'changed', reason };
+      // The count it scaled to; without it, whatever the spec says now.
+      const to = earlier.to ?? (await ctx.cluster.getWorkloadStatus(kind, namespace, name))?.replicas;
+      if (to === undefined) throw new PermanentError(`${reason}, but ${target} is gone`);
+      const direction = earlier.from === undefined || earlier.from === to ? undefined : earlier.from < to ? 'up' : 'down';
+      const health = await waitForRollout(ctx, { kind, namespace, name, target, replicas: to, direction }, params.waitForReadySeconds, reason);
+      return { result: 'changed', reason: `${reason}; ${health}` };
     }
 
     const workload = await ctx.cluster.getWorkload(kind, namespace, name);
@@ -118,12 +139,17 @@ export const scaleReplicas = definePlaybook<ScaleReplicasParams>({
       }
       try {
         await ctx.cluster.patchScale(kind, namespace, name, plan.desired, scale.resourceVersion, { dryRun: ctx.dryRun });
-        return finish(ctx, kind, namespace, name, target, scale.replicas, plan.desired);
       } catch (error) {
         if (!(error instanceof KubeApiError) || error.code !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw error;
         ctx.log.info({ target, attempt }, 'scale conflict; re-reading');
         scale = await readScale(ctx, kind, namespace, name, target);
+        continue;
       }
+      const reason = await mark(ctx, kind, namespace, name, target, scale.replicas, plan.desired);
+      if (ctx.dryRun || params.waitForReadySeconds === 0) return { result: 'changed', reason };
+      const goal: RolloutGoal = { kind, namespace, name, target, replicas: plan.desired, direction: plan.direction };
+      const health = await waitForRollout(ctx, goal, params.waitForReadySeconds, reason);
+      return { result: 'changed', reason: `${reason}; ${health}` };
     }
   },
 });
@@ -153,7 +179,7 @@ function planFor(params: ScaleReplicasParams, current: number, target: string): 
   return { desired, direction };
 }
 
-function earlierScale(ctx: PlaybookContext, kind: WorkloadKind, namespace: string, name: string, target: string): { to?: number } | undefined {
+function earlierScale(ctx: PlaybookContext, kind: WorkloadKind, namespace: string, name: string, target: string): { from?: number; to?: number } | undefined {
   const plural = kind === 'Deployment' ? 'deployments' : 'statefulsets';
   const step = findCompletedStep(ctx.previousSteps, ctx.dryRun, {
     actions: ['scale'],
@@ -162,7 +188,9 @@ function earlierScale(ctx: PlaybookContext, kind: WorkloadKind, namespace: strin
   });
   if (step === undefined) return undefined;
   const to = findInBody(step.request.body, 'replicas');
-  return typeof to === 'number' ? { to } : {};
+  // The recorded intent says where it scaled from (the direction the health check judges by).
+  const from = findInBody(step.intent, 'from');
+  return { ...(typeof to === 'number' ? { to } : {}), ...(typeof from === 'number' ? { from } : {}) };
 }
 
 async function readScale(ctx: PlaybookContext, kind: WorkloadKind, namespace: string, name: string, target: string): Promise<ScaleInfo> {
@@ -171,20 +199,67 @@ async function readScale(ctx: PlaybookContext, kind: WorkloadKind, namespace: st
   return scale;
 }
 
-async function finish(
-  ctx: PlaybookContext,
-  kind: WorkloadKind,
-  namespace: string,
-  name: string,
-  target: string,
-  from: number,
-  to: number,
-): Promise<PlaybookOutcome> {
+/** The Event and the last-action stamp of a scale; returns its reason. */
+async function mark(ctx: PlaybookContext, kind: WorkloadKind, namespace: string, name: string, target: string, from: number, to: number): Promise<string> {
   const ref: ObjectRef = { kind, namespace, name };
   const reason = `${ctx.dryRun ? 'would scale' : 'scaled'} ${target} from ${from} to ${to}`;
   await ctx.event(ref, 'RemediationScale', reason);
   await ctx.stampLastAction(ref, reason);
-  return { result: 'changed', reason };
+  return reason;
+}
+
+interface RolloutGoal {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  target: string;
+  /** The count this run scaled to. */
+  replicas: number;
+  /** Unknown for a resumed attempt whose step did not record where it scaled from: both checks apply. */
+  direction: Direction | undefined;
+}
+
+/**
+ * The health check: polls the workload's status once a second until the rollout reached the goal
+ * (`kubectl rollout status` judges the same fields), and reports the verdict. Returns the healthy
+ * detail; on timeout reports what is missing and throws PermanentError (the change stays).
+ */
+async function waitForRollout(ctx: PlaybookContext, goal: RolloutGoal, seconds: number, done: string): Promise<string> {
+  const deadline = ctx.now() + seconds * 1000;
+  for (;;) {
+    const status = await ctx.cluster.getWorkloadStatus(goal.kind, goal.namespace, goal.name);
+    if (status === undefined) {
+      const detail = `${goal.target} is gone`;
+      await ctx.reportHealth('unhealthy', detail);
+      throw new PermanentError(`${done}, but ${detail}`);
+    }
+    const missing = rolloutMissing(goal, status);
+    if (missing.length === 0) {
+      const detail = `${goal.target}: ${status.availableReplicas}/${goal.replicas} available`;
+      await ctx.reportHealth('healthy', detail);
+      return detail;
+    }
+    if (ctx.now() >= deadline) {
+      const respec = status.replicas === goal.replicas ? '' : ` (spec.replicas is now ${status.replicas})`;
+      const detail = `${goal.target}: ${missing.join(', ')} after ${seconds}s${respec}`;
+      await ctx.reportHealth('unhealthy', detail);
+      throw new PermanentError(`${done}, but the rollout did not complete: ${detail}`);
+    }
+    await ctx.sleep(POLL_MS);
+  }
+}
+
+/** What the status still lacks for the goal; empty when the rollout is done. */
+function rolloutMissing(goal: RolloutGoal, status: WorkloadStatus): string[] {
+  const want = goal.replicas;
+  if (status.observedGeneration < status.generation) {
+    return [`the ${goal.kind} controller has not observed generation ${status.generation} yet (status is of ${status.observedGeneration})`];
+  }
+  const missing: string[] = [];
+  if (goal.kind === 'Deployment' && status.updatedReplicas < want) missing.push(`${status.updatedReplicas} of ${want} updated`);
+  if (status.availableReplicas < want) missing.push(`${status.availableReplicas} of ${want} available`);
+  if (goal.direction !== 'up' && status.statusReplicas > want) missing.push(`${status.statusReplicas} replicas still running (want ${want})`);
+  return missing;
 }
 
 function movesToward(direction: Direction, current: number, desired: number): boolean {
