@@ -152,11 +152,11 @@ ${opts.extra ?? ''}
   return { dir, path, text };
 }
 
-export async function startInProcess(config: RigConfig, role: Role, logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })): Promise<Remediator> {
+export async function startInProcess(config: RigConfig, role: Role, logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), port = 0): Promise<Remediator> {
   const loaded = validateConfigText(config.text, config.path, playbookMap(playbooks), { env: {} });
   // The key file's bytes, as `serve` reads them: every process of the rig seals with the same key.
   const auditKey = readFileSync(join(config.dir, 'audit-key'));
-  return startRemediator({ config: loaded, role, auditKey, logger, port: 0, host: '127.0.0.1', sealIntervalMs: 500, sweepIntervalMs: 500 });
+  return startRemediator({ config: loaded, role, auditKey, logger, port, host: '127.0.0.1', sealIntervalMs: 500, sweepIntervalMs: 500 });
 }
 
 export interface ScenarioRig {
@@ -169,12 +169,12 @@ export interface ScenarioRig {
 }
 
 /** A redis-server, a simulated cluster (the fault rig's, or `sim`), and in-process Remediators on one config. */
-export async function startScenarioRig(opts: { sim?: () => Promise<SimCluster>; roles?: Role[]; options?: Partial<RigOptions> } = {}): Promise<ScenarioRig> {
+export async function startScenarioRig(opts: { sim?: () => Promise<SimCluster>; roles?: Role[]; options?: Partial<RigOptions>; /** The first process's port (default: a free one). */ port?: number } = {}): Promise<ScenarioRig> {
   const redis = await startRedisServer();
   const sim = await (opts.sim ?? (() => startScenarioSim(SCENARIOS['drain-gpu-node']!)))();
   const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}`, ...opts.options });
   const processes: Remediator[] = [];
-  for (const role of opts.roles ?? ['all']) processes.push(await startInProcess(config, role));
+  for (const role of opts.roles ?? ['all']) processes.push(await startInProcess(config, role, undefined, processes.length === 0 ? (opts.port ?? 0) : 0));
   return {
     sim,
     main: processes[0]!,
