@@ -21,7 +21,7 @@ export const IN_CLUSTER_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceacco
 
 /**
  * What `serve` needs beyond a valid file (`validate` does not require these): the audit HMAC key
- * file, and Kubernetes credentials in DESIGN order — `kubernetes.kubeconfig`, the in-cluster
+ * file, the Prometheus and Alertmanager secret and TLS files, and Kubernetes credentials in DESIGN order — `kubernetes.kubeconfig`, the in-cluster
  * service account, `$KUBECONFIG`, `~/.kube/config`. There is deliberately no localhost fallback:
  * acting on whatever cluster happens to answer on 127.0.0.1 would be the opposite of "do no harm".
  */
@@ -34,6 +34,20 @@ export function assertServeReady(config: LoadedConfig, options: ServeReadyOption
     problems.push({ path: 'audit.keyFile', message: 'Required by serve (the HMAC key of the audit chain)' });
   } else if (!exists(config.audit.keyFile)) {
     problems.push({ path: 'audit.keyFile', message: `file not found: ${config.audit.keyFile}` });
+  }
+
+  // Monitoring secrets are read at every request (so rotation works); a missing one is a typo to catch now.
+  for (const key of ['prometheus', 'alertmanager'] as const) {
+    const endpoint = config[key];
+    if (!endpoint) continue;
+    const files: [string, string | undefined][] = [
+      ['bearerTokenFile', endpoint.bearerTokenFile],
+      ['basicAuth.passwordFile', endpoint.basicAuth?.passwordFile],
+      ['tls.caFile', endpoint.tls?.caFile],
+      ['tls.certFile', endpoint.tls?.certFile],
+      ['tls.keyFile', endpoint.tls?.keyFile],
+    ];
+    for (const [path, file] of files) if (file !== undefined && !exists(file)) problems.push({ path: `${key}.${path}`, message: `file not found: ${file}` });
   }
 
   const kube = findKubeSource(config, env, exists, options.homeDir ?? homedir(), problems);

@@ -82,6 +82,21 @@ describe('assertServeReady', () => {
     }
   });
 
+  it('reports missing Prometheus and Alertmanager secret and TLS files', () => {
+    const yaml = `${withKey}prometheus: { url: "http://p:9090", bearerTokenFile: prom-token, tls: { caFile: /ca.pem } }
+alertmanager: { url: "http://a:9093", basicAuth: { username: r, passwordFile: /am-pass } }
+`;
+    try {
+      assertServeReady(config(yaml), { env: {}, exists: files('/etc/remediator/audit-key', '/home/op/.kube/config', '/ca.pem'), homeDir: '/home/op' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).details).toEqual([
+        { path: 'prometheus.bearerTokenFile', message: 'file not found: /etc/remediator/prom-token' },
+        { path: 'alertmanager.basicAuth.passwordFile', message: 'file not found: /am-pass' },
+      ]);
+    }
+  });
+
   it('reports a KUBECONFIG whose files are all missing', () => {
     expect(() =>
       assertServeReady(config(withKey), { env: { KUBECONFIG: '/x' }, exists: files('/etc/remediator/audit-key', '/home/op/.kube/config'), homeDir: '/home/op' }),
