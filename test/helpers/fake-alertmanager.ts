@@ -24,6 +24,8 @@ export interface HeldSilence {
  */
 export class FakeAlertmanager {
   readonly requests: { method: string; path: string; search: string }[] = [];
+  /** The Authorization header of every request (absent ones left out). */
+  readonly authorizations: string[] = [];
   readonly alerts: HeldAlert[] = [];
   readonly silences = new Map<string, HeldSilence>();
   failNext = 0;
@@ -53,6 +55,7 @@ export class FakeAlertmanager {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://am');
     this.requests.push({ method: req.method ?? '', path: url.pathname, search: url.search });
+    if (req.headers.authorization) this.authorizations.push(req.headers.authorization);
     let body = '';
     for await (const chunk of req) body += chunk;
     if (this.failNext > 0) {

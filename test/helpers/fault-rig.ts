@@ -169,12 +169,12 @@ export interface ScenarioRig {
 }
 
 /** A redis-server, a simulated cluster (the fault rig's, or `sim`), and in-process Remediators on one config. */
-export async function startScenarioRig(opts: { sim?: () => Promise<SimCluster>; roles?: Role[]; options?: Partial<RigOptions>; /** The first process's port (default: a free one). */ port?: number } = {}): Promise<ScenarioRig> {
+export async function startScenarioRig(opts: { sim?: () => Promise<SimCluster>; roles?: Role[]; options?: Partial<RigOptions>; /** The first process's port (default: a free one). */ port?: number; logger?: Logger } = {}): Promise<ScenarioRig> {
   const redis = await startRedisServer();
   const sim = await (opts.sim ?? (() => startScenarioSim(SCENARIOS['drain-gpu-node']!)))();
   const config = writeRigConfig({ simUrl: sim.url, redisUrl: redis.url, prefix: `r${randomBytes(4).toString('hex')}`, ...opts.options });
   const processes: Remediator[] = [];
-  for (const role of opts.roles ?? ['all']) processes.push(await startInProcess(config, role, undefined, processes.length === 0 ? (opts.port ?? 0) : 0));
+  for (const role of opts.roles ?? ['all']) processes.push(await startInProcess(config, role, opts.logger, processes.length === 0 ? (opts.port ?? 0) : 0));
   return {
     sim,
     main: processes[0]!,

@@ -4,6 +4,10 @@
  * query's shape, verification each way (resolved, not resolved, error) with a silence created
  * and expired, dry runs that stop after the precheck, and manual prechecks.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../src/domain/run.js';
 import { SimPrometheus } from '../../src/sim/sim-prometheus.js';
@@ -43,6 +47,11 @@ const RULES = `
     playbook: drain-gpu-node
     precheck: 'DCGM_FI_DEV_GPU_TEMP{Hostname="{{ labels.Hostname }}"} > 85'
 `;
+
+const PROM_SECRET = 'prom-bearer-secret-5f1e2d3c';
+const AM_SECRET = 'am-basic-password-9a8b7c6d';
+/** Every log line of the run, at debug level: no secret may appear in any. */
+const logLines: string[] = [];
 
 let rig: ScenarioRig;
 let prom: SimPrometheus;
@@ -87,10 +96,18 @@ beforeAll(async () => {
   await prom.start();
   am = new FakeAlertmanager();
   await am.start();
+  const secrets = mkdtempSync(join(tmpdir(), 'remediator-secrets-'));
+  writeFileSync(join(secrets, 'prom-token'), PROM_SECRET);
+  writeFileSync(join(secrets, 'am-password'), AM_SECRET);
   rig = await startScenarioRig({
+    logger: pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) }),
     options: {
       rules: RULES,
-      extra: `prometheus: { url: '${prom.url}', timeoutSeconds: 1, retries: 2 }\nalertmanager: { url: '${am.url}', timeoutSeconds: 1, retries: 1 }\nui: { externalUrl: 'https://remediator.example.internal/' }`,
+      extra: [
+        `prometheus: { url: '${prom.url}', timeoutSeconds: 1, retries: 2, bearerTokenFile: '${secrets}/prom-token' }`,
+        `alertmanager: { url: '${am.url}', timeoutSeconds: 1, retries: 1, basicAuth: { username: remediator, passwordFile: '${secrets}/am-password' } }`,
+        `ui: { externalUrl: 'https://remediator.example.internal/' }`,
+      ].join('\n'),
     },
   });
 }, 60_000);
@@ -239,6 +256,17 @@ describe('verify', () => {
     expect(verified.verification!.detail).toContain('Alertmanager no longer lists the alert as firing');
     expect(verified.verification!.detail).toContain(`silence ${silence.id} expired`);
     expect(am.silences.get(silence.id)!.state).toBe('expired');
+  });
+});
+
+describe('secrets', () => {
+  it('are sent to Prometheus and Alertmanager, and appear in no log line', () => {
+    expect(prom.received.every((r) => r.authorization === `Bearer ${PROM_SECRET}`)).toBe(true);
+    expect(am.authorizations.every((a) => a === `Basic ${Buffer.from(`remediator:${AM_SECRET}`).toString('base64')}`)).toBe(true);
+    expect(am.authorizations.length).toBeGreaterThan(0);
+    expect(logLines.length).toBeGreaterThan(50);
+    const leaks = logLines.filter((line) => line.includes(PROM_SECRET) || line.includes(AM_SECRET) || line.includes(Buffer.from(`remediator:${AM_SECRET}`).toString('base64')));
+    expect(leaks).toEqual([]);
   });
 });
 
