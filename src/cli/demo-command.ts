@@ -12,11 +12,17 @@ import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { startSimCluster } from '../sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../sim/sim-kubeconfig.js';
 import { verifyAuditChain } from '../audit/verify-audit-chain.js';
+import { SimPrometheus } from '../sim/sim-prometheus.js';
+import { renderQuery } from '../engine/query-template.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/alertmanager/', import.meta.url));
-/** The three captured notifications the demo replays, in order. */
-const DEMO_FIXTURES = ['firing-kube-pod-oom-killed', 'firing-llm-high-latency-p95', 'firing-gpu-node-overheating'];
+/** The captured notifications the demo replays, in order. */
+const DEMO_FIXTURES = ['firing-kube-pod-oom-killed', 'firing-llm-high-latency-p95', 'firing-gpu-node-overheating', 'firing-two-alerts-one-group'];
 const DEMO_TOKEN = randomBytes(16).toString('hex');
+
+const OOM_PRECHECK = 'max(kube_pod_container_status_last_terminated_reason{namespace="{{ labels.namespace }}", pod="{{ labels.pod }}", reason="OOMKilled"}) == 1';
+const LATENCY_QUERY =
+  'histogram_quantile(0.95, sum by (le, namespace, deployment) (rate(llm_request_latency_seconds_bucket{namespace="{{ labels.namespace }}", deployment="{{ labels.deployment }}"}[5m]))) > 2';
 
 const DEMO_RULES = `
 rules:
@@ -25,17 +31,32 @@ rules:
     playbook: restart-oom-pod
     params: { waitForReadySeconds: 60 }
     cooldown: 10m
+    precheck: '${OOM_PRECHECK}'
   - name: scale-slow-llm
     matchers: ['alertname="LLMHighLatencyP95"']
     playbook: scale-replicas
     params: { step: 1, maxReplicas: 8 }
     cooldown: 15m
+    precheck: '${LATENCY_QUERY}'
+    verify: { within: 30s, interval: 1s, query: '${LATENCY_QUERY}' }
   - name: drain-overheated-gpu-nodes
     matchers: ['alertname="GPUNodeOverheating"', 'severity=~"critical|page"']
     playbook: drain-gpu-node
     params: { timeoutSeconds: 120, deleteEmptyDirData: true }
     cooldown: 1h
 `;
+
+/**
+ * What the demo's simulated Prometheus says: the OOM-killed llm-api pod and the slow llm-api
+ * still show their problem (their prechecks pass); the trainer pods restarted cleanly since
+ * their alert fired (their precheck finds nothing, so those runs are skipped).
+ */
+function seedPrometheus(prom: SimPrometheus): void {
+  prom.set(renderQuery(OOM_PRECHECK, { namespace: 'ml-serving', pod: 'llm-api-7d9f8b6c5-x2kqp' }), [
+    { metric: { namespace: 'ml-serving', pod: 'llm-api-7d9f8b6c5-x2kqp', reason: 'OOMKilled' }, value: 1 },
+  ]);
+  prom.set(renderQuery(LATENCY_QUERY, { namespace: 'ml-serving', deployment: 'llm-api' }), [{ metric: { namespace: 'ml-serving', deployment: 'llm-api' }, value: 3.42 }]);
+}
 
 function out(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -51,6 +72,15 @@ async function waitForRuns(remediator: Remediator, ids: string[], timeoutMs: num
   }
 }
 
+async function waitForVerification(remediator: Remediator, run: Run, timeoutMs: number): Promise<Run> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = (await remediator.runs.get(run.id)) ?? run;
+    if (current.verification?.result !== 'pending' || Date.now() > deadline) return current;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /**
  * `remediator demo`: its own redis-server (unless REDIS_URL is set), the simulated cluster, a
  * generated audit key; replays captured Alertmanager notifications and shows what happened.
@@ -60,6 +90,9 @@ export async function demoCommand(opts: { once: boolean }): Promise<void> {
   let embedded: EmbeddedRedis | undefined;
   const redisUrl = process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis()).url;
   const sim = await startSimCluster({ port: 0 });
+  const prom = new SimPrometheus();
+  await prom.start();
+  seedPrometheus(prom);
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, simKubeconfigYaml(sim.url));
   const auditKey = randomBytes(32);
@@ -74,6 +107,7 @@ auth:
   tokens:
     - { name: alertmanager, role: alertmanager, token: '${DEMO_TOKEN}' }
 audit: { keyFile: '${keyFile}' }
+prometheus: { url: '${prom.url}', timeoutSeconds: 2 }
 ${DEMO_RULES}`;
   const config = validateConfigText(text, join(dir, 'remediator.yaml'), playbookMap(playbooks), { env: {} });
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
@@ -81,6 +115,7 @@ ${DEMO_RULES}`;
 
   out('Remediator demo');
   out(`  cluster : SIMULATED Kubernetes API at ${sim.url} (kubectl --kubeconfig ${kubeconfig} get nodes)`);
+  out(`  metrics : SIMULATED Prometheus at ${prom.url} (answers the prechecks and verifications below with canned results)`);
   out(`  redis   : ${embedded ? `embedded redis-server at ${redisUrl}` : redisUrl} (key prefix {${prefix}})`);
   out(`  api     : ${remediator.url}  (metrics: ${remediator.url}/metrics)`);
   out();
@@ -98,11 +133,21 @@ ${DEMO_RULES}`;
       out(`  alert ${d.fingerprint}: ${d.decision}${d.rule ? ` by rule ${d.rule}` : ''}${d.runId ? ` (run ${d.runId})` : ''}`);
       if (d.runId && d.decision === 'enqueued') ids.push(d.runId);
     }
-    for (const run of await waitForRuns(remediator, ids, 180_000)) {
-      runs.push(run);
+    for (const finished of await waitForRuns(remediator, ids, 180_000)) {
+      let run = finished;
       out(`  ${run.status.toUpperCase()} ${run.playbook} ${run.target} changed=${run.changed}${run.dryRun ? ' (dry run)' : ''}`);
       out(`    ${run.reason ?? ''}`);
+      if (run.precheck) out(`    precheck ${run.precheck.result ?? 'not evaluated'}: ${run.precheck.query}${run.precheck.detail ? ` -> ${run.precheck.detail}` : ''}`);
       for (const step of run.steps) out(`    - ${step.action} ${step.object}: ${step.result}${step.detail ? ` (${step.detail})` : ''}`);
+      if (run.health) out(`    health ${run.health.result}: ${run.health.detail}`);
+      if (run.verification) {
+        // The fix worked: the simulated Prometheus stops reporting the problem, and the next check sees it.
+        if (run.verification.query) prom.set(run.verification.query, []);
+        out(`    verifying: ${run.verification.detail}`);
+        run = await waitForVerification(remediator, run, 40_000);
+        out(`    verification ${run.verification!.result}: ${run.verification!.detail}`);
+      }
+      runs.push(run);
     }
     out();
   }
@@ -122,16 +167,21 @@ ${DEMO_RULES}`;
   out();
 
   const succeeded = runs.filter((r) => r.status === 'succeeded').length;
-  out(`${succeeded} of ${runIds.length} remediations succeeded.`);
+  const skipped = runs.filter((r) => r.status === 'skipped' && r.precheck?.result === 'fail').length;
+  const resolved = runs.filter((r) => r.verification?.result === 'resolved').length;
+  out(`${succeeded} of ${runIds.length} remediations succeeded; ${skipped} skipped by their precheck (the condition no longer held); ${resolved} verified resolved.`);
+  // Every run ended as the story says: acted, or stood down because its precheck found nothing.
+  const asExpected = runIds.length > 0 && succeeded + skipped === runIds.length && resolved >= 1 && skipped >= 1;
 
   const shutdown = async () => {
     await remediator.stop();
     await sim.close();
+    await prom.close();
     await embedded?.stop();
   };
   if (opts.once) {
     await shutdown();
-    process.exitCode = succeeded === runIds.length && runIds.length > 0 ? 0 : 1;
+    process.exitCode = asExpected ? 0 : 1;
     return;
   }
   out('Still serving; press Ctrl-C to stop.');

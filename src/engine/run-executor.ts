@@ -226,7 +226,7 @@ export class RunExecutor {
       steps: run.steps,
       beforeMutation: async () => {
         if (signal.aborted) throw abortReason(signal);
-        await (gate ??= this.recheckGuards(run).then(() => this.precheck(run, signal)));
+        await (gate ??= this.recheckGuards(run).then(() => this.precheckThenClaimCooldown(run, signal)));
         // An operator may stop a running run between steps.
         const cancel = await this.deps.guards.cancelRequest(run.id);
         if (cancel) throw new RunCancelledError(`cancelled by ${cancel.by}: ${cancel.reason}`);
@@ -322,7 +322,14 @@ export class RunExecutor {
       if (await guards.isEpisodeResolved(run.trigger.episode)) throw new RunCancelledError('the alert resolved before the first mutation');
     }
     await this.checkOptOut(run);
-    await this.checkCooldown(run, !run.dryRun);
+    // With a precheck the cooldown is claimed only once it passed: a run that stands down has not acted.
+    await this.checkCooldown(run, !run.dryRun && !run.precheck);
+  }
+
+  private async precheckThenClaimCooldown(run: Run, signal: AbortSignal): Promise<void> {
+    if (!run.precheck) return;
+    await this.precheck(run, signal);
+    if (!run.dryRun) await this.checkCooldown(run, true);
   }
 
   /**

@@ -42,6 +42,12 @@ const RULES = `
     dryRun: true
     precheck: 'llm_p95{namespace="{{ labels.namespace }}", deployment="{{ labels.deployment }}"} > 2'
     verify: { within: 3s, query: 'llm_p95_after{deployment="{{ labels.deployment }}"} > 2' }
+  - name: cooled
+    matchers: ['alertname="CooledLatency"']
+    playbook: scale-replicas
+    params: { maxReplicas: 8, waitForReadySeconds: 20 }
+    cooldown: 1h
+    precheck: 'cooled_p95{deployment="{{ labels.deployment }}"} > 2'
   - name: needs-hostname
     matchers: ['alertname="GPUNodeOverheating"']
     playbook: drain-gpu-node
@@ -179,6 +185,18 @@ describe('precheck', () => {
     expect(run.precheck?.query).toBe(expected);
     // The whole value is one label matcher's literal, so the sim (which knows no such series) says nothing.
     expect(run.status).toBe('skipped');
+  });
+
+  it('a run its precheck skipped does not start the cooldown; one that acted does', async () => {
+    const labels = { alertname: 'CooledLatency', namespace: 'ml', deployment: 'llm' };
+    prom.set('cooled_p95{deployment="llm"} > 2', []);
+    expect((await fireAndFinish(labels)).status).toBe('skipped');
+    prom.set('cooled_p95{deployment="llm"} > 2', [{ metric: {}, value: 3 }]);
+    const acted = await fireAndFinish(labels);
+    expect(acted.status).toBe('succeeded');
+    const third = (await fire(labels)) as { decision: string; guard?: string; runId?: string };
+    const guard = third.decision === 'blocked' ? third.guard : (await waitTerminal(rig.main, third.runId!, 30_000)).guard?.guard;
+    expect(guard).toBe('cooldown');
   });
 
   it('an alert without a label the precheck reads is invalid_params', async () => {
