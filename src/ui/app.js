@@ -22,7 +22,7 @@ const STATUS_GLYPH = {
   succeeded: '✓', failed: '✕', blocked: '⊘', running: '▶', queued: '…', awaiting_approval: '?',
   skipped: '↷', cancelled: '■', rejected: '✕', expired: '◷',
 };
-const AUDIT_TYPES = ['run_created', 'run_status', 'kube_mutation', 'operator_action', 'guard_blocked', 'alert_resolved', 'auth_failed', 'audit_trimmed'];
+const AUDIT_TYPES = ['run_created', 'run_status', 'kube_mutation', 'operator_action', 'guard_blocked', 'precheck', 'health_check', 'verification', 'alert_resolved', 'auth_failed', 'audit_trimmed'];
 const SINCE_CHOICES = [['', 'any time'], ['1h', 'last hour'], ['6h', 'last 6 hours'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days']];
 
 const main = document.getElementById('main');
@@ -522,6 +522,24 @@ function approvalSection(run) {
     ]));
 }
 
+/** Precheck, health check and verification: did the problem still hold, did the fix land, did it stick. */
+function loopSection(run) {
+  const rows = [];
+  const p = run.precheck;
+  if (p) rows.push(['Precheck', [tag(p.result ?? 'not evaluated yet', p.result === 'pass' ? 'tag-changed' : p.result ? 'tag-warn' : ''), ' ', mono(p.query), p.detail ? ` → ${p.detail}` : '']]);
+  const hc = run.health;
+  if (hc) rows.push(['Health check', [tag(hc.result, hc.result === 'healthy' ? 'tag-changed' : 'tag-warn'), ' ', hc.detail]]);
+  const v = run.verification;
+  if (v) {
+    rows.push(['Verification', [tag(v.result.replace('_', ' '), v.result === 'resolved' ? 'tag-changed' : v.result === 'pending' ? '' : 'tag-warn'), ' ', v.detail]]);
+    if (v.query) rows.push(['Verify query', mono(v.query)]);
+    rows.push([v.result === 'pending' ? 'Deadline' : 'Ended', time(v.result === 'pending' ? v.deadline : v.at)]);
+    if (v.silenceId) rows.push(['Silence', mono(v.silenceId)]);
+  }
+  if (rows.length === 0) return null;
+  return section('Closing the loop', dl(rows));
+}
+
 function stepsSection(run) {
   const steps = Array.isArray(run.steps) ? run.steps : [];
   if (steps.length === 0) {
@@ -601,9 +619,9 @@ async function runView(v, id) {
     auditPart = section('Audit entries', notice(`The audit entries could not be loaded: ${describeError(audit.err)}`, 'warn'));
   }
 
-  show(head, h('div', { class: 'cols' }, triggerSection(run), h('div', { class: 'stack-lg' }, guardSection(run), approvalSection(run))), outcome, stepsSection(run), auditPart);
+  show(head, h('div', { class: 'cols' }, triggerSection(run), h('div', { class: 'stack-lg' }, guardSection(run), approvalSection(run))), outcome, loopSection(run), stepsSection(run), auditPart);
 
-  if (!TERMINAL.has(run.status)) {
+  if (!TERMINAL.has(run.status) || run.verification?.result === 'pending') {
     v.timers.push(setTimeout(() => {
       if (!v.controller.signal.aborted) void route({ focus: false });
     }, 3000));
@@ -632,6 +650,12 @@ function entrySummary(e) {
       return ['alert resolved ', mono(e.fingerprint ?? ''), Array.isArray(e.cancelled) && e.cancelled.length ? `; cancelled ${e.cancelled.length} pending run(s)` : ''];
     case 'unreadable':
       return ['an entry that is not valid JSON (still covered by the seal chain): ', json(e.raw)];
+    case 'precheck':
+      return [h('strong', {}, `precheck ${e.result ?? '?'}`), ' ', mono(e.query ?? ''), e.detail ? ` → ${e.detail}` : ''];
+    case 'health_check':
+      return [h('strong', {}, `health ${e.result ?? '?'}`), e.detail ? `: ${e.detail}` : ''];
+    case 'verification':
+      return [h('strong', {}, `verification ${String(e.result ?? '?').replace('_', ' ')}`), e.query ? [' ', mono(e.query)] : '', e.detail ? `: ${e.detail}` : '', e.silenceId ? [' ', tag(`silence ${e.silenceId}`)] : ''];
     case 'audit_trimmed':
       return [`retention (${e.reason ?? '?'}) removed ${e.count ?? '?'} old entries; new anchor `, mono(e.anchorId ?? '')];
     default: {

@@ -162,6 +162,15 @@ export function renderRunDetail(run: Run, nowMs: number, width?: number): string
       : 'pending: another operator must approve or reject';
     add('Approval', `required by ${by}; ${decision}`);
   }
+  if (run.precheck) {
+    const p = run.precheck;
+    add('Precheck', `${p.result ?? 'not evaluated yet'}: ${p.query}${p.detail ? ` -> ${p.detail}` : ''}`);
+  }
+  if (run.health) add('Health', `${run.health.result}: ${run.health.detail}`);
+  if (run.verification) {
+    const v = run.verification;
+    add('Verification', `${v.result}: ${v.detail}${v.result === 'pending' ? '' : ` (at ${v.at})`}${v.silenceId ? `; silence ${v.silenceId}` : ''}`);
+  }
   if (run.cancelRequested) add('Cancel', `requested by ${run.cancelRequested.by} at ${run.cancelRequested.at}: ${run.cancelRequested.reason}`);
   add('Created', when(run.createdAt, nowMs));
   if (run.startedAt) add('Started', when(run.startedAt, nowMs));

@@ -96,6 +96,17 @@ describe('run formatting', () => {
 
   it('says plainly when a run was dry or is waiting for approval', () => {
     expect(renderRunDetail(sampleRun({ dryRun: true, changed: false }), NOW)).toContain('dry run: nothing was changed');
+    const looped = renderRunDetail(
+      sampleRun({
+        precheck: { query: 'p95{deployment="llm-api"} > 2', result: 'pass', detail: '1 sample: {deployment="llm-api"} 3.4' },
+        health: { result: 'healthy', detail: 'deployment/ml-serving/llm-api: 4/4 available', at: '2026-01-01T03:00:02Z' },
+        verification: { result: 'resolved', detail: 'the query returns nothing; silence s-1 expired', at: '2026-01-01T03:01:00Z', deadline: '2026-01-01T03:15:00Z', checks: 2, silenceId: 's-1' },
+      }),
+      NOW,
+    );
+    expect(looped).toMatch(/Precheck:\s+pass: p95\{deployment="llm-api"\} > 2 -> 1 sample: \{deployment="llm-api"\} 3.4\n/);
+    expect(looped).toMatch(/Health:\s+healthy: deployment\/ml-serving\/llm-api: 4\/4 available\n/);
+    expect(looped).toMatch(/Verification:\s+resolved: the query returns nothing; silence s-1 expired \(at 2026-01-01T03:01:00Z\); silence s-1\n/);
     const waiting = renderRunDetail(sampleRun({ status: 'awaiting_approval', steps: [], approval: { requiredBy: 'manualApproval' } }), NOW);
     expect(waiting).toMatch(/Approval:\s+required by guards.manualApproval; pending: another operator must approve or reject/);
     expect(waiting).toContain('(no Kubernetes requests)');
