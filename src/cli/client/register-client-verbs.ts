@@ -73,6 +73,7 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
       .addOption(reasonOption('why this run'))
       .option('--dry-run', 'record what would change without changing anything')
       .option('--bypass-guards', 'admin only: pass cooldowns, rate limits and the node budget (audited)')
+      .option('--precheck <promql>', 'PromQL that must return a result right before the first mutation, else the run is skipped')
       .option('--wait', 'follow the run until it ends; exit 0 succeeded, 1 failed/blocked/rejected/expired/cancelled, 5 skipped or still waiting')
       .option('--timeout <duration>', 'how long --wait waits', '10m'),
   ).action((playbook: string, _opts: unknown, cmd: Command) => act(cmd, (ctx) => runVerb(ctx, playbook, cmd.opts<RunVerbOptions>(), deps.wait)));

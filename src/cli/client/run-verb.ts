@@ -12,6 +12,8 @@ export interface RunVerbOptions {
   reason: string;
   dryRun?: boolean;
   bypassGuards?: boolean;
+  /** PromQL evaluated right before the first mutation (no placeholders). */
+  precheck?: string;
   wait?: boolean;
   /** How long --wait waits (duration, default 10m). */
   timeout: string;
@@ -26,7 +28,7 @@ export function parseTimeout(text: string): number {
 }
 
 /**
- * `remediator run PLAYBOOK -p k=v ... --reason TEXT [--dry-run] [--bypass-guards] [--wait]`:
+ * `remediator run PLAYBOOK -p k=v ... --reason TEXT [--dry-run] [--bypass-guards] [--precheck PROMQL] [--wait]`:
  * POST /api/v1/runs; with --wait, follows the run and exits by where it ended.
  */
 export async function runVerb(ctx: VerbContext, playbook: string, opts: RunVerbOptions, waitOptions: Partial<WaitOptions> = {}): Promise<ExitCode> {
@@ -38,6 +40,7 @@ export async function runVerb(ctx: VerbContext, playbook: string, opts: RunVerbO
     reason: opts.reason,
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.bypassGuards ? { bypassGuards: true } : {}),
+    ...(opts.precheck !== undefined ? { precheck: opts.precheck } : {}),
   };
   const created = await ctx.client.post<{ id: string; status: RunStatus }>('api/v1/runs', body);
   if (!opts.wait) {

@@ -35,14 +35,14 @@ async function cli(argv: string[], route: FakeRoute, env: NodeJS.ProcessEnv = { 
 
 describe('run', () => {
   it('posts the playbook, -p params as JSON where they parse, the reason and the flags', async () => {
-    const r = await cli(['run', 'scale-replicas', '-p', 'namespace=ml-serving', '-p', 'name=llm-api', '-p', 'maxReplicas=5', '--reason', 'p95 high', '--dry-run', '--bypass-guards'], () => ({ status: 202, body: { id: RUN_ID, status: 'queued' } }));
+    const r = await cli(['run', 'scale-replicas', '-p', 'namespace=ml-serving', '-p', 'name=llm-api', '-p', 'maxReplicas=5', '--reason', 'p95 high', '--dry-run', '--bypass-guards', '--precheck', 'up{job="llm"} == 1'], () => ({ status: 202, body: { id: RUN_ID, status: 'queued' } }));
     expect(r.code).toBe(0);
     expect(r.requests).toHaveLength(1);
     expect(r.requests[0]).toMatchObject({
       method: 'POST',
       path: '/api/v1/runs',
       headers: { authorization: `Bearer ${TOKEN}` },
-      body: { playbook: 'scale-replicas', params: { namespace: 'ml-serving', name: 'llm-api', maxReplicas: 5 }, reason: 'p95 high', dryRun: true, bypassGuards: true },
+      body: { playbook: 'scale-replicas', params: { namespace: 'ml-serving', name: 'llm-api', maxReplicas: 5 }, reason: 'p95 high', dryRun: true, bypassGuards: true, precheck: 'up{job="llm"} == 1' },
     });
     expect(r.stdout).toBe(`run ${RUN_ID} queued\n`);
   });
