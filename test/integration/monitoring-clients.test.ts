@@ -1,8 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlertmanagerClient } from '../../src/clients/alertmanager-client.js';
 import { ExternalServiceError, type HttpEndpointConfig } from '../../src/clients/http-endpoint.js';
 import { PrometheusClient } from '../../src/clients/prometheus-client.js';
@@ -143,5 +146,38 @@ describe('Alertmanager client (against a server answering like API v2)', () => {
     const client = new AlertmanagerClient({ url: am.url, timeoutSeconds: 2, retries: 1 }, async () => undefined);
     expect(await client.firingAlerts({ alertname: 'A' })).toEqual([]);
     expect(am.requests).toHaveLength(2);
+  });
+});
+
+describe('TLS options', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'remediator-tls-'));
+  let server: HttpsServer;
+  let url: string;
+  const clientCerts: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    // A self-signed server certificate for 127.0.0.1, and a client certificate signed by it.
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.pem', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1');
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=remediator');
+    openssl('x509', '-req', '-in', 'client.csr', '-CA', 'server.pem', '-CAkey', 'server.key', '-CAcreateserial', '-out', 'client.pem', '-days', '1');
+    server = createHttpsServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')), ca: readFileSync(join(dir, 'server.pem')), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      clientCerts.push((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('refuses an unknown certificate, trusts caFile, presents a client certificate, and can skip verification', async () => {
+    const base = { url, timeoutSeconds: 2, retries: 0 };
+    const untrusted = (await new PrometheusClient(base).query('up').catch((e: unknown) => e)) as Error;
+    expect(untrusted.message).toMatch(/unreachable \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)/);
+    expect((await new PrometheusClient({ ...base, tls: { caFile: join(dir, 'server.pem'), insecureSkipVerify: false } }).query('up')).empty).toBe(true);
+    await new PrometheusClient({ ...base, tls: { caFile: join(dir, 'server.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key'), insecureSkipVerify: false } }).query('up');
+    expect(clientCerts.at(-1)).toBe('remediator');
+    expect((await new PrometheusClient({ ...base, tls: { insecureSkipVerify: true } }).query('up')).empty).toBe(true);
   });
 });
