@@ -162,7 +162,8 @@ describe('TLS options', () => {
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=remediator');
     openssl('x509', '-req', '-in', 'client.csr', '-CA', 'server.pem', '-CAkey', 'server.key', '-CAcreateserial', '-out', 'client.pem', '-days', '1');
     server = createHttpsServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')), ca: readFileSync(join(dir, 'server.pem')), requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      clientCerts.push((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN);
+      const cn = (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN;
+      clientCerts.push(Array.isArray(cn) ? cn.join(",") : cn);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [] } }));
     });
