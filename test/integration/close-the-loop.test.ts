@@ -253,6 +253,25 @@ describe('verify', () => {
     }
   });
 
+  it('resolved: a resolved notification for the episode counts, whatever the query says', async () => {
+    prom.set(P95('web'), [{ metric: {}, value: 3 }]);
+    prom.set('llm_p95_after{deployment="web"} > 2', [{ metric: {}, value: 3 }]);
+    const labels = { alertname: 'LLMHighLatencyP95', namespace: 'ml', deployment: 'web' };
+    const run = await fireAndFinish(labels);
+    expect(run.status).toBe('succeeded');
+    const res = await fetch(`${rig.main.url}/api/v1/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ALERTMANAGER_TOKEN}` },
+      body: JSON.stringify(notification([{ labels, startsAt: run.trigger.alert!.startsAt, status: 'resolved' }])),
+    });
+    expect(res.status).toBe(200);
+    const verified = await pollUntil(async () => {
+      const r = await rig.main.runs.get(run.id);
+      return r?.verification?.result !== 'pending' ? r : undefined;
+    }, 'verification to end', 10_000);
+    expect(verified.verification).toMatchObject({ result: 'resolved', detail: 'Alertmanager sent a resolved notification for the alert' });
+  });
+
   it('through Alertmanager, with a silence carrying the run link that is expired when the alert resolves', async () => {
     const labels = { alertname: 'LLMRequestSaturation', namespace: 'ml', deployment: 'web' };
     am.fire(labels);
