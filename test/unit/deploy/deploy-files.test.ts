@@ -19,7 +19,7 @@ import type { LoadedConfig } from '../../../src/config/loaded-config.js';
 import { GUARD_NAMES } from '../../../src/domain/errors.js';
 import { TERMINAL_STATUSES } from '../../../src/domain/run.js';
 import type { AnyPlaybook } from '../../../src/engine/playbook.js';
-import { ACTIONS, ACTION_RESULTS, DECISIONS, Metrics, QUEUE_STATES } from '../../../src/observability/metrics.js';
+import { ACTIONS, ACTION_RESULTS, DECISIONS, Metrics, QUEUE_STATES, PRECHECK_RESULTS, VERIFICATION_RESULTS } from '../../../src/observability/metrics.js';
 import { playbooks } from '../../../playbooks/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -413,7 +413,12 @@ describe('alert rules (DESIGN §9)', () => {
       guard: GUARD_NAMES,
       decision: DECISIONS,
       action: ACTIONS,
-      result: ACTION_RESULTS,
+    };
+    // `result` means something different on each metric that has it.
+    const results: Record<string, readonly string[]> = {
+      remediator_actions_total: ACTION_RESULTS,
+      remediator_prechecks_total: PRECHECK_RESULTS,
+      remediator_verifications_total: VERIFICATION_RESULTS,
     };
     const dashboard = JSON.parse(read('deploy/grafana/remediator-dashboard.json')) as Doc;
     const exprs = [
@@ -430,7 +435,8 @@ describe('alert rules (DESIGN §9)', () => {
           const [, name, , value] = /^\s*([a-zA-Z_]+)\s*(=~|!~|!=|=)\s*"([^"]*)"\s*$/.exec(matcher) ?? [];
           expect(name, matcher).toBeDefined();
           expect(labels!.has(name!) || ['job', 'instance'].includes(name!), `${name} on ${m[1]}`).toBe(true);
-          const allowed = values[name!];
+          const allowed = name === 'result' ? results[m[1]!] : values[name!];
+          if (name === 'result') expect(allowed, `result on ${m[1]}`).toBeDefined();
           if (allowed) for (const v of value!.split('|')) expect(allowed, `${name}="${v}" in ${expr}`).toContain(v);
         }
       }
