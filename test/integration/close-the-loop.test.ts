@@ -83,6 +83,14 @@ async function fireAndFinish(labels: Record<string, string>): Promise<Run> {
   return waitTerminal(rig.main, decision.runId!, 30_000);
 }
 
+/** The run once its verification has an outcome. */
+function verificationEnded(runId: string, timeoutMs: number): Promise<Run> {
+  return pollUntil(async () => {
+    const r = await rig.main.runs.get(runId);
+    return r?.verification?.result !== 'pending' ? r : undefined;
+  }, 'verification to end', timeoutMs);
+}
+
 async function auditOf(runId: string): Promise<Record<string, unknown>[]> {
   const res = await fetch(`${rig.main.url}/api/v1/audit?runId=${runId}&limit=100`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
   return ((await res.json()) as { items: Record<string, unknown>[] }).items.reverse();
@@ -212,10 +220,7 @@ describe('verify', () => {
     const run = await fireAndFinish({ alertname: 'LLMHighLatencyP95', namespace: 'ml', deployment: 'web' });
     expect(run.status).toBe('succeeded');
     expect(run.verification?.result).toBe('pending');
-    const verified = await pollUntil(async () => {
-      const r = await rig.main.runs.get(run.id);
-      return r?.verification?.result !== 'pending' ? r : undefined;
-    }, 'verification to end', 10_000);
+    const verified = await verificationEnded(run.id, 10_000);
     expect(verified.verification).toMatchObject({ result: 'resolved', detail: 'the query returns nothing', query: 'llm_p95_after{deployment="web"} > 2', checks: 1 });
     const entries = (await auditOf(run.id)).filter((e) => e.type === 'verification');
     expect(entries.map((e) => e.result)).toEqual(['scheduled', 'resolved']);
@@ -226,10 +231,7 @@ describe('verify', () => {
     prom.set(P95('web'), [{ metric: {}, value: 3 }]);
     prom.set('llm_p95_after{deployment="web"} > 2', [{ metric: { deployment: 'web' }, value: 4 }]);
     const run = await fireAndFinish({ alertname: 'LLMHighLatencyP95', namespace: 'ml', deployment: 'web' });
-    const verified = await pollUntil(async () => {
-      const r = await rig.main.runs.get(run.id);
-      return r?.verification?.result !== 'pending' ? r : undefined;
-    }, 'verification to end', 15_000);
+    const verified = await verificationEnded(run.id, 15_000);
     expect(verified.verification!.result).toBe('not_resolved');
     expect(verified.verification!.detail).toContain('the query still returns 1 sample: {deployment="web"} 4 at the deadline');
     expect(verified.verification!.checks).toBeGreaterThanOrEqual(3);
@@ -242,10 +244,7 @@ describe('verify', () => {
     const run = await fireAndFinish({ alertname: 'LLMHighLatencyP95', namespace: 'ml', deployment: 'web' });
     prom.injectFault({ status: 503, times: 10_000, query: 'llm_p95_after{deployment="web"} > 2' });
     try {
-      const verified = await pollUntil(async () => {
-        const r = await rig.main.runs.get(run.id);
-        return r?.verification?.result !== 'pending' ? r : undefined;
-      }, 'verification to end', 15_000);
+      const verified = await verificationEnded(run.id, 15_000);
       expect(verified.verification!.result).toBe('error');
       expect(verified.verification!.detail).toContain('503 Service Unavailable');
     } finally {
@@ -265,10 +264,7 @@ describe('verify', () => {
       body: JSON.stringify(notification([{ labels, startsAt: run.trigger.alert!.startsAt, status: 'resolved' }])),
     });
     expect(res.status).toBe(200);
-    const verified = await pollUntil(async () => {
-      const r = await rig.main.runs.get(run.id);
-      return r?.verification?.result !== 'pending' ? r : undefined;
-    }, 'verification to end', 10_000);
+    const verified = await verificationEnded(run.id, 10_000);
     expect(verified.verification).toMatchObject({ result: 'resolved', detail: 'Alertmanager sent a resolved notification for the alert' });
   });
 
@@ -285,10 +281,7 @@ describe('verify', () => {
     // Still firing for a while: the verification keeps checking.
     await pollUntil(async () => ((await rig.main.runs.get(run.id))?.verification?.checks ?? 0) >= 1 || undefined, 'a first check', 5000);
     am.resolve(labels);
-    const verified = await pollUntil(async () => {
-      const r = await rig.main.runs.get(run.id);
-      return r?.verification?.result !== 'pending' ? r : undefined;
-    }, 'verification to end', 10_000);
+    const verified = await verificationEnded(run.id, 10_000);
     expect(verified.verification!.result).toBe('resolved');
     expect(verified.verification!.detail).toContain('Alertmanager no longer lists the alert as firing');
     expect(verified.verification!.detail).toContain(`silence ${silence.id} expired`);
