@@ -10,6 +10,12 @@
  * `<guards.optOutLabel>: "true"`. Refuses gracePeriodSeconds 0 for StatefulSet pods.
  * A PDB that allows no disruption (429) fails the attempt retryably; the queue retries later.
  *
+ * Health check (DESIGN §10): that wait, bounded by waitForReadySeconds (0 = no wait, no health
+ * check), reports its verdict: healthy with the Ready replacement, or (timeout) unhealthy with
+ * what is missing, and the run fails; the restart is done and stays done. Dry runs never wait,
+ * and nothing is waited for when nothing recreates the pod (no controller, or an owner that
+ * cannot be followed).
+ *
  * kubectl equivalent: `kubectl -n NS delete pod NAME` (method delete; kubectl has no direct
  * eviction verb, `kubectl drain` evicts), then `kubectl -n NS rollout status deployment/OWNER`.
  */
@@ -279,21 +285,29 @@ async function waitForReplacement(
   done: string,
 ): Promise<string> {
   const deadline = ctx.now() + seconds * 1000;
+  const isNew = (p: PodInfo) =>
+    p.uid !== oldUid && !existing.has(p.uid) && (createdAfter === undefined || (p.createdAt !== undefined && Date.parse(p.createdAt) >= createdAfter));
   for (;;) {
     const candidates =
       owner.follow === 'same-name'
         ? [await ctx.cluster.getPod(namespace, name)].filter((p): p is PodInfo => p !== undefined)
         : await ctx.cluster.listPods(namespace, owner.selector);
-    const replacement = candidates.find(
-      (p) =>
-        p.ready &&
-        !p.terminating &&
-        p.uid !== oldUid &&
-        !existing.has(p.uid) &&
-        (createdAfter === undefined || (p.createdAt !== undefined && Date.parse(p.createdAt) >= createdAfter)),
-    );
-    if (replacement !== undefined) return replacement.name;
-    if (ctx.now() >= deadline) throw new PermanentError(`${done}, but its replacement was not Ready within ${seconds}s`);
+    const replacement = candidates.find((p) => p.ready && !p.terminating && isNew(p));
+    if (replacement !== undefined) {
+      await ctx.reportHealth('healthy', `${owner.target}: replacement ${namespace}/${replacement.name} Ready`);
+      return replacement.name;
+    }
+    if (ctx.now() >= deadline) {
+      const fresh = candidates.filter((p) => !p.terminating && isNew(p));
+      const seen =
+        fresh.length > 0
+          ? `${fresh.map((p) => `${namespace}/${p.name}`).join(', ')} not Ready`
+          : candidates.some((p) => p.uid === oldUid)
+            ? 'the restarted pod is still there'
+            : 'no replacement pod yet';
+      await ctx.reportHealth('unhealthy', `${owner.target}: no Ready replacement for pod ${namespace}/${name} after ${seconds}s (${seen})`);
+      throw new PermanentError(`${done}, but its replacement was not Ready within ${seconds}s (${seen})`);
+    }
     await ctx.sleep(POLL_MS);
   }
 }

@@ -123,6 +123,7 @@ describe('restart-oom-pod run', () => {
       { ref: { kind: 'Pod', namespace: NS, name: POD, uid: pod.uid }, reason: 'RemediationRestart', message: expect.stringContaining('evicted'), type: 'Normal' },
     ]);
     expect(ctx.stamps).toEqual([{ ref: { kind: 'Deployment', namespace: NS, name: 'llm-api' }, reason: expect.stringContaining(POD) }]);
+    expect(ctx.health).toEqual([{ result: 'healthy', detail: `deployment/${NS}/llm-api: replacement ${NS}/${replacement.name} Ready` }]);
   });
 
   it('deletes with the uid precondition when method is delete, passing the grace period', async () => {
@@ -256,14 +257,45 @@ describe('restart-oom-pod run', () => {
     expect(ctx.stamps).toEqual([]);
   });
 
-  it('fails permanently when no replacement is Ready in time (the pod was restarted)', async () => {
+  it('fails permanently when no replacement is Ready in time (the pod was restarted), reporting it unhealthy', async () => {
     const { cluster, ctx, clock } = setup();
     cluster.replacementReadyAfterReads = Infinity;
-    await expect(restartOomPod.run(ctx, params({ waitForReadySeconds: 10 }))).rejects.toThrow(
-      new PermanentError(`evicted pod ${NS}/${POD} (OOMKilled container llm-api), but its replacement was not Ready within 10s`),
+    const error = await restartOomPod.run(ctx, params({ waitForReadySeconds: 10 })).catch((e: unknown) => e);
+    const replacement = [...cluster.pods.values()].find((p) => p.name.startsWith('llm-api-7d9f8b6c5-r'))!;
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toBe(
+      `evicted pod ${NS}/${POD} (OOMKilled container llm-api), but its replacement was not Ready within 10s (${NS}/${replacement.name} not Ready)`,
     );
+    expect(ctx.health).toEqual([
+      { result: 'unhealthy', detail: `deployment/${NS}/llm-api: no Ready replacement for pod ${NS}/${POD} after 10s (${NS}/${replacement.name} not Ready)` },
+    ]);
     expect(clock.elapsedSince()).toBe(10_000);
+    // The restart stays done: one eviction, the pod gone, the stamp written.
+    expect(cluster.callsOf('evictPod')).toHaveLength(1);
+    expect(cluster.pods.has(`${NS}/${POD}`)).toBe(false);
     expect(ctx.stamps).toHaveLength(1);
+  });
+
+  it('says when nothing replaced the pod at all', async () => {
+    const { cluster, ctx } = setup();
+    cluster.autoReplace = false;
+    await expect(restartOomPod.run(ctx, params({ waitForReadySeconds: 3 }))).rejects.toThrow('its replacement was not Ready within 3s (no replacement pod yet)');
+    expect(ctx.health).toEqual([{ result: 'unhealthy', detail: `deployment/${NS}/llm-api: no Ready replacement for pod ${NS}/${POD} after 3s (no replacement pod yet)` }]);
+  });
+
+  it('reports no health for an unmanaged pod (nothing to wait for) or a pod already replaced (noop)', async () => {
+    const { cluster, ctx } = setup();
+    cluster.addPod({ namespace: NS, name: 'debug-shell', containers: [OOM] });
+    expect((await restartOomPod.run(ctx, params({ pod: 'debug-shell', allowUnmanaged: true }))).reason).toContain('nothing will replace it');
+    expect(ctx.health).toEqual([]);
+
+    const replaced = setup();
+    replaced.cluster.beforeNext('evictPod', () => {
+      replaced.cluster.pods.delete(`${NS}/${POD}`);
+      replaced.cluster.addPod({ namespace: NS, name: POD });
+    });
+    expect((await restartOomPod.run(replaced.ctx, params())).result).toBe('noop');
+    expect(replaced.ctx.health).toEqual([]);
   });
 
   it('does not wait when waitForReadySeconds is 0', async () => {
@@ -273,6 +305,7 @@ describe('restart-oom-pod run', () => {
     expect(outcome.reason).toBe(`evicted pod ${NS}/${POD} (OOMKilled container llm-api); not waiting for a replacement`);
     expect(clock.sleeps).toEqual([]);
     expect(cluster.callsOf('listPods')).toEqual([]);
+    expect(ctx.health).toEqual([]);
   });
 
   it('in dry-run sends the eviction with dryRun: true and never waits', async () => {
@@ -282,6 +315,7 @@ describe('restart-oom-pod run', () => {
     expect(cluster.mutations().map((c) => [c.method, c.dryRun])).toEqual([['evictPod', true]]);
     expect(cluster.pods.has(`${NS}/${POD}`)).toBe(true);
     expect(clock.sleeps).toEqual([]);
+    expect(ctx.health).toEqual([]);
   });
 
   describe('StatefulSet pods', () => {
@@ -303,6 +337,16 @@ describe('restart-oom-pod run', () => {
       expect(replacement.ready).toBe(true);
       expect(outcome.reason).toBe('evicted pod ml-training/trainer-0 (OOMKilled container trainer); replacement ml-training/trainer-0 Ready');
       expect(ctx.stamps[0]?.ref).toEqual({ kind: 'StatefulSet', namespace: 'ml-training', name: 'trainer' });
+      expect(ctx.health).toEqual([{ result: 'healthy', detail: 'statefulset/ml-training/trainer: replacement ml-training/trainer-0 Ready' }]);
+    });
+
+    it('a same-named pod that never comes back Ready is unhealthy', async () => {
+      const { cluster, ctx } = statefulSetup();
+      cluster.replacementReadyAfterReads = Infinity;
+      await expect(restartOomPod.run(ctx, params({ namespace: 'ml-training', pod: 'trainer-0', waitForReadySeconds: 5 }))).rejects.toThrow(PermanentError);
+      expect(ctx.health).toEqual([
+        { result: 'unhealthy', detail: 'statefulset/ml-training/trainer: no Ready replacement for pod ml-training/trainer-0 after 5s (ml-training/trainer-0 not Ready)' },
+      ]);
     });
 
     it('refuses gracePeriodSeconds 0 before acting', async () => {
@@ -348,6 +392,20 @@ describe('restart-oom-pod run', () => {
         result: 'changed',
         reason: expect.stringMatching(new RegExp(`^evicted pod ${NS}/${POD} in an earlier attempt of this run; replacement ${NS}/llm-api-7d9f8b6c5-r\\d+ Ready$`)),
       });
+      expect(ctx.health).toEqual([{ result: 'healthy', detail: expect.stringMatching(new RegExp(`^deployment/${NS}/llm-api: replacement ${NS}/llm-api-7d9f8b6c5-r\\d+ Ready$`)) }]);
+    });
+
+    it('reports unhealthy when the resumed wait times out', async () => {
+      const first = setup();
+      const { cluster, clock, pod } = first;
+      cluster.replacementReadyAfterReads = Infinity;
+      const at = new Date(clock.now()).toISOString();
+      await cluster.evictPod(NS, POD, pod.uid, { dryRun: false });
+      const ctx = createFakeContext({ cluster, clock, previousSteps: [evictionStep(pod.uid, at)], target: 'deployment/ml-serving/llm-api' });
+      await expect(restartOomPod.run(ctx, params({ waitForReadySeconds: 4 }))).rejects.toThrow(
+        `evicted pod ${NS}/${POD} in an earlier attempt of this run, but its replacement was not Ready within 4s`,
+      );
+      expect(ctx.health.map((h) => h.result)).toEqual(['unhealthy']);
     });
 
     it('does not take a StatefulSet replacement for a new OOM candidate', async () => {
