@@ -1,7 +1,7 @@
 /**
  * drain-gpu-node: cordons a GPU node (optionally adds a NoSchedule/PreferNoSchedule taint) and
  * evicts its pods through the Eviction API with `kubectl drain` semantics, then waits until they
- * are gone.
+ * are gone and their workloads are back at their desired availability (on other nodes).
  *
  * Refuses (skipped) a node carrying `<guards.optOutLabel>: "true"`, and a node without
  * allocatable nvidia.com/gpu when requireGpu. The node budget guard may block the cordon. Fails
@@ -18,6 +18,13 @@
  * uncordon-node leaves that cordon alone. A retried attempt resumes: pods an earlier attempt
  * evicted are waited for (and keep their Events), never evicted again.
  *
+ * Health check (DESIGN §10): once the evicted pods are gone, waits (within the same
+ * timeoutSeconds as the whole drain) until each evicted pod's workload — a ReplicaSet's
+ * Deployment, or a StatefulSet; pods without a controller and DaemonSet pods have none to wait
+ * for — has availableReplicas ≥ spec.replicas again, and reports the verdict. Past the timeout the
+ * run fails listing the workloads still short; the node stays cordoned and drained. A dry run never
+ * waits and reports none.
+ *
  * kubectl equivalent: `kubectl drain NODE --ignore-daemonsets --timeout=600s
  * [--delete-emptydir-data] [--force] [--grace-period=N]` (+ `kubectl taint nodes NODE k=v:NoSchedule`).
  */
@@ -28,12 +35,14 @@ import {
   KubeApiError,
   nodeTarget,
   PermanentError,
+  workloadTarget,
   type ClusterClient,
   type NodeInfo,
   type ObjectRef,
   type PlaybookContext,
   type PodInfo,
   type Taint,
+  type WorkloadKind,
 } from '../src/engine/playbook.js';
 import { isObjectName, nodeParamFromLabels, objectNameField, QUALIFIED_NAME } from './label-params.js';
 import { cordonOwnership, NOT_OUR_CORDON } from './node-marks.js';
@@ -169,7 +178,16 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
     }
     const remaining = await waitUntilGone(ctx, outcome.evicted, deadline);
     if (remaining.length > 0) return timedOut(ctx, ref, cordon, params.timeoutSeconds, remaining);
-    const reason = `${head}: ${evictedText(outcome.evicted, outcome.gone, false)}${taintNote}`;
+    const drained = `${head}: ${evictedText(outcome.evicted, outcome.gone, false)}${taintNote}`;
+    const health = await waitForWorkloads(ctx, await workloadsOf(ctx.cluster, outcome.evicted), deadline, params.timeoutSeconds);
+    if (!health.healthy) {
+      // The drain itself is done and stays done; the run fails on what the cluster did not recover.
+      const message = `${drained}, but ${health.detail}`;
+      await ctx.event(ref, 'RemediationDrain', `node ${name}: ${health.detail}`, 'Warning', 'health');
+      await ctx.stampLastAction(ref, `${message}${cordonSuffix(cordon)}`, { cordoned: cordon !== 'theirs' });
+      throw new PermanentError(message);
+    }
+    const reason = `${drained}; ${health.detail}`;
     await ctx.stampLastAction(ref, reason, { cordoned: cordon !== 'theirs' });
     return { result: 'changed', reason };
   },
@@ -178,8 +196,11 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
 /** Who cordoned the node: this attempt, remediator before (earlier attempt or drain), or someone else. */
 type CordonState = 'now' | 'earlier' | 'theirs';
 
-/** A pod as the drain needs it: PodInfo from a listing, or rebuilt from an earlier attempt's step. */
-type PodRef = Pick<PodInfo, 'namespace' | 'name' | 'uid' | 'nodeName'>;
+/**
+ * A pod as the drain needs it: PodInfo from a listing, or rebuilt from an earlier attempt's step
+ * (its controller then unknown: `resumed`).
+ */
+type PodRef = Pick<PodInfo, 'namespace' | 'name' | 'uid' | 'nodeName' | 'controller'> & { resumed?: true };
 
 interface EvictionPlan {
   evict: PodInfo[];
@@ -325,7 +346,7 @@ function evictedEarlier(ctx: PlaybookContext, node: string, listed: readonly Pod
     const intent = step.intent as { namespace?: unknown; name?: unknown; uid?: unknown } | undefined;
     if (typeof intent?.namespace !== 'string' || typeof intent.name !== 'string' || typeof intent.uid !== 'string') continue;
     if (listed.some((p) => p.uid === intent.uid)) continue;
-    pods.set(intent.uid, { namespace: intent.namespace, name: intent.name, uid: intent.uid, nodeName: node });
+    pods.set(intent.uid, { namespace: intent.namespace, name: intent.name, uid: intent.uid, nodeName: node, resumed: true });
   }
   return [...pods.values()];
 }
@@ -358,6 +379,119 @@ async function notGone(cluster: ClusterClient, pods: PodRef[]): Promise<PodRef[]
 async function isGone(cluster: ClusterClient, pod: PodRef): Promise<boolean> {
   const now = await cluster.getPod(pod.namespace, pod.name);
   return now === undefined || now.uid !== pod.uid;
+}
+
+/** A Deployment or StatefulSet whose pods the drain evicted. */
+interface EvictedWorkload {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  target: string;
+}
+
+interface EvictedWorkloads {
+  workloads: EvictedWorkload[];
+  /** Evicted pods whose workload is not checked, and why (said in the verdict). */
+  unchecked: string[];
+}
+
+/**
+ * The workloads of the evicted pods, once each: a ReplicaSet resolved to its Deployment, a
+ * StatefulSet. Pods without a controller and DaemonSet pods have nothing to wait for.
+ */
+async function workloadsOf(cluster: ClusterClient, pods: readonly PodRef[]): Promise<EvictedWorkloads> {
+  const found = new Map<string, EvictedWorkload>();
+  const unchecked: string[] = [];
+  const replicaSets = new Map<string, EvictedWorkload | undefined>();
+  const add = (kind: WorkloadKind, namespace: string, name: string) => {
+    const target = workloadTarget(kind, namespace, name);
+    const workload = found.get(target) ?? { kind, namespace, name, target };
+    found.set(target, workload);
+    return workload;
+  };
+  for (const pod of pods) {
+    const owner = pod.controller;
+    if (pod.resumed) {
+      unchecked.push(`${pod.namespace}/${pod.name} (evicted in an earlier attempt, its owner is not known)`);
+      continue;
+    }
+    if (owner === undefined || owner.kind === 'DaemonSet') continue;
+    if (!isObjectName(owner.name)) {
+      unchecked.push(`${pod.namespace}/${pod.name} (controller ${owner.kind} has an unusable name)`);
+      continue;
+    }
+    if (owner.kind === 'StatefulSet') {
+      add('StatefulSet', pod.namespace, owner.name);
+    } else if (owner.kind === 'ReplicaSet') {
+      const key = `${pod.namespace}/${owner.name}`;
+      if (!replicaSets.has(key)) {
+        const rs = await cluster.getWorkload('ReplicaSet', pod.namespace, owner.name);
+        const deployment = rs?.controller;
+        replicaSets.set(key, deployment?.kind === 'Deployment' && isObjectName(deployment.name) ? add('Deployment', pod.namespace, deployment.name) : undefined);
+      }
+      if (replicaSets.get(key) === undefined) unchecked.push(`${pod.namespace}/${pod.name} (ReplicaSet ${owner.name} has no Deployment)`);
+    }
+    // Other controllers (Jobs, operators' custom resources) have no availability to wait for here.
+  }
+  return { workloads: [...found.values()], unchecked };
+}
+
+/**
+ * The drain's health check: polls each workload until availableReplicas ≥ spec.replicas, up to the
+ * drain's deadline, and reports the verdict. A workload deleted meanwhile has nothing to recover.
+ */
+async function waitForWorkloads(
+  ctx: PlaybookContext,
+  evicted: EvictedWorkloads,
+  deadline: number,
+  seconds: number,
+): Promise<{ healthy: boolean; detail: string }> {
+  /** Target → "3/3", listed in the workloads' order whenever each came back. */
+  const back = new Map<string, string>();
+  const gone: string[] = [];
+  let pending = evicted.workloads;
+  const notes = (): string =>
+    [
+      gone.length > 0 ? `; deleted meanwhile: ${gone.join(', ')}` : '',
+      evicted.unchecked.length > 0 ? `; not checked: ${evicted.unchecked.join(', ')}` : '',
+    ].join('');
+  for (;;) {
+    const still: EvictedWorkload[] = [];
+    const short: string[] = [];
+    for (const workload of pending) {
+      const status = await ctx.cluster.getWorkloadStatus(workload.kind, workload.namespace, workload.name);
+      if (status === undefined) gone.push(workload.target);
+      else if (status.availableReplicas >= status.replicas) back.set(workload.target, `${workload.target} ${status.availableReplicas}/${status.replicas}`);
+      else {
+        still.push(workload);
+        short.push(`${workload.target} ${status.availableReplicas} of ${status.replicas} available`);
+      }
+    }
+    pending = still;
+    if (pending.length === 0) {
+      const listed = evicted.workloads.flatMap((w) => back.get(w.target) ?? []);
+      const detail =
+        evicted.workloads.length === 0
+          ? `no evicted pod belongs to a Deployment or StatefulSet to wait for${notes()}`
+          : listed.length === 0
+            ? `no workload left to wait for${notes()}`
+            : `${workloads(listed.length)} back at desired availability: ${listed.join(', ')}${notes()}`;
+      await ctx.reportHealth('healthy', detail);
+      return { healthy: true, detail };
+    }
+    if (ctx.now() >= deadline) {
+      const total = evicted.workloads.length;
+      const which = pending.length === total ? workloads(total) : `${pending.length} of ${workloads(total)}`;
+      const detail = `${which} not back at desired availability within ${seconds}s: ${short.join(', ')}${notes()}`;
+      await ctx.reportHealth('unhealthy', detail);
+      return { healthy: false, detail };
+    }
+    await ctx.sleep(POLL_MS);
+  }
+}
+
+function workloads(n: number): string {
+  return `${n} ${n === 1 ? 'workload' : 'workloads'}`;
 }
 
 async function timedOut(ctx: PlaybookContext, ref: ObjectRef, cordon: CordonState, seconds: number, stillThere: PodRef[]): Promise<never> {

@@ -4,7 +4,7 @@
  * are the evidence: what was evicted (and how), what was left alone, what was cordoned.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, poll, type Harness } from '../helpers/harness.js';
+import { DEFAULT_RULES, startHarness, poll, type Harness } from '../helpers/harness.js';
 import { notification } from '../helpers/alerts.js';
 import { metricValue } from '../helpers/metrics-text.js';
 import { PODS } from '../../src/sim/sim-controllers.js';
@@ -420,7 +420,9 @@ describe('drain-gpu-node: every GPU node overheating at once (budget 1)', () => 
 describe('drain-gpu-node: the node budget as a percentage ("40%" of 5 nodes)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ extra: 'guards: { maxUnschedulableNodes: "40%" }' });
+    // Two of the four GPU nodes cordoned leave 16 GPUs for the seed's 17 GPU pods: a drain whose
+    // evicted pods cannot all fit elsewhere waits out its timeout in the health check, so keep it short.
+    h = await startHarness({ extra: 'guards: { maxUnschedulableNodes: "40%" }', rules: DEFAULT_RULES.replace('timeoutSeconds: 60', 'timeoutSeconds: 10') });
   });
   afterAll(async () => {
     await h?.stop();

@@ -32,7 +32,7 @@ function setup(options: SetupOptions = {}) {
   const cluster = new FakeCluster({ now: () => clock.now() });
   cluster.addNode({ name: NODE, ...options.node });
   cluster.addNode({ name: 'gpu-node-4' });
-  const llm = cluster.addDeployment('ml-serving', 'llm-api', { replicas: 2 }).replicaSet;
+  const llm = cluster.addDeployment('ml-serving', 'llm-api', { replicas: 3 }).replicaSet;
   const router = cluster.addDeployment('ml-serving', 'router').replicaSet;
   const dcgm = cluster.addWorkload({ kind: 'DaemonSet', namespace: 'gpu-operator', name: 'dcgm-exporter', selector: { app: 'dcgm-exporter' } });
   const a = cluster.addPodOf(llm, LLM_A, { nodeName: NODE, requestsGpu: true });
@@ -131,8 +131,13 @@ describe('drain-gpu-node run', () => {
 
     expect(outcome).toEqual({
       result: 'changed',
-      reason: `cordoned and drained node ${NODE}: evicted 3 pods (ml-serving/${LLM_A}, ml-serving/${LLM_B}, ml-serving/router-7d9f8b6c5-m4n5b)`,
+      reason:
+        `cordoned and drained node ${NODE}: evicted 3 pods (ml-serving/${LLM_A}, ml-serving/${LLM_B}, ml-serving/router-7d9f8b6c5-m4n5b); ` +
+        '2 workloads back at desired availability: deployment/ml-serving/llm-api 3/3, deployment/ml-serving/router 1/1',
     });
+    expect(ctx.health).toEqual([
+      { result: 'healthy', detail: '2 workloads back at desired availability: deployment/ml-serving/llm-api 3/3, deployment/ml-serving/router 1/1' },
+    ]);
     expect(ctx.budgetClaims).toEqual([NODE]);
     expect(cluster.nodes.get(NODE)!.unschedulable).toBe(true);
     expect(cluster.callsOf('evictPod').map((c) => c.args.slice(0, 3))).toEqual([
@@ -217,7 +222,11 @@ describe('drain-gpu-node run', () => {
 
   it('treats a pod already gone (404) as done', async () => {
     const { cluster, ctx } = setup();
-    cluster.beforeNext('evictPod', () => cluster.pods.delete(`ml-serving/${LLM_A}`));
+    // Deleted by someone else just before: its ReplicaSet has already replaced it.
+    cluster.beforeNext('evictPod', () => {
+      cluster.pods.delete(`ml-serving/${LLM_A}`);
+      cluster.addPodOf(cluster.workloads.get('ReplicaSet/ml-serving/llm-api-7d9f8b6c5')!, 'llm-api-7d9f8b6c5-n3w9p', { nodeName: 'gpu-node-4' });
+    });
     const outcome = await drainGpuNode.run(ctx, params());
     expect(outcome.reason).toContain(`1 pod already gone (ml-serving/${LLM_A})`);
   });
@@ -418,6 +427,7 @@ describe('drain-gpu-node run', () => {
     expect(await drainGpuNode.run(ctx, params())).toEqual({ result: 'noop', reason: `node ${NODE} is already cordoned and has no pods to evict` });
     expect(cluster.mutations()).toEqual([]);
     expect(ctx.stamps).toEqual([]);
+    expect(ctx.health).toEqual([]);
   });
 
   it('fails permanently for a missing node, and validates the name before any call', async () => {
@@ -476,5 +486,107 @@ describe('drain-gpu-node run', () => {
     expect(cluster.nodes.get(NODE)!.unschedulable).toBe(false);
     expect(cluster.pods.has(`ml-serving/${LLM_A}`)).toBe(true);
     expect(ctx.actionErrors).toEqual([]);
+    // No health wait, no verdict.
+    expect(cluster.callsOf('getWorkloadStatus')).toEqual([]);
+    expect(ctx.health).toEqual([]);
+  });
+});
+
+describe('drain-gpu-node health check (DESIGN §10)', () => {
+  const HEALTHY = '2 workloads back at desired availability: deployment/ml-serving/llm-api 3/3, deployment/ml-serving/router 1/1';
+
+  it('polls once a second until the evicted pods\' workloads are available again, then reports healthy', async () => {
+    const { cluster, ctx, clock } = setup();
+    cluster.holdRollout('Deployment', 'ml-serving', 'llm-api', { readyReplicas: 1, availableReplicas: 1 }, 2);
+
+    const outcome = await drainGpuNode.run(ctx, params());
+
+    expect(outcome.reason).toMatch(new RegExp(`^cordoned and drained node ${NODE}: evicted 3 pods .*; ${HEALTHY}$`));
+    expect(clock.sleeps).toEqual([1000, 1000]);
+    // Each workload once per poll until it is back: llm-api three times, router once.
+    expect(cluster.callsOf('getWorkloadStatus').map((c) => c.args[2])).toEqual(['llm-api', 'router', 'llm-api', 'llm-api']);
+    expect(ctx.health).toEqual([{ result: 'healthy', detail: HEALTHY }]);
+    expect(ctx.stamps).toEqual([{ ref: { kind: 'Node', name: NODE }, reason: outcome.reason }]);
+  });
+
+  it('times out on replacements that never turn Ready: unhealthy, failed, and the node stays cordoned and drained', async () => {
+    const { cluster, ctx, clock } = setup();
+    cluster.replacementReadyAfterReads = Infinity;
+
+    const error = await drainGpuNode.run(ctx, params({ timeoutSeconds: 30 })).catch((e: unknown) => e);
+
+    const missing = '2 workloads not back at desired availability within 30s: deployment/ml-serving/llm-api 1 of 3 available, deployment/ml-serving/router 0 of 1 available';
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toBe(
+      `cordoned and drained node ${NODE}: evicted 3 pods (ml-serving/${LLM_A}, ml-serving/${LLM_B}, ml-serving/router-7d9f8b6c5-m4n5b), but ${missing}`,
+    );
+    expect(ctx.health).toEqual([{ result: 'unhealthy', detail: missing }]);
+    expect(clock.elapsedSince()).toBe(30_000);
+    // Nothing rolled back.
+    expect(cluster.nodes.get(NODE)!.unschedulable).toBe(true);
+    expect(cluster.pods.has(`ml-serving/${LLM_A}`)).toBe(false);
+    expect(cluster.callsOf('setUnschedulable')).toHaveLength(1);
+    expect(ctx.events.at(-1)).toEqual({ ref: { kind: 'Node', name: NODE }, reason: 'RemediationDrain', message: `node ${NODE}: ${missing}`, type: 'Warning' });
+    expect(ctx.stamps.at(-1)?.reason).toBe((error as Error).message);
+  });
+
+  it('shares the drain\'s deadline: time spent waiting for pods to go counts', async () => {
+    const { cluster, ctx, clock } = setup();
+    cluster.lingerAfterRemoval('ml-serving', LLM_A, 5);
+    cluster.holdRollout('Deployment', 'ml-serving', 'llm-api', { availableReplicas: 2 });
+    await expect(drainGpuNode.run(ctx, params({ timeoutSeconds: 10 }))).rejects.toThrow(
+      'but 1 of 2 workloads not back at desired availability within 10s: deployment/ml-serving/llm-api 2 of 3 available',
+    );
+    expect(clock.elapsedSince()).toBe(10_000);
+  });
+
+  it('checks a StatefulSet, and has nothing to wait for with only unmanaged pods (force)', async () => {
+    const clock = new FakeClock();
+    const cluster = new FakeCluster({ now: () => clock.now() });
+    cluster.addNode({ name: NODE });
+    const sts = cluster.addStatefulSet('ml-training', 'trainer', { replicas: 2 });
+    cluster.addPodOf(sts, 'trainer-0', { nodeName: NODE });
+    cluster.addPodOf(sts, 'trainer-1', { nodeName: 'gpu-node-4' });
+    cluster.addPod({ namespace: 'ml-batch', name: 'scratch', nodeName: NODE });
+    const ctx = createFakeContext({ cluster, clock });
+    expect((await drainGpuNode.run(ctx, params({ force: true }))).reason).toMatch(/; 1 workload back at desired availability: statefulset\/ml-training\/trainer 2\/2$/);
+
+    const bare = new FakeCluster();
+    bare.addNode({ name: NODE });
+    bare.addPod({ namespace: 'ml-batch', name: 'scratch', nodeName: NODE });
+    const bareCtx = createFakeContext({ cluster: bare });
+    await drainGpuNode.run(bareCtx, params({ force: true }));
+    expect(bareCtx.health).toEqual([{ result: 'healthy', detail: 'no evicted pod belongs to a Deployment or StatefulSet to wait for' }]);
+    expect(bare.callsOf('getWorkloadStatus')).toEqual([]);
+  });
+
+  it('names the pods an earlier attempt evicted, whose owners it cannot know', async () => {
+    const { cluster, clock } = setup({ node: { unschedulable: true } });
+    const earlier: RunStep = {
+      action: 'evict',
+      object: 'pod/ml-serving/llm-api-7d9f8b6c5-gone1',
+      request: { method: 'POST', path: '/api/v1/namespaces/ml-serving/pods/llm-api-7d9f8b6c5-gone1/eviction', dryRun: false },
+      intent: { type: 'pod-removal', method: 'evict', namespace: 'ml-serving', name: 'llm-api-7d9f8b6c5-gone1', uid: 'pod-uid-gone1' },
+      result: 'ok',
+      at: '2026-11-28T09:59:00Z',
+    };
+    const ctx = createFakeContext({ cluster, clock, previousSteps: [earlier] });
+    await drainGpuNode.run(ctx, params());
+    expect(ctx.health).toEqual([
+      { result: 'healthy', detail: `${HEALTHY}; not checked: ml-serving/llm-api-7d9f8b6c5-gone1 (evicted in an earlier attempt, its owner is not known)` },
+    ]);
+  });
+
+  it('reports nothing when the drain fails before its health check (PDB timeout) or has nothing to evict', async () => {
+    const blocked = setup();
+    blocked.cluster.refuseEviction('ml-serving', LLM_B);
+    await expect(drainGpuNode.run(blocked.ctx, params({ timeoutSeconds: 10 }))).rejects.toThrow(/drain timed out/);
+    expect(blocked.ctx.health).toEqual([]);
+
+    const empty = new FakeCluster();
+    empty.addNode({ name: NODE });
+    const ctx = createFakeContext({ cluster: empty });
+    expect((await drainGpuNode.run(ctx, params())).reason).toBe(`cordoned node ${NODE}; no pods to evict`);
+    expect(ctx.health).toEqual([]);
   });
 });
