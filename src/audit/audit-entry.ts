@@ -59,7 +59,7 @@ export interface KubeMutationEntry extends AuditBase {
   after?: unknown;
 }
 
-export const OPERATOR_ACTIONS = ['trigger', 'approve', 'reject', 'cancel', 'pause', 'resume', 'bypass'] as const;
+export const OPERATOR_ACTIONS = ['trigger', 'approve', 'reject', 'cancel', 'pause', 'resume', 'bypass', 'ack'] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 export interface OperatorActionEntry extends AuditBase {
@@ -123,6 +123,27 @@ export interface VerificationEntry extends AuditBase {
   silenceId?: string;
 }
 
+export interface EscalationEntry extends AuditBase {
+  type: 'escalation';
+  reason: 'verify_failed' | 'verify_error' | 'repeats';
+  detail: string;
+  /** Channels notified. */
+  notify?: string[];
+  /** The follow-up run it created, if any. */
+  followUpRunId?: string;
+  /** Whether the target is now held (guard `escalated`) until an operator acknowledges. */
+  held: boolean;
+}
+
+export interface NotificationDeadLetterEntry extends AuditBase {
+  type: 'notification_dead_letter';
+  channel: string;
+  event: string;
+  attempts: number;
+  /** The last failure (no URL, no secret). */
+  error: string;
+}
+
 export type AuditEntry =
   | RunCreatedEntry
   | GuardBlockedEntry
@@ -134,7 +155,9 @@ export type AuditEntry =
   | AuditTrimmedEntry
   | HealthCheckEntry
   | PrecheckEntry
-  | VerificationEntry;
+  | VerificationEntry
+  | EscalationEntry
+  | NotificationDeadLetterEntry;
 
 export type AuditEntryType = AuditEntry['type'];
 

@@ -17,6 +17,8 @@ export const AUDIT_ENTRY_TYPES = [
   'health_check',
   'precheck',
   'verification',
+  'escalation',
+  'notification_dead_letter',
 ] as const satisfies readonly AuditEntryType[];
 type MissingType = Exclude<AuditEntryType, (typeof AUDIT_ENTRY_TYPES)[number]>;
 const typesComplete: [MissingType] extends [never] ? true : MissingType = true;

@@ -164,14 +164,42 @@ const ui = z
   })
   .prefault({});
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
 const notification = z
   .strictObject({
     name: name('notification name'),
-    type: z.enum(['slack', 'webhook']),
+    type: z.enum(['slack', 'webhook']).describe('slack: incoming-webhook JSON; webhook: {event, run, alert, link} signed with X-Remediator-Signature'),
     url: httpUrl.optional(),
-    urlFile: filePath.optional(),
+    urlFile: filePath.optional().describe('file holding the URL (a Slack webhook URL is a secret); read at every send'),
+    urlEnv: envName.optional(),
+    secretFile: filePath.optional().describe('webhook only: HMAC-SHA256 key of the signature; read at every send'),
+    secretEnv: envName.optional(),
+    timeoutSeconds: z.number().positive().max(60).default(10).describe('per delivery attempt'),
   })
-  .refine(exactlyOne(['url', 'urlFile']), 'set exactly one of url or urlFile');
+  .refine(exactlyOne(['url', 'urlFile', 'urlEnv']), 'set exactly one of url, urlFile, urlEnv')
+  .refine((n) => n.type !== 'webhook' || exactlyOne(['secretFile', 'secretEnv'])(n), 'a webhook needs exactly one of secretFile, secretEnv (its signature key)')
+  .refine((n) => n.type !== 'slack' || (n.secretFile === undefined && n.secretEnv === undefined), 'slack takes no secret: its URL is the secret (use urlFile or urlEnv)');
+
+const channelList = z.array(z.string().min(1)).min(1);
+
+const escalate = z
+  .strictObject({
+    notify: channelList.optional().describe('channels told when the fix does not stick'),
+    afterRepeats: z
+      .strictObject({ count: z.int().min(2), within: duration({ positive: true }) })
+      .optional()
+      .describe("escalate when the rule's succeeded runs on one target reach count within this window"),
+    playbook: z
+      .strictObject({
+        name: z.string().min(1),
+        params: z.record(z.string(), z.unknown()).default({}),
+        approval: z.enum(['none', 'required']).default('required'),
+      })
+      .optional()
+      .describe('a follow-up run on the same target or its owning workload'),
+  })
+  .refine((e) => e.notify !== undefined || e.playbook !== undefined, 'set notify, playbook or both');
 
 const rule = z.strictObject({
   name: name('rule name').refine(
@@ -197,8 +225,8 @@ const rule = z.strictObject({
       interval: duration({ positive: true }).optional().describe('time between checks (default: within / 10, from 5s to 1m)'),
     })
     .optional(),
-  escalate: z.strictObject({ notify: z.array(z.string().min(1)).min(1) }).optional(),
-  notify: z.array(z.string().min(1)).optional(),
+  escalate: escalate.optional().describe('when verification ends not_resolved, or afterRepeats is reached'),
+  notify: channelList.optional().describe('channels told when a run awaits approval, starts, succeeds, fails or is blocked'),
 });
 
 export const configSchema = z.strictObject({

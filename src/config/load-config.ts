@@ -8,7 +8,7 @@ import { ConfigError, type ConfigProblem } from './config-error.js';
 import { configSchema, type ConfigDocument } from './config-schema.js';
 import { crossCheck, type PlaybookLookup } from './cross-check.js';
 import { issuesToProblems, requiredMessage } from './issues-to-problems.js';
-import type { LoadedConfig, RuleConfig, TokenConfig, TokenRole, VerifyConfig } from './loaded-config.js';
+import type { EscalateConfig, LoadedConfig, RuleConfig, TokenConfig, TokenRole, VerifyConfig } from './loaded-config.js';
 import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 import { resolveTokens } from './resolve-tokens.js';
 
@@ -161,8 +161,12 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
     notifications: doc.notifications.map((n) => ({
       name: n.name,
       type: n.type,
+      timeoutSeconds: n.timeoutSeconds,
       ...(n.url !== undefined && { url: n.url }),
       ...(n.urlFile !== undefined && { urlFile: file(n.urlFile) }),
+      ...(n.urlEnv !== undefined && { urlEnv: n.urlEnv }),
+      ...(n.secretFile !== undefined && { secretFile: file(n.secretFile) }),
+      ...(n.secretEnv !== undefined && { secretEnv: n.secretEnv }),
     })),
     rules: doc.rules.map(
       (rule): RuleConfig => ({
@@ -179,7 +183,7 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
         continue: rule.continue,
         ...(rule.precheck !== undefined && { precheck: rule.precheck }),
         ...(rule.verify !== undefined && { verify: verifyConfig(rule.verify) }),
-        ...(rule.escalate !== undefined && { escalate: { notify: [...rule.escalate.notify] } }),
+        ...(rule.escalate !== undefined && { escalate: escalateConfig(rule.escalate) }),
         notify: rule.notify ?? [],
       }),
     ),
@@ -207,6 +211,14 @@ function endpointConfig(doc: EndpointDocument, file: (path: string) => string): 
         ...(tls.keyFile !== undefined && { keyFile: file(tls.keyFile) }),
       },
     }),
+  };
+}
+
+function escalateConfig(doc: NonNullable<ConfigDocument['rules'][number]['escalate']>): EscalateConfig {
+  return {
+    notify: [...(doc.notify ?? [])],
+    ...(doc.afterRepeats !== undefined && { afterRepeats: { count: doc.afterRepeats.count, withinMs: parseDuration(doc.afterRepeats.within) } }),
+    ...(doc.playbook !== undefined && { playbook: { name: doc.playbook.name, params: doc.playbook.params, approval: doc.playbook.approval } }),
   };
 }
 

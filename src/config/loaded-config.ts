@@ -1,7 +1,7 @@
 import type { Matcher } from '../alertmanager/matcher.js';
-import type { EngineGuards, EngineRule, VerifyConfig } from '../engine/engine-rule.js';
+import type { EngineGuards, EngineRule, EscalateConfig, VerifyConfig } from '../engine/engine-rule.js';
 
-export type { VerifyConfig } from '../engine/engine-rule.js';
+export type { EscalateConfig, VerifyConfig } from '../engine/engine-rule.js';
 import type { TOKEN_ROLES } from './config-schema.js';
 import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 
@@ -23,7 +23,7 @@ export interface RuleConfig extends EngineRule {
   /** The matchers as written, for logs, run records and the API. */
   matcherTexts: string[];
   continue: boolean;
-  escalate?: { notify: string[] };
+  escalate?: EscalateConfig;
   notify: string[];
 }
 
@@ -31,12 +31,18 @@ export interface GuardsConfig extends EngineGuards {
   manualApproval: 'none' | 'destructive' | 'all';
 }
 
+/** A notification channel. The URL and secret are read at every send (rotation works) and never logged. */
 export interface NotificationConfig {
   name: string;
   type: 'slack' | 'webhook';
   url?: string;
-  /** Absolute; read by the notifier, not at load. */
+  /** Absolute. */
   urlFile?: string;
+  urlEnv?: string;
+  /** Absolute; webhook only. */
+  secretFile?: string;
+  secretEnv?: string;
+  timeoutSeconds: number;
 }
 
 /** The validated configuration. File paths are absolute (relative ones resolve against the config file's directory). */

@@ -11,10 +11,14 @@ export interface Alert {
   generatorURL?: string;
 }
 
-/** Reference to an alert kept on a run record. */
+/** Reference to an alert kept on a run record: its identity and its own words. */
 export interface AlertRef {
   fingerprint: string;
   alertname: string;
   startsAt: string;
   labels: Record<string, string>;
+  /** `summary`, `description`, `runbook_url`…, as the alert rule wrote them (absent on older runs). */
+  annotations?: Record<string, string>;
+  /** The Prometheus graph that fired it. */
+  generatorURL?: string;
 }

@@ -79,6 +79,7 @@ export const GUARD_NAMES = [
   'opt_out',
   'paused',
   'target_locked',
+  'escalated',
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 

@@ -43,8 +43,12 @@ export interface RuleSnapshot {
   verify?: { withinMs: number; intervalMs: number; silence: boolean; query?: string };
 }
 
+export const RUN_SOURCES = ['alert', 'manual', 'escalation'] as const;
+export type RunSource = (typeof RUN_SOURCES)[number];
+
 export interface RunTrigger {
-  source: 'alert' | 'manual';
+  /** `escalation`: a follow-up run an escalation created (see `Run.escalatedFrom`). */
+  source: RunSource;
   rule?: string;
   /** Alert runs: the rule as it was at intake. */
   ruleConfig?: RuleSnapshot;
@@ -144,6 +148,10 @@ export interface Run {
   /** Set once the playbook's health check has a verdict (never for dry runs). */
   health?: RunHealth;
   verification?: RunVerification;
+  /** A follow-up run: the run whose escalation created it. */
+  escalatedFrom?: string;
+  /** Follow-up runs its escalations created, oldest first. */
+  escalations?: string[];
   attempts: number;
   createdAt: string;
   /** Approved runs get `guards.maxQueueAge` from here rather than from creation. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Alert } from '../domain/alert.js';
+import type { Alert, AlertRef } from '../domain/alert.js';
 import type { Run } from '../domain/run.js';
 import type { GuardName } from '../domain/errors.js';
 import type { Metrics, Decision } from '../observability/metrics.js';
@@ -250,7 +250,14 @@ export class AlertIntake {
     const runId = randomUUID();
     const dryRun = this.deps.globalDryRun || rule.dryRun;
     const initialStatus = rule.approval === 'required' ? 'awaiting_approval' : 'queued';
-    const alertRef = { fingerprint: alert.fingerprint, alertname: alert.labels.alertname ?? '', startsAt: alert.startsAt, labels: alert.labels };
+    const alertRef: AlertRef = {
+      fingerprint: alert.fingerprint,
+      alertname: alert.labels.alertname ?? '',
+      startsAt: alert.startsAt,
+      labels: alert.labels,
+      annotations: alert.annotations,
+      ...(alert.generatorURL ? { generatorURL: alert.generatorURL } : {}),
+    };
     const run: Omit<Run, 'status'> = {
       id: runId,
       changed: false,

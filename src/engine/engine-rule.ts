@@ -12,6 +12,17 @@ export interface EngineRule {
   /** PromQL with `{{ labels.NAME }}` placeholders, evaluated right before the first mutation. */
   precheck?: string;
   verify?: VerifyConfig;
+  escalate?: EscalateConfig;
+  /** Channels told about this rule's runs (awaiting approval, started, succeeded, failed, blocked). */
+  notify?: string[];
+}
+
+/** `escalate` on a rule (DESIGN §10). */
+export interface EscalateConfig {
+  notify: string[];
+  afterRepeats?: { count: number; withinMs: number };
+  /** A follow-up run on the same target (or its owning workload). */
+  playbook?: { name: string; params: Record<string, unknown>; approval: 'none' | 'required' };
 }
 
 /** `verify` on a rule (DESIGN §10). */

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { GUARD_NAMES } from '../domain/errors.js';
-import { TERMINAL_STATUSES } from '../domain/run.js';
+import { RUN_SOURCES, TERMINAL_STATUSES } from '../domain/run.js';
 
 export const DECISIONS = [
   'enqueued',
@@ -44,6 +44,9 @@ const KUBE_REQUESTS: [verb: string, resource: string, code: string][] = [
 export const PRECHECK_RESULTS = ['pass', 'fail', 'error'] as const;
 export const VERIFICATION_RESULTS = ['resolved', 'not_resolved', 'error'] as const;
 
+export const ESCALATION_REASONS = ['verify_failed', 'repeats'] as const;
+export const NOTIFICATION_RESULTS = ['ok', 'error', 'dead_letter'] as const;
+
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'awaiting_approval', 'failed'] as const;
 
 /** DESIGN §6: every series from a closed set of label values, pre-initialised at 0. */
@@ -64,8 +67,10 @@ export class Metrics {
   readonly auditUnsealed: Gauge;
   readonly prechecks: Counter<'playbook' | 'result'>;
   readonly verifications: Counter<'playbook' | 'result'>;
+  readonly escalations: Counter<'rule' | 'reason'>;
+  readonly notifications: Counter<'channel' | 'result'>;
 
-  constructor(opts: { version: string; playbooks: readonly string[]; rules: readonly string[]; defaultMetrics?: boolean }) {
+  constructor(opts: { version: string; playbooks: readonly string[]; rules: readonly string[]; channels?: readonly string[]; defaultMetrics?: boolean }) {
     const registers = [this.registry];
     this.alertsReceived = new Counter({ name: 'remediator_alerts_received_total', help: 'Alerts received from Alertmanager, by alert status.', labelNames: ['status'], registers });
     this.alertsTruncated = new Counter({ name: 'remediator_alerts_truncated_total', help: 'Alerts Alertmanager dropped from notifications (sum of truncatedAlerts).', registers });
@@ -84,6 +89,8 @@ export class Metrics {
     this.auditUnsealed.set(0);
     this.prechecks = new Counter({ name: 'remediator_prechecks_total', help: 'Prechecks evaluated before the first mutation (pass = non-empty result; fail and error skip the run).', labelNames: ['playbook', 'result'], registers });
     this.verifications = new Counter({ name: 'remediator_verifications_total', help: 'Verifications ended after a run, by outcome.', labelNames: ['playbook', 'result'], registers });
+    this.escalations = new Counter({ name: 'remediator_escalations_total', help: 'Escalations: a verification that did not resolve the problem, or a rule repeating on one target.', labelNames: ['rule', 'reason'], registers });
+    this.notifications = new Counter({ name: 'remediator_notifications_total', help: 'Notification deliveries per channel: ok, error (an attempt failed, will retry), dead_letter (gave up).', labelNames: ['channel', 'result'], registers });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     for (const status of ['firing', 'resolved']) this.alertsReceived.inc({ status }, 0);
@@ -92,13 +99,15 @@ export class Metrics {
     for (const guard of GUARD_NAMES) this.guardBlocks.inc({ guard }, 0);
     for (const playbook of opts.playbooks) {
       for (const status of TERMINAL_STATUSES) {
-        for (const source of ['alert', 'manual']) this.runs.inc({ playbook, source, status }, 0);
+        for (const source of RUN_SOURCES) this.runs.inc({ playbook, source, status }, 0);
         this.runDuration.zero({ playbook, status });
       }
       for (const action of ACTIONS) for (const result of ACTION_RESULTS) this.actions.inc({ playbook, action, result }, 0);
       for (const result of PRECHECK_RESULTS) this.prechecks.inc({ playbook, result }, 0);
       for (const result of VERIFICATION_RESULTS) this.verifications.inc({ playbook, result }, 0);
     }
+    for (const rule of opts.rules) for (const reason of ESCALATION_REASONS) this.escalations.inc({ rule, reason }, 0);
+    for (const channel of opts.channels ?? []) for (const result of NOTIFICATION_RESULTS) this.notifications.inc({ channel, result }, 0);
     for (const [verb, resource, code] of KUBE_REQUESTS) this.kubeRequests.inc({ verb, resource, code }, 0);
     for (const [route, method] of [['/api/v1/alerts', 'POST'], ['/metrics', 'GET'], ['/healthz', 'GET'], ['/readyz', 'GET']] as const) {
       this.httpDuration.zero({ route, method, code: '200' });

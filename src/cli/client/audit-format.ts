@@ -56,6 +56,10 @@ export function auditDetail(item: AuditItem): string {
       return `precheck ${item.result}: ${item.query}` + suffix(item.detail);
     case 'verification':
       return join(`verification ${item.result}`, item.silenceId && `silence ${item.silenceId}`) + suffix(item.detail);
+    case 'escalation':
+      return join(`escalation (${item.reason})`, item.followUpRunId && `follow-up ${shortId(item.followUpRunId)}`, (item.notify?.length ?? 0) > 0 && `notified ${item.notify!.join(', ')}`, item.held && 'target held until ack') + suffix(item.detail);
+    case 'notification_dead_letter':
+      return `notification ${item.event} to ${item.channel} gave up after ${item.attempts} attempts: ${item.error}`;
     case 'unreadable':
       return `unreadable entry: ${item.raw}`;
     default: {
