@@ -10,6 +10,7 @@ export const DEFAULT_ALERT_PARAM_KEYS: Readonly<Record<string, readonly string[]
   'scale-replicas': ['namespace', 'kind', 'name'],
   'drain-gpu-node': ['node'],
   'uncordon-node': ['node'],
+  'raise-memory-limit': ['namespace', 'pod', 'container'],
 };
 
 /**
@@ -21,4 +22,23 @@ export const DEFAULT_ALERT_LABELS_READ: Readonly<Record<string, readonly string[
   'scale-replicas': ['namespace', 'deployment', 'statefulset'],
   'drain-gpu-node': ['node', 'kubernetes_node', 'Hostname', 'hostname', 'instance'],
   'uncordon-node': ['node', 'kubernetes_node', 'Hostname', 'hostname', 'instance'],
+  'raise-memory-limit': ['namespace', 'pod', 'container'],
+};
+
+/**
+ * What kind of object each playbook's target is. An escalation's follow-up acts on the same
+ * target as the run that escalated (or its owning workload), so the two must agree.
+ */
+export const PLAYBOOK_TARGET_KINDS: Readonly<Record<string, 'node' | 'workload'>> = {
+  'restart-oom-pod': 'workload',
+  'scale-replicas': 'workload',
+  'raise-memory-limit': 'workload',
+  'drain-gpu-node': 'node',
+  'uncordon-node': 'node',
+};
+
+/** Params a follow-up run takes from the escalated run's target (src/engine/follow-up-params.ts). */
+export const TARGET_PARAM_KEYS: Readonly<Record<'node' | 'workload', readonly string[]>> = {
+  node: ['node'],
+  workload: ['namespace', 'kind', 'name'],
 };

@@ -1,6 +1,7 @@
 import type { AnyPlaybook } from '../engine/playbook.js';
 import { checkRuleParams } from './check-rule-params.js';
 import { checkRuleQueries } from './check-rule-queries.js';
+import { checkRuleEscalation } from './check-rule-escalation.js';
 import { DEFAULT_ALERT_LABELS_READ } from './alert-param-keys.js';
 import type { ConfigProblem } from './config-error.js';
 import { formatPath } from './format-path.js';
@@ -49,6 +50,8 @@ export function crossCheck(
         problems.push(...checkRuleParams(playbook, params, alertParamKeys[playbook.name] ?? [], at('params')));
       }
     }
+
+    problems.push(...checkRuleEscalation(rule, at, playbooks, alertParamKeys));
 
     const references: [PropertyKey[], unknown][] = [[at('notify'), rule.notify]];
     if (isRecord(rule.escalate)) references.push([at('escalate', 'notify'), rule.escalate.notify]);

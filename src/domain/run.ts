@@ -86,8 +86,8 @@ export interface RunStep {
 }
 
 export interface RunApproval {
-  /** Why approval is required: the rule says so, or `guards.manualApproval`. */
-  requiredBy: 'rule' | 'manualApproval';
+  /** Why approval is required: the rule says so, `guards.manualApproval`, or the rule's `escalate.playbook.approval`. */
+  requiredBy: 'rule' | 'manualApproval' | 'escalation';
   decision?: 'approved' | 'rejected' | 'expired';
   by?: string;
   reason?: string;

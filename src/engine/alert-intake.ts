@@ -11,6 +11,7 @@ import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 import { MissingLabelError, renderQuery } from './query-template.js';
+import type { NotificationSink } from './notification-sink.js';
 
 /** A notification already decoded at the HTTP edge. */
 export interface IntakeNotification {
@@ -59,6 +60,8 @@ interface Candidate {
   /** The run record and its audit entry; empty for resolved alerts, which never create one. */
   doc: string;
   created?: object;
+  /** The rule's `notify` channels. */
+  notify?: readonly string[];
 }
 
 interface ScriptResult {
@@ -83,6 +86,8 @@ export interface AlertIntakeDeps {
   enqueuer: RunEnqueuer;
   metrics: Metrics;
   audit: { logWritten(entries: object[]): void };
+  /** Rules' `notify` channels hear of runs awaiting approval and of first blocks. */
+  notifications?: NotificationSink;
   now?: () => Date;
 }
 
@@ -183,6 +188,10 @@ export class AlertIntake {
       if (r.decision === 'cancelled') {
         metrics.runs.inc({ playbook: c.playbook, source: 'alert', status: 'cancelled' });
         written.push({ type: 'run_status', at: now.toISOString(), actor: 'alertmanager', runId: r.runId, target: c.target, to: 'cancelled', reason: 'alert resolved before the run started' });
+      }
+      if (c.notify && c.notify.length > 0 && r.runId) {
+        if (r.decision === 'awaiting_approval') this.deps.notifications?.notify({ event: 'awaiting_approval', runId: r.runId, channels: c.notify });
+        if (r.decision === 'blocked' && r.first && r.guard) this.deps.notifications?.notify({ event: 'blocked', runId: r.runId, channels: c.notify, detail: `guard ${r.guard}: ${r.detail ?? ''}` });
       }
       const decision: AlertDecision = { fingerprint: c.fingerprint, status: c.status, rule: c.rule, decision: r.decision };
       if (r.runId) decision.runId = r.runId;
@@ -287,7 +296,7 @@ export class AlertIntake {
       type: 'run_created', at: now.toISOString(), actor: 'alertmanager', runId, target, playbook: playbook.name, rule: rule.name,
       source: 'alert', fingerprint: alert.fingerprint, alertname: alertRef.alertname, episode, params: parsed.data, dryRun, status: initialStatus,
     };
-    const candidate: Candidate = { ...base, runId, initialStatus, doc: JSON.stringify(run), created };
+    const candidate: Candidate = { ...base, runId, initialStatus, doc: JSON.stringify(run), created, ...(rule.notify && rule.notify.length > 0 ? { notify: rule.notify } : {}) };
     if (rule.cooldownMs) candidate.cooldownMs = rule.cooldownMs;
     if (rule.maxRunsPerHour !== undefined) candidate.maxRunsPerHour = rule.maxRunsPerHour;
     if (block) {
@@ -300,7 +309,7 @@ export class AlertIntake {
   private async runScript(candidates: Candidate[], now: Date): Promise<ScriptResult[]> {
     const redis = this.deps.redis as Redis & { remediatorIntake(...args: string[]): Promise<string> };
     // Run records and audit entries travel as their own arguments, so the script decodes only the lean part.
-    const lean = candidates.map(({ doc: _doc, created: _created, ...rest }) => rest);
+    const lean = candidates.map(({ doc: _doc, created: _created, notify: _notify, ...rest }) => rest);
     const bulky = candidates.flatMap((c) => [c.doc, c.created ? JSON.stringify(c.created) : '']);
     const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), ...bulky);
     const parsed = JSON.parse(raw) as ScriptResult[] | Record<string, ScriptResult>;

@@ -117,6 +117,11 @@ export class GuardStore {
     return (await this.redis.exists(this.keys.episodeResolved(episode))) === 1;
   }
 
+  /** The run whose escalation holds this target for the rule, if any (guard `escalated`). */
+  async heldBy(rule: string, target: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.held(rule, target))) ?? undefined;
+  }
+
   /** Remaining cooldown in ms (0 when none). */
   async cooldownRemaining(playbook: string, target: string): Promise<number> {
     return Math.max(0, await this.redis.pttl(this.keys.cooldown(playbook, target)));

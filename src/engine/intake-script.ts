@@ -54,6 +54,16 @@ for i, c in ipairs(cands) do
         detail = pausedDetail(tag, c.playbook)
         if detail then guard = 'paused' end
       end
+      if not guard then
+        -- Held after an escalation (also under the workload a pod alert resolved to): until an operator acks.
+        local targets = {c.target}
+        local mapped = redis.call('GET', tag .. ':tgtmap:' .. c.target)
+        if mapped then targets[2] = mapped end
+        for _, t in ipairs(targets) do
+          local held = redis.call('GET', tag .. ':held:' .. c.rule .. ':' .. t)
+          if not guard and held then guard = 'escalated'; detail = t .. ' is held after the escalation of run ' .. held .. ' until an operator acknowledges it (remediator ack)' end
+        end
+      end
       if not guard and c.cooldownMs then
         -- A pod alert cools down with its workload, once a worker has resolved which one it is.
         local targets = {c.target}

@@ -45,6 +45,18 @@ export class RedisKeys {
   }
 
   /** Runs created and not known to be terminal yet (runId → created ms): what the sweeper walks. */
+  /** A target held after an escalation of this rule (value: the escalated run); until an operator acks. */
+  held(rule: string, target: string): string {
+    return `${this.tag}:held:${rule}:${target}`;
+  }
+  /** The rule's succeeded runs on one target, scored by when they ended (for `afterRepeats`). */
+  repeats(rule: string, target: string): string {
+    return `${this.tag}:repeats:${rule}:${target}`;
+  }
+  /** Set once a run has escalated, so it never escalates twice. */
+  escalatedRun(runId: string): string {
+    return `${this.tag}:escalated:${runId}`;
+  }
   /** Runs whose verification is pending, scored by its deadline (ms). */
   get verifying(): string {
     return `${this.tag}:verifying`;

@@ -9,6 +9,14 @@ import { requireReason, type Operator } from './operator.js';
 
 export type { Operator } from './operator.js';
 
+/** Releases a hold only if it is still the one read, and audits the ack in the same step. */
+const ACK_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+return 1
+`;
+
 export interface RunControlDeps {
   redis: Redis;
   keys: RedisKeys;
@@ -83,6 +91,30 @@ export class RunControl {
       return { id, status: 'running' };
     }
     throw new ConflictError(`run ${id} is already ${run.status}`, 'conflict', { status: run.status });
+  }
+
+  /**
+   * Releases the target an escalation of this run (or of the run this follow-up came from) holds
+   * for its rule (guard `escalated`): the rule may act on it again. 409 when nothing is held.
+   */
+  async ack(id: string, operator: Operator, reason: string): Promise<{ id: string; target: string; rule: string; released: true }> {
+    requireReason(reason);
+    const run = await this.deps.runs.get(id);
+    if (!run) throw new NotFoundError(`run ${id} not found`);
+    const origin = run.escalatedFrom ? ((await this.deps.runs.get(run.escalatedFrom)) ?? run) : run;
+    const rule = origin.trigger.rule;
+    const key = rule ? this.deps.keys.held(rule, origin.target) : undefined;
+    const holder = key ? await this.deps.redis.get(key) : null;
+    if (!rule || !key || holder === null) {
+      throw new ConflictError(`${origin.target} is not held by an escalation${rule ? ` of rule ${rule}` : ''}`, 'not_held', { target: origin.target });
+    }
+    const at = new Date(this.now()).toISOString();
+    const entry = { type: 'operator_action', at, actor: operator.name, runId: origin.id, target: origin.target, playbook: origin.playbook, rule, action: 'ack', reason };
+    // Only the hold this escalation set: a newer one (after another escalation) needs its own ack.
+    const released = (await this.deps.redis.eval(ACK_SCRIPT, 2, key, this.deps.keys.audit, holder, JSON.stringify(entry))) as number;
+    if (released !== 1) throw new ConflictError(`${origin.target} is not held by an escalation of rule ${rule}`, 'not_held', { target: origin.target });
+    this.deps.audit.logWritten([entry]);
+    return { id: origin.id, target: origin.target, rule, released: true };
   }
 
   async awaitingCount(): Promise<number> {

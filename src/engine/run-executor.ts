@@ -16,6 +16,8 @@ import { namespaceBlock } from './namespace-guard.js';
 import { abortReason, AttemptClaims } from './attempt-claims.js';
 import type { RuleSnapshot } from '../domain/run.js';
 import type { RunVerifier } from './run-verifier.js';
+import type { RunEscalator } from './run-escalator.js';
+import type { NotificationEvent, NotificationSink } from './notification-sink.js';
 
 export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
@@ -36,6 +38,10 @@ export interface RunExecutorDeps {
   prometheus?: PromQuerier;
   /** Verification after a run succeeded (DESIGN §10), when its rule asks for one. */
   verifier?: Pick<RunVerifier, 'pendingFor' | 'begin'>;
+  /** Counts succeeded runs toward their rule's `escalate.afterRepeats`. */
+  escalator?: Pick<RunEscalator, 'afterSucceeded'>;
+  /** The rule's `notify` channels hear when a run starts, succeeds, fails or is blocked. */
+  notifications?: NotificationSink;
   audit: AuditWriter;
   metrics: Metrics;
   logger: Logger;
@@ -125,6 +131,7 @@ export class RunExecutor {
         run.startedAt = new Date(this.now()).toISOString();
         const moved = await runs.transition(run, ['queued'], 'running', this.statusEntry(run, 'queued', 'running'));
         if (moved !== 'OK') return moved === 'missing' ? undefined : moved;
+        this.notify(run, 'started');
       }
       run.attempts += 1;
       const dryBecause = this.strictestDryRun(run);
@@ -166,7 +173,10 @@ export class RunExecutor {
         this.deps.metrics.guardBlocks.inc({ guard: err.guard });
         await this.deps.audit.append([{ ...this.base(run), type: 'guard_blocked', guard: err.guard, detail: err.detail, episode }]);
       }
-      return this.finish(run, 'blocked', [run.status]);
+      const ended = await this.finish(run, 'blocked', [run.status]);
+      // The first block of an episode is news; its repeats are not.
+      if (ended === 'blocked' && first) this.notify(run, 'blocked', `guard ${err.guard}: ${err.detail}`);
+      return ended;
     }
     if (err instanceof RunCancelledError) {
       run.reason = err.message;
@@ -200,6 +210,10 @@ export class RunExecutor {
     if (verification && verifier) {
       // The run has ended; its verification is in the verifying set, so the sweeper finishes it if this fails.
       await verifier.begin(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: run.id }, 'could not schedule the verification; the sweeper will make its last check at the deadline'));
+    }
+    if (status === 'succeeded' || status === 'failed') this.notify(run, status);
+    if (status === 'succeeded' && !run.dryRun && this.deps.escalator) {
+      await this.deps.escalator.afterSucceeded(run).catch((err: unknown) => this.deps.logger.error({ err, runId: run.id }, 'could not count the run toward its rule\'s afterRepeats'));
     }
     const { metrics } = this.deps;
     metrics.runs.inc({ playbook: run.playbook, source: run.trigger.source, status });
@@ -290,6 +304,13 @@ export class RunExecutor {
     };
   }
 
+  /** Hands the event to the run's rule's `notify` channels; never waits, never fails the run. */
+  private notify(run: Run, event: NotificationEvent, detail?: string): void {
+    const channels = run.trigger.rule ? this.deps.rules.get(run.trigger.rule)?.notify : undefined;
+    if (!this.deps.notifications || !channels || channels.length === 0) return;
+    this.deps.notifications.notify({ event, runId: run.id, channels, ...(detail ? { detail } : {}) });
+  }
+
   /**
    * Why a run created real must execute dry: this process runs with `dryRun: true`, or its rule
    * was in shadow mode when the run was created.
@@ -320,6 +341,10 @@ export class RunExecutor {
     const rule = this.ruleOf(run);
     if (run.trigger.source === 'alert' && run.trigger.episode && rule?.onResolved !== 'ignore') {
       if (await guards.isEpisodeResolved(run.trigger.episode)) throw new RunCancelledError('the alert resolved before the first mutation');
+    }
+    if (run.trigger.source === 'alert' && run.trigger.rule) {
+      const holder = await guards.heldBy(run.trigger.rule, run.target);
+      if (holder) throw new GuardBlockedError('escalated', `${run.target} is held after the escalation of run ${holder} until an operator acknowledges it (remediator ack)`);
     }
     await this.checkOptOut(run);
     // With a precheck the cooldown is claimed only once it passed: a run that stands down has not acted.

@@ -6,6 +6,7 @@ import { describeSamples, type PromQuerier } from '../clients/prometheus-client.
 import type { AlertmanagerApi } from '../clients/alertmanager-client.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { RunStore } from './run-store.js';
+import type { RunEscalator } from './run-escalator.js';
 
 /** Puts the next check of a run's verification on the queue (a delayed job: no worker sleeps). */
 export interface VerifyScheduler {
@@ -21,6 +22,8 @@ export interface RunVerifierDeps {
   scheduler: VerifyScheduler;
   metrics: Metrics;
   logger: Logger;
+  /** Escalates a verification that ended not resolved (or notifies one that could not decide). */
+  escalator?: Pick<RunEscalator, 'afterVerification'>;
   /** The run's page (`ui.externalUrl` + `/ui/#/runs/ID`), for the silence's comment. */
   runLink: (runId: string) => string;
   now?: () => number;
@@ -170,6 +173,9 @@ export class RunVerifier {
     verification.result = result;
     verification.detail = notes.join('; ');
     verification.at = new Date(this.now()).toISOString();
+    // Escalate before recording the end: if this fails the job's retry checks again, and an
+    // escalation happens at most once per run whatever repeats.
+    if (result !== 'resolved') await this.deps.escalator?.afterVerification(run);
     await this.save(run, { result, detail: verification.detail });
     await this.deps.redis.zrem(this.deps.keys.verifying, run.id);
     this.deps.metrics.verifications.inc({ playbook: run.playbook, result });

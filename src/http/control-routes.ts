@@ -122,6 +122,11 @@ export function controlRoutes(deps: ControlRouteDeps): Router {
     }));
   }
 
+  router.post('/api/v1/runs/:id/ack', auth.require('operator'), json, handle(async (req, res) => {
+    const reason = optionalString(body(req), 'reason') ?? '';
+    res.status(200).json(await control.ack(String(req.params.id), operatorOf(res), reason));
+  }));
+
   for (const action of ['pause', 'resume'] as const) {
     router.post(`/api/v1/${action}`, auth.require('admin'), json, handle(async (req, res) => {
       const b = body(req);

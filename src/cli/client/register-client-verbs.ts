@@ -103,6 +103,7 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
     ['approve', 'approve a run awaiting approval (operator; not the one who asked for it)'],
     ['reject', 'reject a run awaiting approval (operator)'],
     ['cancel', 'cancel a queued or waiting run, or stop a running one before its next change (operator)'],
+    ['ack', 'acknowledge an escalation: release the target its rule holds after it (operator)'],
   ];
   for (const [decision, description] of decisions) {
     client(
