@@ -247,8 +247,10 @@ async function resume(ctx: PlaybookContext, params: RestartOomPodParams, earlier
   if (owner.follow === 'none') return { result: 'changed', reason: `${done}; ${owner.whyNotFollowed}` };
 
   // Without a snapshot from before the restart, pods created since the restart count as replacements.
+  // The step's time is when the answer came back, and creationTimestamp has whole seconds: compare
+  // at the second, with a second's slack for the answer's latency (and clock skew).
   const at = Date.parse(earlier.at);
-  const createdAfter = Number.isNaN(at) ? undefined : at - 1000;
+  const createdAfter = Number.isNaN(at) ? undefined : Math.floor(at / 1000) * 1000 - 1000;
   const replacement = await waitForReplacement(ctx, owner, namespace, name, oldUid, new Set(), createdAfter, params.waitForReadySeconds, done);
   return { result: 'changed', reason: `${done}; replacement ${namespace}/${replacement} Ready` };
 }

@@ -408,6 +408,22 @@ describe('restart-oom-pod run', () => {
       expect(ctx.health.map((h) => h.result)).toEqual(['unhealthy']);
     });
 
+    it('takes a replacement whose whole-second creationTimestamp predates the answer the step recorded', async () => {
+      const { cluster, clock, pod } = setup();
+      // The server created the replacement at 10:00:00.990 and wrote "10:00:00Z"; the answer came 60 ms later.
+      clock.advance(990);
+      await cluster.evictPod(NS, POD, pod.uid, { dryRun: false });
+      const replacement = [...cluster.pods.values()].find((p) => p.name.startsWith('llm-api-7d9f8b6c5-r'))!;
+      replacement.createdAt = '2026-11-28T10:00:00Z';
+      clock.advance(60);
+      const ctx = createFakeContext({ cluster, clock, previousSteps: [evictionStep(pod.uid, new Date(clock.now()).toISOString())], target: 'deployment/ml-serving/llm-api' });
+
+      const outcome = await restartOomPod.run(ctx, params({ waitForReadySeconds: 5 }));
+
+      expect(outcome.reason).toBe(`evicted pod ${NS}/${POD} in an earlier attempt of this run; replacement ${NS}/${replacement.name} Ready`);
+      expect(ctx.health.map((h) => h.result)).toEqual(['healthy']);
+    });
+
     it('does not take a StatefulSet replacement for a new OOM candidate', async () => {
       const clock = new FakeClock();
       const cluster = new FakeCluster({ now: () => clock.now() });
