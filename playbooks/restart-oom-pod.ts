@@ -38,6 +38,7 @@ import {
 } from '../src/engine/playbook.js';
 import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
 import { firstOptOut } from './opt-out.js';
+import { hasSelector, resolveOwner, type Owner } from './pod-owner.js';
 import { findCompletedStep, findInBody } from './previous-steps.js';
 
 const POLL_MS = 1000;
@@ -165,68 +166,6 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
   },
 });
 
-/** The owning workloads read while resolving, with their labels (for the opt-out precondition). */
-type OwnerLabels = { what: string; labels: Record<string, string> }[];
-
-type Owner = { workloads: OwnerLabels } & (
-  | { target: string; ref?: ObjectRef; follow: 'same-name' }
-  | { target: string; ref?: ObjectRef; follow: 'selector'; selector: Record<string, string> }
-  | { target: string; ref?: ObjectRef; follow: 'none'; whyNotFollowed: string }
-);
-
-/**
- * The workload that owns the pod: its target key (locks, cooldowns), the object to stamp, and how
- * to recognise the replacement. Read-only.
- */
-async function resolveOwner(cluster: ClusterClient, pod: PodInfo): Promise<Owner> {
-  const { namespace } = pod;
-  const own = podTarget(namespace, pod.name);
-  const controller = pod.controller;
-  const workloads: OwnerLabels = [];
-  const seen = <T extends { kind: string; name: string; labels: Record<string, string> }>(info: T | undefined): T | undefined => {
-    if (info !== undefined) workloads.push({ what: `${info.kind} ${namespace}/${info.name}`, labels: info.labels });
-    return info;
-  };
-  if (controller === undefined) return { workloads, target: own, follow: 'none', whyNotFollowed: 'the pod had no controller, nothing will replace it' };
-  if (!isObjectName(controller.name)) {
-    return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind} has an unusable name)` };
-  }
-  switch (controller.kind) {
-    case 'StatefulSet':
-      seen(await cluster.getWorkload('StatefulSet', namespace, controller.name));
-      return {
-        workloads,
-        target: workloadTarget('StatefulSet', namespace, controller.name),
-        ref: { kind: 'StatefulSet', namespace, name: controller.name },
-        follow: 'same-name',
-      };
-    case 'ReplicaSet': {
-      const rs = seen(await cluster.getWorkload('ReplicaSet', namespace, controller.name));
-      const deployment = rs?.controller;
-      if (deployment?.kind === 'Deployment' && isObjectName(deployment.name)) {
-        const info = seen(await cluster.getWorkload('Deployment', namespace, deployment.name));
-        const ref: ObjectRef = { kind: 'Deployment', namespace, name: deployment.name };
-        const target = workloadTarget('Deployment', namespace, deployment.name);
-        if (info !== undefined && hasSelector(info.selector)) return { workloads, target, ref, follow: 'selector', selector: info.selector };
-        return { workloads, target, ref, follow: 'none', whyNotFollowed: `replacement not checked (Deployment ${deployment.name} not readable)` };
-      }
-      if (rs !== undefined && hasSelector(rs.selector)) {
-        return { workloads, target: own, ref: { kind: 'ReplicaSet', namespace, name: rs.name }, follow: 'selector', selector: rs.selector };
-      }
-      return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (ReplicaSet ${controller.name} not readable)` };
-    }
-    case 'DaemonSet': {
-      const ds = seen(await cluster.getWorkload('DaemonSet', namespace, controller.name));
-      if (ds !== undefined && hasSelector(ds.selector)) {
-        return { workloads, target: own, ref: { kind: 'DaemonSet', namespace, name: ds.name }, follow: 'selector', selector: ds.selector };
-      }
-      return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (DaemonSet ${controller.name} not readable)` };
-    }
-    default:
-      return { workloads, target: own, follow: 'none', whyNotFollowed: `replacement not checked (controller ${controller.kind}/${controller.name})` };
-  }
-}
-
 /**
  * A retried job whose earlier attempt already restarted the pod: never restart again (the pod
  * there now may be the replacement), only finish the wait.
@@ -316,9 +255,4 @@ async function waitForReplacement(
 
 async function podUids(cluster: ClusterClient, namespace: string, selector: Record<string, string>): Promise<Set<string>> {
   return new Set((await cluster.listPods(namespace, selector)).map((p) => p.uid));
-}
-
-/** An empty selector would match every pod of the namespace. */
-function hasSelector(selector: Record<string, string>): boolean {
-  return Object.keys(selector).length > 0;
 }
