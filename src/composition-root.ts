@@ -24,6 +24,8 @@ import { episodeKey } from './alertmanager/episode-key.js';
 import { RunQueue } from './queue/run-queue.js';
 import { VerifyQueue, VerifyWorker } from './queue/verify-queue.js';
 import { RunVerifier } from './engine/run-verifier.js';
+import { RunEscalator } from './engine/run-escalator.js';
+import { NO_NOTIFICATIONS, type NotificationSink } from './engine/notification-sink.js';
 import { PrometheusClient } from './clients/prometheus-client.js';
 import { AlertmanagerClient } from './clients/alertmanager-client.js';
 import { RunWorker } from './queue/run-worker.js';
@@ -119,7 +121,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const playbooks = playbookMap(playbookList);
   const rules = config.rules;
   const ruleMap = new Map<string, EngineRule>(rules.map((r) => [r.name, r]));
-  const metrics = new Metrics({ version: VERSION, playbooks: [...playbooks.keys()], rules: rules.map((r) => r.name) });
+  const metrics = new Metrics({ version: VERSION, playbooks: [...playbooks.keys()], rules: rules.map((r) => r.name), channels: config.notifications.map((n) => n.name) });
   const keys = new RedisKeys(config.redis.prefix);
   const runsApi = role !== 'worker';
   const runsWorker = role !== 'api';
@@ -157,7 +159,22 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const prometheus = config.prometheus ? new PrometheusClient(config.prometheus) : undefined;
   const alertmanager = config.alertmanager ? new AlertmanagerClient(config.alertmanager) : undefined;
   const verifyQueue = new VerifyQueue(queueRedis, keys.bullPrefix);
+  const notifications: NotificationSink = NO_NOTIFICATIONS;
+  const escalator = new RunEscalator({
+    redis,
+    keys,
+    playbooks,
+    rules: ruleMap,
+    enqueuer: queue,
+    notifications,
+    metrics,
+    audit: auditPort,
+    logger,
+    globalDryRun: config.dryRun,
+    runRetentionMs: config.runs.retentionMs,
+  });
   const verifier = new RunVerifier({
+    escalator,
     redis,
     keys,
     runs,
@@ -185,6 +202,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       globalDryRun: config.dryRun,
       ...(prometheus ? { prometheus } : {}),
       verifier,
+      escalator,
+      notifications,
       audit: auditPort,
       metrics,
       logger,
@@ -234,6 +253,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
               enqueuer: queue,
               metrics,
               audit,
+              notifications,
             }),
             runs,
             playbooks,

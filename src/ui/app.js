@@ -22,7 +22,7 @@ const STATUS_GLYPH = {
   succeeded: '✓', failed: '✕', blocked: '⊘', running: '▶', queued: '…', awaiting_approval: '?',
   skipped: '↷', cancelled: '■', rejected: '✕', expired: '◷',
 };
-const AUDIT_TYPES = ['run_created', 'run_status', 'kube_mutation', 'operator_action', 'guard_blocked', 'precheck', 'health_check', 'verification', 'alert_resolved', 'auth_failed', 'audit_trimmed'];
+const AUDIT_TYPES = ['run_created', 'run_status', 'kube_mutation', 'operator_action', 'guard_blocked', 'precheck', 'health_check', 'verification', 'escalation', 'notification_dead_letter', 'alert_resolved', 'auth_failed', 'audit_trimmed'];
 const SINCE_CHOICES = [['', 'any time'], ['1h', 'last hour'], ['6h', 'last 6 hours'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days']];
 
 const main = document.getElementById('main');
@@ -58,6 +58,27 @@ function h(tag, props, ...children) {
   }
   append(el, children);
   return el;
+}
+
+/**
+ * A link out of the page (a runbook, the Prometheus graph): only http(s) URLs become links, in
+ * a new tab without a referrer; anything else (javascript:, data:) stays plain text.
+ */
+function extLink(url, text = url) {
+  let parsed;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    return mono(String(url));
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return mono(String(url));
+  const a = document.createElement('a');
+  a.setAttribute('href', parsed.href);
+  a.setAttribute('target', '_blank');
+  a.setAttribute('rel', 'noopener noreferrer');
+  a.setAttribute('class', 'ext-link');
+  a.append(document.createTextNode(String(text)));
+  return a;
 }
 
 function append(el, children) {
@@ -473,13 +494,35 @@ function labelsList(labels) {
   return h('ul', { class: 'labels', 'aria-label': 'Alert labels' }, entries.map(([k, val]) => h('li', {}, h('span', { class: 'lk' }, k), h('span', { class: 'le', 'aria-hidden': 'true' }, '='), visuallyHidden(' is '), h('span', { class: 'lv' }, String(val)))));
 }
 
+/** The alert's own words (annotations) and the graph that fired it. */
+function alertWords(a) {
+  const ann = a.annotations ?? {};
+  return [
+    ann.summary ? ['Summary', h('strong', { id: 'alert-summary' }, ann.summary)] : null,
+    ann.description ? ['Description', h('span', { class: 'pre-line' }, ann.description)] : null,
+    ann.runbook_url ? ['Runbook', extLink(ann.runbook_url)] : null,
+    a.generatorURL ? ['Graph', extLink(a.generatorURL, 'open in Prometheus')] : null,
+  ];
+}
+
+function escalationRows(run) {
+  return [
+    run.escalatedFrom ? ['Escalated from', h('a', { href: `#/runs/${encodeURIComponent(run.escalatedFrom)}` }, mono(run.escalatedFrom))] : null,
+    Array.isArray(run.escalations) && run.escalations.length
+      ? ['Escalated to', run.escalations.map((id, i) => [i ? ', ' : '', h('a', { href: `#/runs/${encodeURIComponent(id)}` }, mono(id))])]
+      : null,
+  ];
+}
+
 function triggerSection(run) {
   const t = run.trigger ?? {};
-  if (t.source === 'alert') {
+  if (t.source === 'alert' || t.source === 'escalation') {
     const a = t.alert ?? {};
-    return section('What caused it: an alert',
+    return section(t.source === 'alert' ? 'What caused it: an alert' : 'What caused it: an escalation',
       dl([
+        ...escalationRows(run),
         ['Alert', h('strong', {}, a.alertname ?? '?')],
+        ...alertWords(a),
         ['Rule', t.rule ? mono(t.rule) : '—'],
         ['Fingerprint', mono(a.fingerprint ?? '—')],
         ['Firing since', time(a.startsAt)],
@@ -656,6 +699,10 @@ function entrySummary(e) {
       return [h('strong', {}, `health ${e.result ?? '?'}`), e.detail ? `: ${e.detail}` : ''];
     case 'verification':
       return [h('strong', {}, `verification ${String(e.result ?? '?').replace('_', ' ')}`), e.query ? [' ', mono(e.query)] : '', e.detail ? `: ${e.detail}` : '', e.silenceId ? [' ', tag(`silence ${e.silenceId}`)] : ''];
+    case 'escalation':
+      return [h('strong', {}, `escalation (${e.reason ?? '?'})`), e.detail ? `: ${e.detail}` : '', e.followUpRunId ? [' → follow-up ', h('a', { href: `#/runs/${encodeURIComponent(e.followUpRunId)}` }, mono(e.followUpRunId))] : '', e.held ? [' ', tag('target held until ack', 'tag-warn')] : ''];
+    case 'notification_dead_letter':
+      return [h('strong', {}, `notification ${e.event ?? '?'} to ${e.channel ?? '?'} gave up`), ` after ${e.attempts ?? '?'} attempts: ${e.error ?? ''}`];
     case 'audit_trimmed':
       return [`retention (${e.reason ?? '?'}) removed ${e.count ?? '?'} old entries; new anchor `, mono(e.anchorId ?? '')];
     default: {

@@ -128,6 +128,15 @@ export function renderSteps(steps: readonly RunStep[], width?: number): string {
   return table.replace(/^/gm, '  ');
 }
 
+/** The alert's own words: summary, description, runbook and the graph that fired it. */
+function addAlertWords(add: (label: string, value: string | undefined) => void, alert: NonNullable<Run['trigger']['alert']>): void {
+  const a = alert.annotations ?? {};
+  add('Summary', a.summary ? oneLine(a.summary) : undefined);
+  add('Description', a.description ? oneLine(a.description) : undefined);
+  add('Runbook', a.runbook_url);
+  add('Graph', alert.generatorURL);
+}
+
 /** `runs show`: everything an on-call engineer needs about one run. */
 export function renderRunDetail(run: Run, nowMs: number, width?: number): string {
   const lines: [string, string][] = [];
@@ -148,10 +157,15 @@ export function renderRunDetail(run: Run, nowMs: number, width?: number): string
       add('Alert', `${t.alert.alertname}  fingerprint ${t.alert.fingerprint}  firing since ${t.alert.startsAt}`);
       const labels = Object.entries(t.alert.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
       add('Labels', labels || undefined);
+      addAlertWords(add, t.alert);
     }
+  } else if (t.source === 'escalation') {
+    add('Trigger', `escalation${t.rule ? ` of rule ${t.rule}` : ''}${run.escalatedFrom ? `, from run ${run.escalatedFrom}` : ''}`);
+    if (t.alert) addAlertWords(add, t.alert);
   } else {
     add('Trigger', `manual, by ${t.operator ?? '?'}`);
   }
+  if (run.escalations && run.escalations.length > 0) add('Escalated to', run.escalations.join(', '));
   if (run.bypassGuards) add('Guards', 'bypassed by an admin (cooldowns, rate limits, node budget)');
   if (run.guard) add('Guard', `${run.guard.guard}: ${run.guard.detail}`);
   if (run.approval) {

@@ -104,6 +104,24 @@ describe('run formatting', () => {
       }),
       NOW,
     );
+    const worded = renderRunDetail(
+      sampleRun({
+        trigger: {
+          source: 'alert',
+          rule: 'oom',
+          alert: { alertname: 'KubePodOOMKilled', fingerprint: 'f1', startsAt: '2026-01-01T02:59:00Z', labels: { pod: 'p' }, annotations: { summary: 'Container llm-api was OOM-killed', description: 'twice\nin 10m', runbook_url: 'https://runbooks.example/oom' }, generatorURL: 'http://prometheus:9090/graph?g0.expr=x' },
+        },
+        escalations: ['run-follow-up-1'],
+      }),
+      NOW,
+    );
+    expect(worded).toMatch(/Summary:\s+Container llm-api was OOM-killed\n/);
+    expect(worded).toMatch(/Description:\s+twice in 10m\n/);
+    expect(worded).toMatch(/Runbook:\s+https:\/\/runbooks.example\/oom\n/);
+    expect(worded).toMatch(/Graph:\s+http:\/\/prometheus:9090\/graph\?g0.expr=x\n/);
+    expect(worded).toMatch(/Escalated to:\s+run-follow-up-1\n/);
+    const followUp = renderRunDetail(sampleRun({ trigger: { source: 'escalation', rule: 'oom' }, escalatedFrom: 'run-origin-1' }), NOW);
+    expect(followUp).toMatch(/Trigger:\s+escalation of rule oom, from run run-origin-1\n/);
     expect(looped).toMatch(/Precheck:\s+pass: p95\{deployment="llm-api"\} > 2 -> 1 sample: \{deployment="llm-api"\} 3.4\n/);
     expect(looped).toMatch(/Health:\s+healthy: deployment\/ml-serving\/llm-api: 4\/4 available\n/);
     expect(looped).toMatch(/Verification:\s+resolved: the query returns nothing; silence s-1 expired \(at 2026-01-01T03:01:00Z\); silence s-1\n/);
