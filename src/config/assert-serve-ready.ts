@@ -21,7 +21,8 @@ export const IN_CLUSTER_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceacco
 
 /**
  * What `serve` needs beyond a valid file (`validate` does not require these): the audit HMAC key
- * file, the Prometheus and Alertmanager secret and TLS files, and Kubernetes credentials in DESIGN order — `kubernetes.kubeconfig`, the in-cluster
+ * file, the Prometheus and Alertmanager secret and TLS files, notification URLs and secrets, and
+ * Kubernetes credentials in DESIGN order — `kubernetes.kubeconfig`, the in-cluster
  * service account, `$KUBECONFIG`, `~/.kube/config`. There is deliberately no localhost fallback:
  * acting on whatever cluster happens to answer on 127.0.0.1 would be the opposite of "do no harm".
  */
@@ -49,6 +50,19 @@ export function assertServeReady(config: LoadedConfig, options: ServeReadyOption
     ];
     for (const [path, file] of files) if (file !== undefined && !exists(file)) problems.push({ path: `${key}.${path}`, message: `file not found: ${file}` });
   }
+
+  // Notification URLs and secrets are read at every send; one missing now would only show up as dead letters.
+  config.notifications.forEach((channel, i) => {
+    const at = `notifications[${i}]`;
+    for (const key of ['urlFile', 'secretFile'] as const) {
+      const file = channel[key];
+      if (file !== undefined && !exists(file)) problems.push({ path: `${at}.${key}`, message: `file not found: ${file}` });
+    }
+    for (const key of ['urlEnv', 'secretEnv'] as const) {
+      const name = channel[key];
+      if (name !== undefined && !env[name]) problems.push({ path: `${at}.${key}`, message: `environment variable ${name} is not set` });
+    }
+  });
 
   const kube = findKubeSource(config, env, exists, options.homeDir ?? homedir(), problems);
   if (problems.length > 0 || !kube) throw new ConfigError(config.source, problems);

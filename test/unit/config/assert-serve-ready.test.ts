@@ -97,6 +97,22 @@ alertmanager: { url: "http://a:9093", basicAuth: { username: r, passwordFile: /a
     }
   });
 
+  it('reports notification URL and secret files that are missing and variables that are not set', () => {
+    const yaml = `${withKey}notifications:
+  - { name: slack, type: slack, urlFile: slack-url }
+  - { name: hook, type: webhook, urlEnv: HOOK_URL, secretEnv: HOOK_SECRET }
+`;
+    try {
+      assertServeReady(config(yaml), { env: { HOOK_URL: 'https://hooks.example.internal/x' }, exists: files('/etc/remediator/audit-key', '/home/op/.kube/config'), homeDir: '/home/op' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).details).toEqual([
+        { path: 'notifications[0].urlFile', message: 'file not found: /etc/remediator/slack-url' },
+        { path: 'notifications[1].secretEnv', message: 'environment variable HOOK_SECRET is not set' },
+      ]);
+    }
+  });
+
   it('reports a KUBECONFIG whose files are all missing', () => {
     expect(() =>
       assertServeReady(config(withKey), { env: { KUBECONFIG: '/x' }, exists: files('/etc/remediator/audit-key', '/home/op/.kube/config'), homeDir: '/home/op' }),
