@@ -51,10 +51,10 @@ function readSetting(channel: NotificationConfig, what: 'url' | 'secret', inline
   throw new PermanentError(`${channelLabel(channel)}: no ${what} configured`);
 }
 
+/** Where the value came from, for messages: the setting, the file or the variable (never the value). */
 function source(channel: NotificationConfig, what: 'url' | 'secret'): string {
-  const file = what === 'url' ? channel.urlFile : channel.secretFile;
-  const envName = what === 'url' ? channel.urlEnv : channel.secretEnv;
   if (what === 'url' && channel.url !== undefined) return 'url setting';
+  const file = what === 'url' ? channel.urlFile : channel.secretFile;
   if (file !== undefined) return `${what}File ${file}`;
-  return `environment variable ${envName ?? '?'}`;
+  return `environment variable ${(what === 'url' ? channel.urlEnv : channel.secretEnv) ?? '?'}`;
 }
