@@ -26,6 +26,7 @@ import { VerifyQueue, VerifyWorker } from './queue/verify-queue.js';
 import { RunVerifier } from './engine/run-verifier.js';
 import { RunEscalator } from './engine/run-escalator.js';
 import { NO_NOTIFICATIONS, type NotificationSink } from './engine/notification-sink.js';
+import { NotificationQueue, NotificationWorker } from './queue/notification-queue.js';
 import { PrometheusClient } from './clients/prometheus-client.js';
 import { AlertmanagerClient } from './clients/alertmanager-client.js';
 import { RunWorker } from './queue/run-worker.js';
@@ -58,6 +59,8 @@ export interface RemediatorOptions {
   sealIntervalMs?: number;
   /** Interval of the sweeper: approval expiry, stranded runs (default 5 s). */
   sweepIntervalMs?: number;
+  /** Base delay of the notification retries' exponential backoff (default 2 s); tests shorten it. */
+  notifyBackoffMs?: number;
 }
 
 export interface Remediator {
@@ -159,7 +162,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const prometheus = config.prometheus ? new PrometheusClient(config.prometheus) : undefined;
   const alertmanager = config.alertmanager ? new AlertmanagerClient(config.alertmanager) : undefined;
   const verifyQueue = new VerifyQueue(queueRedis, keys.bullPrefix);
-  const notifications: NotificationSink = NO_NOTIFICATIONS;
+  const runLink = (runId: string) => (config.ui.externalUrl ? `${config.ui.externalUrl}/ui/#/runs/${runId}` : `/ui/#/runs/${runId} (set ui.externalUrl for a full link)`);
+  const notificationQueue = config.notifications.length > 0 ? new NotificationQueue(queueRedis, keys.bullPrefix, { logger, ...(options.notifyBackoffMs !== undefined ? { backoffMs: options.notifyBackoffMs } : {}) }) : undefined;
+  const notifications: NotificationSink = notificationQueue ?? NO_NOTIFICATIONS;
   const escalator = new RunEscalator({
     redis,
     keys,
@@ -183,11 +188,12 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     scheduler: verifyQueue,
     metrics,
     logger,
-    runLink: (runId) => (config.ui.externalUrl ? `${config.ui.externalUrl}/ui/#/runs/${runId}` : `/ui/#/runs/${runId} (set ui.externalUrl for a full link)`),
+    runLink,
   });
 
   let worker: RunWorker | undefined;
   let verifyWorker: VerifyWorker | undefined;
+  let notifyWorker: NotificationWorker | undefined;
   let workerRedis: Redis | undefined;
   if (runsWorker) {
     workerRedis = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: 'remediator-worker' });
@@ -210,6 +216,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     });
     worker = new RunWorker({ connection: workerRedis, prefix: keys.bullPrefix, executor, concurrency: config.guards.maxConcurrentRuns, logger });
     verifyWorker = new VerifyWorker({ connection: workerRedis, prefix: keys.bullPrefix, check: (runId, check) => verifier.check(runId, check), logger });
+    if (config.notifications.length > 0) {
+      notifyWorker = new NotificationWorker({ connection: workerRedis, prefix: keys.bullPrefix, channels: config.notifications, runs, audit: auditPort, metrics, logger, runLink });
+    }
   }
 
   const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
@@ -304,6 +313,10 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     await verifyWorker.waitUntilReady();
     verifyWorker.start();
   }
+  if (notifyWorker) {
+    await notifyWorker.waitUntilReady();
+    notifyWorker.start();
+  }
   const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
   gaugeTimer.unref();
   // No run is left behind: every process takes part, one at a time (elected), each step is atomic.
@@ -338,8 +351,9 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         server.closeIdleConnections();
         if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
         if (verifyWorker) await verifyWorker.close();
+        if (notifyWorker) await notifyWorker.close(Math.min(5000, config.server.shutdownGraceSeconds * 1000));
         await authFailures.stop();
-        await Promise.race([Promise.allSettled([sealer.stop(), queue.close(), verifyQueue.close()]), new Promise((r) => setTimeout(r, 2000))]);
+        await Promise.race([Promise.allSettled([sealer.stop(), queue.close(), verifyQueue.close(), notificationQueue?.close()]), new Promise((r) => setTimeout(r, 2000))]);
         server.closeAllConnections();
         await closed;
         // quit() waits for a reply that never comes while Redis is down; disconnect after a bound.

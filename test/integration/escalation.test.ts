@@ -4,6 +4,9 @@
  * target for the rule until an operator acks; a rule repeating on one target (afterRepeats)
  * escalates the same way; a verification that cannot decide only notifies and holds nothing.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../src/domain/run.js';
 import { SimPrometheus } from '../../src/sim/sim-prometheus.js';
@@ -11,15 +14,28 @@ import { notification } from '../helpers/alerts.js';
 import { ALERTMANAGER_TOKEN, OPERATOR_TOKEN, startScenarioRig, waitTerminal, type ScenarioRig } from '../helpers/fault-rig.js';
 import { metricValue } from '../helpers/metrics-text.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
+import { NotificationReceiver } from '../helpers/notification-receiver.js';
 
+const HOOK_SECRET = 'hook-hmac-secret-7c2e';
 const RULES = `
   - name: latency
     matchers: ['alertname="LLMHighLatencyP95"']
     playbook: scale-replicas
     params: { maxReplicas: 12, waitForReadySeconds: 20 }
     verify: { within: 2s, interval: 500ms, query: 'still_slow{deployment="{{ labels.deployment }}"} > 0' }
+    notify: [hook]
     escalate:
+      notify: [hook]
       playbook: { name: scale-replicas, params: { step: 2, maxReplicas: 12, waitForReadySeconds: 20 } }
+  - name: quiet
+    matchers: ['alertname="Quiet"']
+    playbook: scale-replicas
+    params: { maxReplicas: 30, waitForReadySeconds: 0 }
+  - name: noisy
+    matchers: ['alertname="Noisy"']
+    playbook: scale-replicas
+    params: { maxReplicas: 30, waitForReadySeconds: 0 }
+    notify: [stuck, stuck-too]
   - name: flapping
     matchers: ['alertname="Flapping"']
     playbook: scale-replicas
@@ -31,6 +47,7 @@ const RULES = `
 
 let rig: ScenarioRig;
 let prom: SimPrometheus;
+let receiver: NotificationReceiver;
 let episode = 0;
 
 async function fire(labels: Record<string, string>): Promise<{ decision: string; runId?: string; guard?: string }> {
@@ -65,13 +82,40 @@ async function blockedGuard(decision: { decision: string; runId?: string; guard?
 beforeAll(async () => {
   prom = new SimPrometheus();
   await prom.start();
-  rig = await startScenarioRig({ options: { rules: RULES, extra: `prometheus: { url: '${prom.url}', timeoutSeconds: 1, retries: 0 }` } });
+  receiver = await NotificationReceiver.start();
+  receiver.expectSignature('/hook', HOOK_SECRET);
+  receiver.script('/stuck', ['hang']);
+  receiver.script('/stuck-too', ['hang']);
+  const secrets = mkdtempSync(join(tmpdir(), 'remediator-hook-'));
+  writeFileSync(join(secrets, 'hook-secret'), `${HOOK_SECRET}\n`);
+  rig = await startScenarioRig({
+    options: {
+      rules: RULES,
+      extra: [
+        `prometheus: { url: '${prom.url}', timeoutSeconds: 1, retries: 0 }`,
+        `ui: { externalUrl: 'https://remediator.example.internal' }`,
+        'notifications:',
+        `  - { name: hook, type: webhook, url: '${receiver.url('/hook')}', secretFile: '${secrets}/hook-secret' }`,
+        `  - { name: stuck, type: slack, url: '${receiver.url('/stuck')}', timeoutSeconds: 30 }`,
+        `  - { name: stuck-too, type: webhook, url: '${receiver.url('/stuck-too')}', secretFile: '${secrets}/hook-secret', timeoutSeconds: 30 }`,
+      ].join('\n'),
+    },
+  });
 }, 60_000);
 
 afterAll(async () => {
+  await receiver?.close();
   await rig?.stop();
   await prom?.close();
 });
+
+/** The webhook notifications of a run, as `event` names, once `count` have arrived. */
+async function hookEvents(runId: string, count: number): Promise<{ event: string; body: Record<string, unknown>; signatureValid?: boolean }[]> {
+  return pollUntil(() => {
+    const got = receiver.received('/hook').filter((r) => ((r.json as { run?: { id?: string } }).run?.id ?? '') === runId);
+    return got.length >= count ? got.map((r) => ({ event: String((r.json as { event: string }).event), body: r.json as Record<string, unknown>, ...(r.signatureValid !== undefined ? { signatureValid: r.signatureValid } : {}) })) : undefined;
+  }, `${count} notifications of run ${runId}`, 15_000);
+}
 
 describe('escalation', () => {
   it('verification not resolved → follow-up awaiting approval, linked both ways; the target is held until ack', async () => {
@@ -101,9 +145,21 @@ describe('escalation', () => {
     const metrics = await (await fetch(`${rig.main.url}/metrics`)).text();
     expect(metricValue(metrics, 'remediator_escalations_total', { rule: 'latency', reason: 'verify_failed' })).toBe(1);
 
+    // The rule's channel heard the run start and succeed, then the escalation; all signed.
+    const heard = await hookEvents(run.id, 3);
+    expect(heard.map((h) => h.event)).toEqual(['started', 'succeeded', 'escalation']);
+    expect(heard.every((h) => h.signatureValid)).toBe(true);
+    const escalation = heard[2]!.body as { link: string; detail?: string; alert: { labels: Record<string, string> } };
+    expect(escalation.link).toBe(`https://remediator.example.internal/ui/#/runs/${run.id}`);
+    expect(escalation.detail).toContain('verification not resolved');
+    expect(escalation.alert.labels).toEqual(labels);
+    expect((await hookEvents(followUp.id, 1)).map((h) => h.event)).toEqual(['awaiting_approval']);
+
     // Held: the same rule does not act on the target again, whatever the alert says.
     prom.set('still_slow{deployment="web"} > 0', []);
-    expect(await blockedGuard(await fire(labels))).toBe('escalated');
+    const held = await fire(labels);
+    expect(await blockedGuard(held)).toBe('escalated');
+    expect((await hookEvents(held.runId!, 1)).map((h) => h.event)).toEqual(['blocked']);
 
     // The follow-up, once approved, acts (it belongs to the escalation, not to the held rule).
     const before = replicas('web');
@@ -164,5 +220,23 @@ describe('escalation', () => {
     } finally {
       prom.clearFaults();
     }
+  });
+
+  it('channels that hang for 30 s do not delay runs: median run time with them within 100 ms of without', async () => {
+    const durations: Record<'quiet' | 'noisy', number[]> = { quiet: [], noisy: [] };
+    for (let i = 0; i < 5; i++) {
+      for (const [alertname, deployment, key] of [['Quiet', 'web', 'quiet'], ['Noisy', 'llm', 'noisy']] as const) {
+        const d = await fire({ alertname, namespace: 'ml', deployment });
+        expect(d.decision).toBe('enqueued');
+        const run = await waitTerminal(rig.main, d.runId!, 30_000);
+        expect(run.status).toBe('succeeded');
+        durations[key].push(Date.parse(run.finishedAt!) - Date.parse(run.startedAt!));
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    // Every run finished while its notifications were still hanging.
+    expect(receiver.hangingCount).toBeGreaterThan(0);
+    console.log(`run time, median of 5: without channels ${median(durations.quiet)} ms, with two hanging channels ${median(durations.noisy)} ms`);
+    expect(median(durations.noisy) - median(durations.quiet)).toBeLessThan(100);
   });
 });
