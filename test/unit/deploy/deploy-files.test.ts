@@ -19,7 +19,7 @@ import type { LoadedConfig } from '../../../src/config/loaded-config.js';
 import { GUARD_NAMES } from '../../../src/domain/errors.js';
 import { TERMINAL_STATUSES } from '../../../src/domain/run.js';
 import type { AnyPlaybook } from '../../../src/engine/playbook.js';
-import { ACTIONS, ACTION_RESULTS, DECISIONS, Metrics, QUEUE_STATES, PRECHECK_RESULTS, VERIFICATION_RESULTS } from '../../../src/observability/metrics.js';
+import { ACTIONS, ACTION_RESULTS, DECISIONS, Metrics, QUEUE_STATES, PRECHECK_RESULTS, VERIFICATION_RESULTS, NOTIFICATION_RESULTS } from '../../../src/observability/metrics.js';
 import { playbooks } from '../../../playbooks/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -419,6 +419,7 @@ describe('alert rules (DESIGN §9)', () => {
       remediator_actions_total: ACTION_RESULTS,
       remediator_prechecks_total: PRECHECK_RESULTS,
       remediator_verifications_total: VERIFICATION_RESULTS,
+      remediator_notifications_total: NOTIFICATION_RESULTS,
     };
     const dashboard = JSON.parse(read('deploy/grafana/remediator-dashboard.json')) as Doc;
     const exprs = [
