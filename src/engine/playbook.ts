@@ -4,7 +4,19 @@ import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
 import type { PlaybookOutcome, RunStep } from '../domain/run.js';
 
 export type { PlaybookOutcome, RunStep } from '../domain/run.js';
-export type { ClusterClient, ObjectRef, PodInfo, NodeInfo, ScaleInfo, Taint, WorkloadKind, WorkloadStatus } from '../kube/cluster-client.js';
+export type {
+  ClusterClient,
+  MemoryLimitChange,
+  ObjectRef,
+  PodInfo,
+  PodTemplateInfo,
+  NodeInfo,
+  ScaleInfo,
+  Taint,
+  TemplateContainer,
+  WorkloadKind,
+  WorkloadStatus,
+} from '../kube/cluster-client.js';
 export { KubeApiError, PermanentError, RetryableError, GuardBlockedError } from '../domain/errors.js';
 export { assertNamespace, assertObjectName, nodeTarget, podTarget, workloadTarget } from '../domain/target.js';
 
@@ -81,7 +93,7 @@ export interface LastActionMarks {
   cordoned?: boolean;
 }
 
-export const ACTION_NAMES = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate'] as const;
+export const ACTION_NAMES = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate', 'set_memory_limit'] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
 /**

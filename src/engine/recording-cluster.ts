@@ -1,8 +1,20 @@
-import type { ClusterClient, EventSpec, MutationOptions, NodeInfo, ObjectRef, ScaleInfo, Taint, WorkloadKind } from '../kube/cluster-client.js';
+import type {
+  ClusterClient,
+  EventSpec,
+  MemoryLimitChange,
+  MutationOptions,
+  NodeInfo,
+  ObjectRef,
+  PodTemplateInfo,
+  ScaleInfo,
+  Taint,
+  WorkloadKind,
+} from '../kube/cluster-client.js';
 import type { RunStep } from '../domain/run.js';
-import { KubeApiError, RetryableError } from '../domain/errors.js';
+import { KubeApiError, PermanentError, RetryableError } from '../domain/errors.js';
+import { memoryBytes } from '../domain/quantity.js';
 import type { ActionName } from './playbook.js';
-import { checkIntent, taintChange, taintsToward, type IntentCheck, type StepIntent } from './step-intent.js';
+import { checkIntent, memoryOf, taintChange, taintsToward, type IntentCheck, type StepIntent } from './step-intent.js';
 
 export interface MutationSink {
   readonly dryRun: boolean;
@@ -81,6 +93,7 @@ export class RecordingCluster implements ClusterClient {
   /** What the playbook last read, used as a step's `before` without another request. */
   private readonly seenScales = new Map<string, ScaleInfo>();
   private readonly seenNodes = new Map<string, NodeInfo>();
+  private readonly seenTemplates = new Map<string, PodTemplateInfo>();
   /** Uids looked up for Events whose object came without one. */
   private readonly uids = new Map<string, string | undefined>();
 
@@ -99,6 +112,12 @@ export class RecordingCluster implements ClusterClient {
     const node = await this.inner.getNode(name);
     if (node) this.seenNodes.set(name, node);
     return node;
+  }
+
+  async getPodTemplate(kind: WorkloadKind, ns: string, name: string): Promise<PodTemplateInfo | undefined> {
+    const template = await this.inner.getPodTemplate(kind, ns, name);
+    if (template) this.seenTemplates.set(`${kind}/${ns}/${name}`, template);
+    return template;
   }
 
   findHpaFor = (kind: WorkloadKind, ns: string, name: string) => this.inner.findHpaFor(kind, ns, name);
@@ -161,6 +180,61 @@ export class RecordingCluster implements ClusterClient {
         return result;
       },
       afterOf: (after) => ({ replicas: after.replicas }),
+    });
+  }
+
+  async setMemoryLimit(kind: WorkloadKind, ns: string, name: string, change: MemoryLimitChange, resourceVersion: string, _opts: MutationOptions): Promise<PodTemplateInfo> {
+    const id = `${kind}/${ns}/${name}`;
+    const limitBytes = memoryBytes(change.limit);
+    if (limitBytes === undefined) throw new PermanentError(`memory limit "${change.limit}" is not a valid quantity`);
+    const before = this.seenTemplates.get(id) ?? (await this.getPodTemplate(kind, ns, name));
+    const from = before?.containers.find((c) => c.name === change.container)?.memoryLimit;
+    const object = `${kind.toLowerCase()}/${ns}/${name}`;
+    const resources = { limits: { memory: change.limit }, ...(change.request !== undefined ? { requests: { memory: change.request } } : {}) };
+    const body = { metadata: { resourceVersion }, spec: { template: { spec: { containers: [{ name: change.container, resources }] } } } };
+    return this.mutate<PodTemplateInfo>({
+      action: 'set_memory_limit',
+      object,
+      key: `set_memory_limit ${object} ${change.container}`,
+      request: { method: 'PATCH', path: `/apis/apps/v1/namespaces/${ns}/${kind.toLowerCase()}s/${name}`, body },
+      intent: {
+        type: 'memory-limit',
+        kind,
+        namespace: ns,
+        name,
+        container: change.container,
+        ...(from !== undefined ? { from } : {}),
+        limit: change.limit,
+        limitBytes,
+        ...(change.request !== undefined ? { request: change.request } : {}),
+      },
+      ...(before ? { before: memoryOf(before, change.container) } : {}),
+      send: async (intent, dryRun, resend) => {
+        const recorded = intent as Extract<StepIntent, { type: 'memory-limit' }>;
+        let rv = resourceVersion;
+        let request = recorded.request;
+        if (resend) {
+          // The recorded limit, against the template as it is now: a fresh precondition, and the
+          // request raised only if it would now exceed the limit.
+          const fresh = await this.inner.getPodTemplate(kind, ns, name);
+          if (fresh) {
+            rv = fresh.resourceVersion;
+            const current = fresh.containers.find((c) => c.name === recorded.container)?.memoryRequestBytes;
+            request = current !== undefined && current > recorded.limitBytes ? recorded.limit : undefined;
+          }
+        }
+        const result = await this.inner.setMemoryLimit(
+          kind,
+          ns,
+          name,
+          { container: recorded.container, limit: recorded.limit, ...(request !== undefined ? { request } : {}) },
+          rv,
+          { dryRun },
+        );
+        if (!dryRun) this.seenTemplates.set(id, result);
+        return result;
+      },
+      afterOf: (after) => memoryOf(after, change.container),
     });
   }
 

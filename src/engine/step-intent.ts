@@ -6,7 +6,7 @@
  * *recorded* intent (never a newly derived one: a retried `step: +1` that re-read 4 does not go
  * to 5).
  */
-import type { ClusterClient, NodeInfo, ObjectRef, Taint, WorkloadKind } from '../kube/cluster-client.js';
+import type { ClusterClient, NodeInfo, ObjectRef, PodTemplateInfo, Taint, WorkloadKind } from '../kube/cluster-client.js';
 import { PermanentError } from '../domain/errors.js';
 
 export type StepIntent =
@@ -15,7 +15,21 @@ export type StepIntent =
   | { type: 'node-schedulable'; name: string; unschedulable: boolean; annotations?: Record<string, string> }
   | { type: 'node-taints'; name: string; add: Taint[]; remove: Taint[] }
   | { type: 'annotation'; ref: ObjectRef; key: string; value: string }
-  | { type: 'event'; namespace: string; name: string };
+  | { type: 'event'; namespace: string; name: string }
+  | {
+      type: 'memory-limit';
+      kind: WorkloadKind;
+      namespace: string;
+      name: string;
+      container: string;
+      /** The limit it raised from, as read before the patch. */
+      from?: string;
+      /** The intended limit (a quantity) and the same in bytes, which the read-back compares against. */
+      limit: string;
+      limitBytes: number;
+      /** Set when the request had to follow the limit. */
+      request?: string;
+    };
 
 /** The object as read back: whether the intent holds, and what the mutation would have returned. */
 export interface IntentCheck {
@@ -57,7 +71,31 @@ export async function checkIntent(cluster: ClusterClient, intent: StepIntent): P
     }
     case 'event':
       return { reached: await cluster.eventExists(intent.namespace, intent.name), result: undefined };
+    case 'memory-limit': {
+      const template = await cluster.getPodTemplate(intent.kind, intent.namespace, intent.name);
+      if (template === undefined) throw new PermanentError(`${intent.kind.toLowerCase()}/${intent.namespace}/${intent.name} not found`);
+      return { reached: memoryLimitReached(intent, template), result: template, after: memoryOf(template, intent.container) };
+    }
   }
+}
+
+/**
+ * A raise is there when the container's limit is at or above the intended one: never raised
+ * twice, never lowered back (someone else may have raised it further meanwhile).
+ */
+export function memoryLimitReached(intent: { container: string; limitBytes: number }, template: PodTemplateInfo): boolean {
+  const limit = template.containers.find((c) => c.name === intent.container)?.memoryLimitBytes;
+  return limit !== undefined && limit >= intent.limitBytes;
+}
+
+/** A container's memory limit and request as a step's before/after. */
+export function memoryOf(template: PodTemplateInfo, container: string): { container: string; memoryLimit?: string; memoryRequest?: string } {
+  const c = template.containers.find((x) => x.name === container);
+  return {
+    container,
+    ...(c?.memoryLimit !== undefined ? { memoryLimit: c.memoryLimit } : {}),
+    ...(c?.memoryRequest !== undefined ? { memoryRequest: c.memoryRequest } : {}),
+  };
 }
 
 /** Up means at or above the intended count, down at or below: never past it, never against it. */

@@ -5,11 +5,13 @@ import { VERSION } from '../version.js';
 import type {
   ClusterClient,
   EventSpec,
+  MemoryLimitChange,
   MutationOptions,
   NodeInfo,
   ObjectKind,
   ObjectRef,
   PodInfo,
+  PodTemplateInfo,
   ScaleInfo,
   Taint,
   WorkloadInfo,
@@ -17,7 +19,17 @@ import type {
   WorkloadStatus,
 } from './cluster-client.js';
 import { KubeRequestExecutor, type KubeRequestObserver, type KubeSend } from './kube-request-executor.js';
-import { toNodeInfo, toPodInfo, toScaleInfo, toWireTaint, toWorkloadInfo, toWorkloadStatus, type WireRollout } from './wire-to-domain.js';
+import {
+  toNodeInfo,
+  toPodInfo,
+  toPodTemplateInfo,
+  toScaleInfo,
+  toWireTaint,
+  toWorkloadInfo,
+  toWorkloadStatus,
+  type WireRollout,
+  type WireTemplated,
+} from './wire-to-domain.js';
 
 export interface ClientNodeClusterOptions {
   kc: k8s.KubeConfig;
@@ -79,6 +91,15 @@ function eventName(objectName: string): string {
 
 function isUidPreconditionConflict(err: KubeApiError): boolean {
   return err.code === 409 && /precondition/i.test(err.message) && /uid/i.test(err.message);
+}
+
+/** The strategic-merge patch body of a memory limit change. */
+function memoryLimitPatch(change: MemoryLimitChange, resourceVersion: string): Record<string, unknown> {
+  const resources = {
+    limits: { memory: change.limit },
+    ...(change.request !== undefined ? { requests: { memory: change.request } } : {}),
+  };
+  return { metadata: { resourceVersion }, spec: { template: { spec: { containers: [{ name: change.container, resources }] } } } };
 }
 
 function requireNamespace(ref: ObjectRef): string {
@@ -190,6 +211,36 @@ export class ClientNodeCluster implements ClusterClient {
         : this.apps.readNamespacedStatefulSetWithHttpInfo(params, o);
     const workload = await this.orUndefined(this.exec.run('get', RESOURCE[kind], send));
     return workload ? toWorkloadStatus(workload) : undefined;
+  }
+
+  async getPodTemplate(kind: WorkloadKind, namespace: string, name: string): Promise<PodTemplateInfo | undefined> {
+    const params = { namespace, name };
+    const send: KubeSend<WireTemplated> = (o) =>
+      kind === 'Deployment'
+        ? this.apps.readNamespacedDeploymentWithHttpInfo(params, o)
+        : this.apps.readNamespacedStatefulSetWithHttpInfo(params, o);
+    const workload = await this.orUndefined(this.exec.run('get', RESOURCE[kind], send));
+    return workload ? toPodTemplateInfo(kind, workload) : undefined;
+  }
+
+  async setMemoryLimit(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    change: MemoryLimitChange,
+    resourceVersion: string,
+    opts: MutationOptions,
+  ): Promise<PodTemplateInfo> {
+    // Strategic merge: `containers` merges by name, so only this container's memory changes; the
+    // resourceVersion makes the patch conditional on the template the caller computed from.
+    const body = memoryLimitPatch(change, resourceVersion);
+    const params = { namespace, name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager };
+    const send: KubeSend<WireTemplated> = (o) =>
+      kind === 'Deployment'
+        ? this.apps.patchNamespacedDeploymentWithHttpInfo(params, o)
+        : this.apps.patchNamespacedStatefulSetWithHttpInfo(params, o);
+    const workload = await this.exec.run('patch', RESOURCE[kind], send, { contentType: k8s.PatchStrategy.StrategicMergePatch });
+    return toPodTemplateInfo(kind, workload);
   }
 
   async getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {

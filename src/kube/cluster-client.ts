@@ -113,6 +113,41 @@ export interface WorkloadInfo {
   selector: Record<string, string>;
 }
 
+/** One container of a workload's pod template (`spec.template.spec.containers[]`) and its memory resources. */
+export interface TemplateContainer {
+  name: string;
+  /** `resources.limits.memory` as the server returned it (e.g. `64Mi`), when set. */
+  memoryLimit?: string;
+  /** The limit in bytes (rounded up, like the server's Quantity.Value()); set when memoryLimit parses. */
+  memoryLimitBytes?: number;
+  /** `resources.requests.memory` as the server returned it, when set. */
+  memoryRequest?: string;
+  memoryRequestBytes?: number;
+}
+
+/** A Deployment's or StatefulSet's pod template, as far as raise-memory-limit reads it. */
+export interface PodTemplateInfo {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  uid: string;
+  /** The precondition a patch of the template carries (409 when stale). */
+  resourceVersion: string;
+  /** metadata.generation: a template change bumps it and starts a rollout. */
+  generation: number;
+  labels: Record<string, string>;
+  containers: TemplateContainer[];
+}
+
+/** A new memory limit (and, when it must follow, request) for one container of a pod template. */
+export interface MemoryLimitChange {
+  container: string;
+  /** A quantity, e.g. `96Mi`. */
+  limit: string;
+  /** Set only when the request has to change too (it would exceed the new limit). */
+  request?: string;
+}
+
 export interface EventSpec {
   reason: string;
   message: string;
@@ -131,6 +166,22 @@ export interface ClusterClient {
   /** The workload's spec.replicas, generation and rollout status (what `kubectl rollout status` reads). */
   getWorkloadStatus(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadStatus | undefined>;
   getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined>;
+  /** The workload's resourceVersion, generation and its pod template's containers with their memory resources. */
+  getPodTemplate(kind: WorkloadKind, namespace: string, name: string): Promise<PodTemplateInfo | undefined>;
+  /**
+   * Strategic-merge patch of one container's memory limit (and request, when given) in
+   * spec.template, with a resourceVersion precondition in the body (409 when stale; 422 for an
+   * invalid quantity or a request above the limit). A real change bumps the generation and
+   * starts a rollout.
+   */
+  setMemoryLimit(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    change: MemoryLimitChange,
+    resourceVersion: string,
+    opts: MutationOptions,
+  ): Promise<PodTemplateInfo>;
 
   getPod(namespace: string, name: string): Promise<PodInfo | undefined>;
   listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]>;

@@ -4,12 +4,17 @@ import type {
   NodeInfo,
   OwnerInfo,
   PodInfo,
+  PodTemplateInfo,
   ScaleInfo,
   Taint,
+  TemplateContainer,
   WorkloadInfo,
   WorkloadKind,
   WorkloadStatus,
 } from './cluster-client.js';
+import { memoryBytes, parseQuantity } from '../domain/quantity.js';
+
+export { parseQuantity };
 
 /**
  * Conversions from client-node wire objects to the port's domain types. Kept apart from the
@@ -18,24 +23,6 @@ import type {
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
-
-const DECIMAL_SUFFIX: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-const BINARY_SUFFIX: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-
-/**
- * A Kubernetes resource quantity as a number; NaN when unparseable. Extended resources such as
- * GPUs are integers in practice, but the schema allows any quantity string, so a malformed or
- * suffixed value must not read as "no GPUs" by accident.
- */
-export function parseQuantity(value: string | number | undefined): number {
-  if (value === undefined) return 0;
-  if (typeof value === 'number') return value;
-  const match = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+))?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/.exec(value.trim());
-  if (!match) return Number.NaN;
-  const mantissa = Number(match[1]) * (match[2] ? 10 ** Number(match[2]) : 1);
-  const suffix = match[3] ?? '';
-  return mantissa * (BINARY_SUFFIX[suffix] ?? DECIMAL_SUFFIX[suffix] ?? Number.NaN);
-}
 
 function requestsGpu(resources: k8s.V1ResourceRequirements | undefined): boolean {
   // The API server validates quantities, so NaN (which compares false) only comes from a broken fake.
@@ -178,5 +165,42 @@ export function toWorkloadStatus(workload: WireRollout): WorkloadStatus {
     updatedReplicas: status.updatedReplicas ?? 0,
     readyReplicas: status.readyReplicas ?? 0,
     availableReplicas: status.availableReplicas ?? 0,
+  };
+}
+
+/** The fields of a Deployment or StatefulSet its pod template's memory resources are read from. */
+export interface WireTemplated {
+  metadata?: k8s.V1ObjectMeta;
+  spec?: { template?: k8s.V1PodTemplateSpec };
+}
+
+function toTemplateContainer(container: k8s.V1Container): TemplateContainer {
+  const info: TemplateContainer = { name: container.name };
+  const limit = container.resources?.limits?.['memory'];
+  const request = container.resources?.requests?.['memory'];
+  if (limit !== undefined && limit !== null) {
+    info.memoryLimit = String(limit);
+    const bytes = memoryBytes(limit);
+    if (bytes !== undefined) info.memoryLimitBytes = bytes;
+  }
+  if (request !== undefined && request !== null) {
+    info.memoryRequest = String(request);
+    const bytes = memoryBytes(request);
+    if (bytes !== undefined) info.memoryRequestBytes = bytes;
+  }
+  return info;
+}
+
+export function toPodTemplateInfo(kind: WorkloadKind, workload: WireTemplated): PodTemplateInfo {
+  const meta = workload.metadata ?? {};
+  return {
+    kind,
+    namespace: meta.namespace ?? '',
+    name: meta.name ?? '',
+    uid: meta.uid ?? '',
+    resourceVersion: meta.resourceVersion ?? '',
+    generation: meta.generation ?? 0,
+    labels: meta.labels ?? {},
+    containers: (workload.spec?.template?.spec?.containers ?? []).map(toTemplateContainer),
   };
 }

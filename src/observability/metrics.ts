@@ -14,7 +14,7 @@ export const DECISIONS = [
 ] as const;
 export type Decision = (typeof DECISIONS)[number];
 
-export const ACTIONS = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate'] as const;
+export const ACTIONS = ['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate', 'set_memory_limit'] as const;
 export const ACTION_RESULTS = ['ok', 'error', 'dry_run'] as const;
 /** The Kubernetes requests the playbooks make, pre-initialised with their success code. */
 const KUBE_REQUESTS: [verb: string, resource: string, code: string][] = [

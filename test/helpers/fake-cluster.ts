@@ -9,17 +9,26 @@
  * reports them (not terminating → replicas and updated, Ready → ready and available); one set up
  * without pods is taken as settled at its spec, so a scale is available at once. `holdRollout`
  * overrides what the controllers report, for some reads or for good.
+ *
+ * Pod templates (`getPodTemplate`, `setMemoryLimit`): each Deployment or StatefulSet has its
+ * containers' memory limit and request (`templates`); the workload's resourceVersion is its
+ * scale's, a template change bumps it and the generation, a stale one is a 409, an unparseable
+ * quantity or a request above the limit a 422. `setContainerMemory` is a concurrent writer.
  */
 import { KubeApiError } from '../../src/domain/errors.js';
+import { memoryBytes } from '../../src/domain/quantity.js';
 import type {
   ClusterClient,
   EventSpec,
+  MemoryLimitChange,
   MutationOptions,
   NodeInfo,
   ObjectRef,
   PodInfo,
+  PodTemplateInfo,
   ScaleInfo,
   Taint,
+  TemplateContainer,
   WorkloadInfo,
   WorkloadKind,
   WorkloadStatus,
@@ -45,6 +54,13 @@ export interface RecordedEvent {
   dryRun: boolean;
 }
 
+/** A pod template container as a test writes it: quantities only, the fake adds the byte counts. */
+export interface ContainerSpec {
+  name: string;
+  memoryLimit?: string;
+  memoryRequest?: string;
+}
+
 /** Status fields a test may pin with `holdRollout`. */
 export type HeldRollout = Partial<Omit<WorkloadStatus, 'replicas' | 'generation'>>;
 
@@ -54,6 +70,7 @@ const MUTATIONS: readonly Method[] = [
   'deletePod',
   'setUnschedulable',
   'replaceNodeTaints',
+  'setMemoryLimit',
   'annotate',
   'createEvent',
 ];
@@ -66,6 +83,8 @@ export class FakeCluster implements ClusterClient {
   readonly workloads = new Map<string, WorkloadInfo>();
   readonly scales = new Map<string, ScaleInfo>();
   readonly hpas = new Map<string, string>();
+  /** Pod template containers of Deployments and StatefulSets (their resourceVersion is the scale's). */
+  readonly templates = new Map<string, ContainerSpec[]>();
   readonly namespaces = new Map<string, Record<string, string>>();
   /** Whether controllers recreate removed pods. */
   autoReplace = true;
@@ -132,7 +151,7 @@ export class FakeCluster implements ClusterClient {
   }
 
   /** A Deployment with its current ReplicaSet and scale; pods are added with `addPodOf`. */
-  addDeployment(namespace: string, name: string, options: { replicas?: number; labels?: Record<string, string> } = {}): {
+  addDeployment(namespace: string, name: string, options: { replicas?: number; labels?: Record<string, string>; containers?: ContainerSpec[] } = {}): {
     deployment: WorkloadInfo;
     replicaSet: WorkloadInfo;
   } {
@@ -146,13 +165,29 @@ export class FakeCluster implements ClusterClient {
       controller: { kind: 'Deployment', name, uid: deployment.uid },
     });
     this.setScale('Deployment', namespace, name, options.replicas ?? 1);
+    this.templates.set(workloadKey('Deployment', namespace, name), clone(options.containers ?? [{ name: 'main' }]));
     return { deployment, replicaSet };
   }
 
-  addStatefulSet(namespace: string, name: string, options: { replicas?: number; labels?: Record<string, string> } = {}): WorkloadInfo {
+  addStatefulSet(namespace: string, name: string, options: { replicas?: number; labels?: Record<string, string>; containers?: ContainerSpec[] } = {}): WorkloadInfo {
     const workload = this.addWorkload({ kind: 'StatefulSet', namespace, name, selector: { app: name }, labels: options.labels ?? {} });
     this.setScale('StatefulSet', namespace, name, options.replicas ?? 1);
+    this.templates.set(workloadKey('StatefulSet', namespace, name), clone(options.containers ?? [{ name: 'main' }]));
     return workload;
+  }
+
+  /** Concurrent writer: changes a template container's memory (undefined leaves a value, null removes it), bumping resourceVersion and generation. */
+  setContainerMemory(kind: WorkloadKind, namespace: string, name: string, container: string, memory: { limit?: string | null; request?: string | null }): void {
+    const key = workloadKey(kind, namespace, name);
+    const c = this.templates.get(key)?.find((x) => x.name === container);
+    const scale = this.scales.get(key);
+    if (c === undefined || scale === undefined) throw new Error(`fake: no container ${container} in ${key}`);
+    if (memory.limit === null) delete c.memoryLimit;
+    else if (memory.limit !== undefined) c.memoryLimit = memory.limit;
+    if (memory.request === null) delete c.memoryRequest;
+    else if (memory.request !== undefined) c.memoryRequest = memory.request;
+    scale.resourceVersion = this.nextRv();
+    this.generations.set(key, (this.generations.get(key) ?? 1) + 1);
   }
 
   /** A pod owned by `owner` (ReplicaSet, StatefulSet or DaemonSet), carrying its selector labels. */
@@ -309,6 +344,55 @@ export class FakeCluster implements ClusterClient {
     return { ...computed, ...held.status };
   }
 
+  async getPodTemplate(kind: WorkloadKind, namespace: string, name: string): Promise<PodTemplateInfo | undefined> {
+    this.enter('getPodTemplate', [kind, namespace, name]);
+    const key = workloadKey(kind, namespace, name);
+    const info = this.templateInfo(key);
+    return info === undefined ? undefined : clone(info);
+  }
+
+  async setMemoryLimit(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    change: MemoryLimitChange,
+    resourceVersion: string,
+    opts: MutationOptions,
+  ): Promise<PodTemplateInfo> {
+    this.enter('setMemoryLimit', [kind, namespace, name, clone(change), resourceVersion], opts.dryRun);
+    const resource = `${kind.toLowerCase()}s`;
+    const key = workloadKey(kind, namespace, name);
+    const scale = this.scales.get(key);
+    const containers = this.templates.get(key);
+    if (scale === undefined || containers === undefined) throw new KubeApiError(404, 'NotFound', `${resource} "${name}" not found`, 'patch', resource);
+    if (scale.resourceVersion !== resourceVersion) {
+      throw new KubeApiError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version', 'patch', resource);
+    }
+    const next = clone(containers);
+    const c = next.find((x) => x.name === change.container);
+    if (c === undefined) {
+      // Strategic merge adds an element the list lacks; without an image the server refuses it.
+      throw new KubeApiError(422, 'Invalid', `spec.template.spec.containers[${next.length}].image: Required value`, 'patch', resource);
+    }
+    c.memoryLimit = change.limit;
+    if (change.request !== undefined) c.memoryRequest = change.request;
+    const limit = memoryBytes(c.memoryLimit);
+    const request = memoryBytes(c.memoryRequest);
+    if (limit === undefined || (c.memoryRequest !== undefined && request === undefined)) {
+      throw new KubeApiError(422, 'Invalid', "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'", 'patch', resource);
+    }
+    if (request !== undefined && request > limit) {
+      throw new KubeApiError(422, 'Invalid', `resources.requests[memory]: Invalid value: "${c.memoryRequest}": must be less than or equal to memory limit of ${c.memoryLimit}`, 'patch', resource);
+    }
+    if (opts.dryRun) return clone(this.templateInfo(key, next)!);
+    if (JSON.stringify(next) !== JSON.stringify(containers)) {
+      this.templates.set(key, next);
+      scale.resourceVersion = this.nextRv();
+      this.generations.set(key, (this.generations.get(key) ?? 1) + 1);
+    }
+    return clone(this.templateInfo(key)!);
+  }
+
   async getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
     this.enter('getNamespaceLabels', [namespace]);
     return cloneOrUndefined(this.namespaces.get(namespace) ?? {});
@@ -455,6 +539,22 @@ export class FakeCluster implements ClusterClient {
     if (failure !== undefined) throw failure;
   }
 
+  private templateInfo(key: string, containers = this.templates.get(key)): PodTemplateInfo | undefined {
+    const scale = this.scales.get(key);
+    const workload = this.workloads.get(key);
+    if (scale === undefined || containers === undefined) return undefined;
+    return {
+      kind: scale.kind,
+      namespace: scale.namespace,
+      name: scale.name,
+      uid: workload?.uid ?? '',
+      resourceVersion: scale.resourceVersion,
+      generation: this.generations.get(key) ?? 1,
+      labels: { ...(workload?.labels ?? {}) },
+      containers: containers.map(toTemplateContainer),
+    };
+  }
+
   private checkUid(pod: PodInfo, uid: string, verb: string, resource: string): void {
     if (pod.uid !== uid) {
       throw new KubeApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.uid}`, verb, resource);
@@ -545,6 +645,21 @@ function clone<T>(value: T): T {
 
 function cloneOrUndefined<T>(value: T | undefined): T | undefined {
   return value === undefined ? undefined : clone(value);
+}
+
+function toTemplateContainer(spec: ContainerSpec): TemplateContainer {
+  const c: TemplateContainer = { name: spec.name };
+  if (spec.memoryLimit !== undefined) {
+    c.memoryLimit = spec.memoryLimit;
+    const bytes = memoryBytes(spec.memoryLimit);
+    if (bytes !== undefined) c.memoryLimitBytes = bytes;
+  }
+  if (spec.memoryRequest !== undefined) {
+    c.memoryRequest = spec.memoryRequest;
+    const bytes = memoryBytes(spec.memoryRequest);
+    if (bytes !== undefined) c.memoryRequestBytes = bytes;
+  }
+  return c;
 }
 
 function withoutLabels(pod: Partial<PodInfo>): Partial<PodInfo> {
