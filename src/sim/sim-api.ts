@@ -44,7 +44,7 @@ import {
   type GroupResource,
   type StatusBody,
 } from './status.js';
-import { validateCreate, validateUpdate } from './validation.js';
+import { invalidQuantity, QUANTITY_MESSAGE, validateCreate, validateUpdate } from './validation.js';
 import { fromServedVersion, toServedVersion } from './versions.js';
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
@@ -199,6 +199,12 @@ export class SimApi {
     }
   }
 
+  /** A body whose quantities do not parse cannot be decoded into the typed object (400). */
+  private checkDecodable(scope: Scope, body: KubeObject): void {
+    if (invalidQuantity(scope.def.kind, body) === undefined) return;
+    throw badRequest(`${scope.def.kind} in version "${scope.version}" cannot be handled as a ${scope.def.kind}: ${QUANTITY_MESSAGE}`);
+  }
+
   private asObject(body: unknown): KubeObject {
     if (!isRecord(body)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
     const obj = deepCopy(body) as KubeObject;
@@ -211,6 +217,7 @@ export class SimApi {
     const { def } = scope;
     const requested = this.asObject(body);
     this.checkBodyIdentity(scope, requested);
+    this.checkDecodable(scope, requested);
     const obj = fromServedVersion(def, requested, scope.version);
     if (def.namespaced) obj.metadata.namespace = scope.namespace;
     else delete obj.metadata.namespace;
@@ -285,6 +292,7 @@ export class SimApi {
   update(scope: Scope, name: string, body: unknown, opts: WriteOptions, subresource?: string): KubeObject {
     const requested = this.asObject(body);
     this.checkBodyIdentity(scope, requested, name);
+    this.checkDecodable(scope, requested);
     const current = this.current(scope, name);
     return this.commitUpdate(scope, current, fromServedVersion(scope.def, requested, scope.version), opts, subresource);
   }
@@ -330,6 +338,10 @@ export class SimApi {
       throw invalid({ group: def.group, kind: def.kind }, name, [{ type: 'FieldValueRequired', field: 'metadata', detail: '' }]);
     }
     const result = patched as KubeObject;
+    // The patched map is converted to the typed object: a quantity that does not parse fails there.
+    if (invalidQuantity(def.kind, result) !== undefined) {
+      throw invalid({ group: '', kind: '' }, '', [{ type: 'FieldValueInvalid', field: 'patch', value: JSON.stringify(patch), detail: QUANTITY_MESSAGE }]);
+    }
     if (result.metadata.name !== undefined && result.metadata.name !== name) {
       throw badRequest(`the name of the object (${String(result.metadata.name)}) does not match the name on the URL (${name})`);
     }

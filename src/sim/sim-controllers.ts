@@ -92,6 +92,11 @@ export function templateHash(template: unknown): string {
   return [...String(hash)].map((ch) => SAFE_ALPHABET[ch.charCodeAt(0) % SAFE_ALPHABET.length]).join('');
 }
 
+/** A StatefulSet's revision name for its current template (its pods' controller-revision-hash). */
+function statefulSetRevision(sts: Workload): string {
+  return `${sts.metadata.name}-${templateHash(sts.spec.template)}`;
+}
+
 function withoutHashLabel(template: unknown): unknown {
   const copy = deepCopy(template);
   if (isRecord(copy) && isRecord(copy['metadata']) && isRecord(copy['metadata']['labels'])) {
@@ -283,7 +288,7 @@ export class SimControllers {
       const ordinal = podName.slice((owner.metadata.name ?? '').length + 1);
       return {
         'apps.kubernetes.io/pod-index': ordinal,
-        'controller-revision-hash': `${owner.metadata.name}-${templateHash(owner.spec.template)}`,
+        'controller-revision-hash': statefulSetRevision(owner),
         'statefulset.kubernetes.io/pod-name': podName,
       };
     }
@@ -587,8 +592,39 @@ export class SimControllers {
         this.deletePod(victim, undefined);
         changed = true;
       }
+      if (!terminating && toDelete.length === 0) changed = this.rollStatefulSet(sts, byName, wanted) || changed;
     }
     return changed;
+  }
+
+  /**
+   * RollingUpdate of a StatefulSet's template (pkg/controller/statefulset, updateStatefulSet):
+   * once every ordinal below `replicas` runs Ready and none is terminating, the highest ordinal
+   * at or above the partition whose pod is of an older revision is deleted; the loop above
+   * recreates it from the current template, and the next one goes once that pod is Ready.
+   * OnDelete leaves the pods alone.
+   */
+  private rollStatefulSet(sts: Workload, byName: Map<string, Pod>, wanted: number): boolean {
+    const strategy = isRecord(sts.spec['updateStrategy']) ? sts.spec['updateStrategy'] : {};
+    if ((strategy['type'] ?? 'RollingUpdate') !== 'RollingUpdate') return false;
+    const rolling = isRecord(strategy['rollingUpdate']) ? strategy['rollingUpdate'] : {};
+    const partition = typeof rolling['partition'] === 'number' ? rolling['partition'] : 0;
+    const name = sts.metadata.name ?? '';
+    const revision = statefulSetRevision(sts);
+    const pods: Pod[] = [];
+    for (let i = 0; i < wanted; i++) {
+      const pod = byName.get(`${name}-${i}`);
+      if (!pod || isTerminating(pod) || !isReady(pod)) return false;
+      pods.push(pod);
+    }
+    for (let i = wanted - 1; i >= partition; i--) {
+      const pod = pods[i];
+      if (pod && pod.metadata.labels?.['controller-revision-hash'] !== revision) {
+        this.deletePod(pod, undefined);
+        return true;
+      }
+    }
+    return false;
   }
 
   private daemonSets(): boolean {
@@ -828,18 +864,27 @@ export class SimControllers {
       // Unlike a ReplicaSet's, a StatefulSet's status counts its terminating pods (replicas, and
       // ready while they still run Ready) until they are gone; only current/updated leave them out
       // (computeReplicaStatus in pkg/controller/statefulset). A scale-down is done when they are.
+      // updated/current count the pods of the update and current revision (their
+      // controller-revision-hash); the current revision becomes the update revision once the
+      // rollout is complete.
       const owned = this.ownedPods(sts, pods);
       const ready = owned.filter((p) => p.status?.phase === 'Running' && isReady(p)).length;
-      const current = owned.filter((p) => !isTerminating(p)).length;
-      const revision = `${sts.metadata.name}-${templateHash(sts.spec.template)}`;
+      const active = owned.filter((p) => !isTerminating(p));
+      const revision = statefulSetRevision(sts);
+      const revisionOf = (p: Pod) => p.metadata.labels?.['controller-revision-hash'];
+      const updated = active.filter((p) => revisionOf(p) === revision).length;
+      const wanted = sts.spec.replicas ?? 1;
+      const previous = typeof sts.status?.['currentRevision'] === 'string' ? sts.status['currentRevision'] : revision;
+      const rolledOut = updated === wanted && active.length === owned.length && owned.length === wanted && ready === wanted;
+      const currentRevision = rolledOut ? revision : previous;
       const status = omitZero(
         {
           observedGeneration: sts.metadata.generation ?? 1,
           replicas: owned.length,
           readyReplicas: ready,
-          currentReplicas: current,
-          updatedReplicas: current,
-          currentRevision: revision,
+          currentReplicas: active.filter((p) => revisionOf(p) === currentRevision).length,
+          updatedReplicas: updated,
+          currentRevision,
           updateRevision: revision,
           collisionCount: 0,
           availableReplicas: ready,

@@ -14,6 +14,7 @@ import type {
   Workload,
 } from './kube-types.js';
 import { isRecord } from './kube-types.js';
+import { parseQuantity } from '../domain/quantity.js';
 import { deepEqual } from './patch.js';
 import type { ResourceDef } from './resources.js';
 import { matchesLabelSelector } from './selectors.js';
@@ -62,6 +63,64 @@ function replicasErrors(value: unknown, field: string): FieldError[] {
   return [];
 }
 
+/** What resource.Quantity's decoder says about a string it cannot parse. */
+export const QUANTITY_MESSAGE = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
+
+export function isQuantity(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  return typeof value === 'string' && QUANTITY.test(value);
+}
+
+/** The pod specs an object carries: a pod's own, a workload's template. */
+function podSpecsOf(kind: string, obj: KubeObject): Record<string, unknown>[] {
+  if (kind === 'Pod') return isRecord(obj.spec) ? [obj.spec] : [];
+  if (['Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet'].includes(kind)) {
+    const template = (obj as Workload).spec?.template;
+    return isRecord(template) && isRecord(template.spec) ? [template.spec as Record<string, unknown>] : [];
+  }
+  return [];
+}
+
+/**
+ * The first resource quantity (limits, requests) of the object's containers that does not parse.
+ * On a real server that is a decoding failure: 400 for a create or update, 422 on the field
+ * `patch` for a patch.
+ */
+export function invalidQuantity(kind: string, obj: KubeObject): string | undefined {
+  for (const spec of podSpecsOf(kind, obj)) {
+    for (const list of [spec['containers'], spec['initContainers']]) {
+      if (!Array.isArray(list)) continue;
+      for (const c of list) {
+        const resources = isRecord(c) && isRecord(c['resources']) ? c['resources'] : {};
+        for (const part of ['limits', 'requests']) {
+          const values = resources[part];
+          if (!isRecord(values)) continue;
+          for (const value of Object.values(values)) if (!isQuantity(value)) return String(value);
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** ValidateResourceRequirements: a request may not exceed the limit of the same resource. */
+function resourcesErrors(container: Partial<Container>, field: string): FieldError[] {
+  const limits = container.resources?.limits ?? {};
+  const requests = container.resources?.requests ?? {};
+  const errors: FieldError[] = [];
+  for (const [name, request] of Object.entries(requests)) {
+    const limit = limits[name];
+    if (limit === undefined) continue;
+    const [r, l] = [parseQuantity(request), parseQuantity(limit)];
+    if (Number.isFinite(r) && Number.isFinite(l) && r > l) {
+      errors.push({ type: 'FieldValueInvalid', field: `${field}.resources.requests[${name}]`, value: String(request), detail: `must be less than or equal to ${name} limit of ${String(limit)}` });
+    }
+  }
+  return errors;
+}
+
 function containersErrors(containers: unknown, field: string): FieldError[] {
   if (!Array.isArray(containers) || containers.length === 0) return [{ type: 'FieldValueRequired', field, detail: '' }];
   const errors: FieldError[] = [];
@@ -76,6 +135,7 @@ function containersErrors(containers: unknown, field: string): FieldError[] {
       seen.add(name);
     }
     if (!container.image) errors.push({ type: 'FieldValueRequired', field: `${field}[${i}].image`, detail: '' });
+    errors.push(...resourcesErrors(container, `${field}[${i}]`));
   });
   return errors;
 }
