@@ -37,3 +37,21 @@ export function findInBody(body: unknown, key: string, depth = 0): unknown {
   }
   return undefined;
 }
+
+/**
+ * The latest earlier step of these actions on the object that carries a recorded intent but did
+ * not go through (a 409, or an answer lost and not found applied when read back): a retry moves
+ * toward that intent instead of deriving a new one from what it reads now.
+ */
+export function findUnfinishedStep(steps: readonly RunStep[], dryRun: boolean, query: StepQuery): RunStep | undefined {
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i]!;
+    if (!query.actions.includes(step.action)) continue;
+    if (step.request.dryRun && !dryRun) continue;
+    const path = step.request.path.split('?')[0] ?? '';
+    if (step.object !== query.object && !query.paths.includes(path)) continue;
+    if (step.result !== 'error' && step.result !== 'pending') return undefined;
+    if (step.intent !== undefined) return step;
+  }
+  return undefined;
+}

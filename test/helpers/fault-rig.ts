@@ -24,7 +24,10 @@ import { startRedisServer } from './redis-server.js';
 export const OPERATOR_TOKEN = 'fault-operator-token-0123456789';
 export const ALERTMANAGER_TOKEN = 'fault-alertmanager-token-0123456789';
 
-/** gpu-a carries two GPU pods to drain; gpu-c is cordoned and tainted by an earlier drain. */
+/**
+ * gpu-a carries two GPU pods to drain; gpu-c is cordoned and tainted by an earlier drain; `leaky`
+ * has a memory limit to raise.
+ */
 export const SEED_TEXT = `
 options: { readyDelayMs: 50, terminationDelayMs: 0 }
 nodes:
@@ -73,8 +76,20 @@ objects:
         metadata: { labels: { app: llm } }
         spec:
           containers: [{ name: server, image: vllm/vllm-openai:v0.6.3, resources: { limits: { nvidia.com/gpu: "1" } } }]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: { name: leaky, namespace: ml, labels: { app: leaky } }
+    spec:
+      replicas: 2
+      selector: { matchLabels: { app: leaky } }
+      template:
+        metadata: { labels: { app: leaky } }
+        spec:
+          nodeSelector: { kubernetes.io/hostname: cpu-1 }
+          containers: [{ name: worker, image: busybox:1.36, resources: { requests: { cpu: 100m, memory: 128Mi }, limits: { memory: 256Mi } } }]
 pods:
   - { name: oomy-6f9c7d5b8-q2w4e, namespace: ml, owner: Deployment/oomy, node: cpu-1 }
+  - { name: leaky-5c7d9f8b6-k4m2p, namespace: ml, owner: Deployment/leaky, node: cpu-1 }
   - { name: llm-5d8f7c6b9-a1b2c, namespace: ml, owner: Deployment/llm, node: gpu-a }
   - { name: llm-5d8f7c6b9-d3e4f, namespace: ml, owner: Deployment/llm, node: gpu-a }
 `;
@@ -99,6 +114,11 @@ export const SCENARIOS: Record<string, FaultScenario> = {
     params: { node: 'gpu-a', timeoutSeconds: 60, taint: { key: 'remediator.dev/overheated', value: 'true', effect: 'NoSchedule' } },
   },
   'uncordon-node': { playbook: 'uncordon-node', params: { node: 'gpu-c' } },
+  // From the OOM alert's labels: the pod (its Deployment resolved through the ReplicaSet) and the container.
+  'raise-memory-limit': {
+    playbook: 'raise-memory-limit',
+    params: { namespace: 'ml', pod: 'leaky-5c7d9f8b6-k4m2p', container: 'worker', maxLimit: '1Gi', timeoutSeconds: 30 },
+  },
 };
 
 export function startScenarioSim(scenario: FaultScenario, port = 0): Promise<SimCluster> {
