@@ -222,7 +222,7 @@ describe('RBAC', () => {
   /*
    * Exactly the calls of src/kube/client-node-cluster.ts:
    *   deployments|statefulsets/scale get, patch     getScale, patchScale (scale-replicas)
-   *   deployments, statefulsets get, patch          getWorkload; annotate (remediator.dev/last-action)
+   *   deployments, statefulsets get, patch          getWorkload, getPodTemplate; annotate (remediator.dev/last-action), setMemoryLimit
    *   replicasets, daemonsets get                   getWorkload (restart-oom-pod owner resolution)
    *   horizontalpodautoscalers list                 findHpaFor (scale-replicas skips HPA targets)
    *   pods get, list, delete                        getPod, listPods, listPodsOnNode, deletePod
