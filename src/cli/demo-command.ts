@@ -21,6 +21,9 @@ const DEMO_FIXTURES = ['firing-kube-pod-oom-killed', 'firing-llm-high-latency-p9
 const DEMO_TOKEN = randomBytes(16).toString('hex');
 
 const OOM_PRECHECK = 'max(kube_pod_container_status_last_terminated_reason{namespace="{{ labels.namespace }}", pod="{{ labels.pod }}", reason="OOMKilled"}) == 1';
+/** After the restart: is the workload still being OOM-killed? (The demo's Prometheus says yes.) */
+const OOM_AGAIN =
+  'max(kube_pod_container_status_last_terminated_reason{namespace="{{ labels.namespace }}", container="{{ labels.container }}", reason="OOMKilled"}) == 1';
 const LATENCY_QUERY =
   'histogram_quantile(0.95, sum by (le, namespace, deployment) (rate(llm_request_latency_seconds_bucket{namespace="{{ labels.namespace }}", deployment="{{ labels.deployment }}"}[5m]))) > 2';
 
@@ -32,6 +35,9 @@ rules:
     params: { waitForReadySeconds: 60 }
     cooldown: 10m
     precheck: '${OOM_PRECHECK}'
+    verify: { within: 4s, interval: 1s, query: '${OOM_AGAIN}' }
+    escalate:
+      playbook: { name: raise-memory-limit, params: { factor: 1.5, maxLimit: 64Gi }, approval: required }
   - name: scale-slow-llm
     matchers: ['alertname="LLMHighLatencyP95"']
     playbook: scale-replicas
@@ -56,6 +62,8 @@ function seedPrometheus(prom: SimPrometheus): void {
     { metric: { namespace: 'ml-serving', pod: 'llm-api-7d9f8b6c5-x2kqp', reason: 'OOMKilled' }, value: 1 },
   ]);
   prom.set(renderQuery(LATENCY_QUERY, { namespace: 'ml-serving', deployment: 'llm-api' }), [{ metric: { namespace: 'ml-serving', deployment: 'llm-api' }, value: 3.42 }]);
+  // The restarted llm-api is OOM-killed again: its verification fails and escalates.
+  prom.set(renderQuery(OOM_AGAIN, { namespace: 'ml-serving', container: 'llm-api' }), [{ metric: { namespace: 'ml-serving', container: 'llm-api', reason: 'OOMKilled' }, value: 1 }]);
 }
 
 function out(line = ''): void {
@@ -110,7 +118,8 @@ audit: { keyFile: '${keyFile}' }
 prometheus: { url: '${prom.url}', timeoutSeconds: 2 }
 ${DEMO_RULES}`;
   const config = validateConfigText(text, join(dir, 'remediator.yaml'), playbookMap(playbooks), { env: {} });
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  // The story is printed below; only what needs a human (error) is logged on top of it.
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const remediator = await startRemediator({ config, role: 'all', auditKey: Buffer.from(auditKey.toString('hex')), logger, port: config.server.port, host: '127.0.0.1', sealIntervalMs: 250 });
 
   out('Remediator demo');
@@ -122,6 +131,7 @@ ${DEMO_RULES}`;
 
   const available = new Set(readdirSync(FIXTURES_DIR).map((f) => f.replace(/\.json$/, '')));
   const runs: Run[] = [];
+  const escalated: Run[] = [];
   // One notification at a time, each run to its end, so the story reads in order.
   for (const name of DEMO_FIXTURES.filter((f) => available.has(f))) {
     const { body } = JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8')) as { body: unknown };
@@ -141,11 +151,18 @@ ${DEMO_RULES}`;
       for (const step of run.steps) out(`    - ${step.action} ${step.object}: ${step.result}${step.detail ? ` (${step.detail})` : ''}`);
       if (run.health) out(`    health ${run.health.result}: ${run.health.detail}`);
       if (run.verification) {
-        // The fix worked: the simulated Prometheus stops reporting the problem, and the next check sees it.
-        if (run.verification.query) prom.set(run.verification.query, []);
+        // The scale worked: the simulated Prometheus stops reporting slow requests, and the next check sees it.
+        if (run.playbook === 'scale-replicas' && run.verification.query) prom.set(run.verification.query, []);
         out(`    verifying: ${run.verification.detail}`);
         run = await waitForVerification(remediator, run, 40_000);
         out(`    verification ${run.verification!.result}: ${run.verification!.detail}`);
+        for (const id of run.escalations ?? []) {
+          const followUp = await remediator.runs.get(id);
+          if (!followUp) continue;
+          escalated.push(followUp);
+          out(`    ESCALATED: the fix did not stick -> ${followUp.playbook} ${followUp.target} ${JSON.stringify(followUp.params)} is ${followUp.status}`);
+          out(`      run ${followUp.id}; an operator approves it: remediator approve ${followUp.id.slice(0, 8)} --reason TEXT`);
+        }
       }
       runs.push(run);
     }
@@ -169,9 +186,10 @@ ${DEMO_RULES}`;
   const succeeded = runs.filter((r) => r.status === 'succeeded').length;
   const skipped = runs.filter((r) => r.status === 'skipped' && r.precheck?.result === 'fail').length;
   const resolved = runs.filter((r) => r.verification?.result === 'resolved').length;
-  out(`${succeeded} of ${runIds.length} remediations succeeded; ${skipped} skipped by their precheck (the condition no longer held); ${resolved} verified resolved.`);
-  // Every run ended as the story says: acted, or stood down because its precheck found nothing.
-  const asExpected = runIds.length > 0 && succeeded + skipped === runIds.length && resolved >= 1 && skipped >= 1;
+  const waiting = escalated.filter((r) => r.status === 'awaiting_approval').length;
+  out(`${succeeded} of ${runIds.length} remediations succeeded; ${skipped} skipped by their precheck (the condition no longer held); ${resolved} verified resolved; ${escalated.length} escalated (${waiting} awaiting approval).`);
+  // Every run ended as the story says: acted, or stood down because its precheck found nothing; one fix did not stick and escalated.
+  const asExpected = runIds.length > 0 && succeeded + skipped === runIds.length && resolved >= 1 && skipped >= 1 && waiting >= 1;
 
   const shutdown = async () => {
     await remediator.stop();

@@ -6,7 +6,7 @@ import { GuardBlockedError, KubeApiError, RemediatorError, RetryableError, RunCa
 import { describeSamples, type PromQuerier } from '../clients/prometheus-client.js';
 import { parseTarget } from '../domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AnyPlaybook, ActionName, LastActionMarks, PlaybookContext } from './playbook.js';
+import { ACTION_NAMES, type AnyPlaybook, type ActionName, type LastActionMarks, type PlaybookContext } from './playbook.js';
 import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RunStore } from './run-store.js';
 import type { GuardStore } from './guard-store.js';
@@ -62,7 +62,8 @@ export interface AttemptInfo {
   token?: string;
 }
 
-const ACTION_SET = new Set<string>(['scale', 'delete_pod', 'evict', 'cordon', 'uncordon', 'taint', 'annotate']);
+/** The steps counted in `remediator_actions_total` (events are marks, not actions). */
+const ACTION_SET = new Set<string>(ACTION_NAMES);
 
 /**
  * Runs one queued run: freshness, target lock, the pre-mutation guard re-check, the playbook,

@@ -22,6 +22,8 @@ import { pollUntil } from './sim-helpers.js';
 import { startRedisServer } from './redis-server.js';
 
 export const OPERATOR_TOKEN = 'fault-operator-token-0123456789';
+/** A second operator (bob), for decisions another operator than alice must take. */
+export const OPERATOR2_TOKEN = 'fault-operator-bob-token-0123456';
 export const ALERTMANAGER_TOKEN = 'fault-alertmanager-token-0123456789';
 
 /**
@@ -160,6 +162,7 @@ kubernetes: { kubeconfig: ./kubeconfig, requestTimeoutSeconds: ${opts.requestTim
 auth:
   tokens:
     - { name: alice, role: operator, token: ${OPERATOR_TOKEN} }
+    - { name: bob, role: operator, token: ${OPERATOR2_TOKEN} }
     - { name: alertmanager, role: alertmanager, token: ${ALERTMANAGER_TOKEN} }
 audit: { keyFile: ./audit-key }
 guards: ${JSON.stringify({ maxUnschedulableNodes: 3, maxConcurrentRuns: 4, ...opts.guards })}

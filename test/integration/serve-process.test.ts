@@ -146,7 +146,7 @@ rules:
     }
   });
 
-  it('`remediator demo --once` shows three remediations succeeding, one verified, two skipped by their precheck, and a verified audit chain', async () => {
+  it('`remediator demo --once` shows three remediations succeeding, one verified, one escalated into an approval-waiting raise-memory-limit, two skipped by their precheck, and a verified audit chain', async () => {
     const res = await new Promise<{ code: number; stdout: string }>((resolve) => {
       execFile(process.execPath, [BIN, 'demo', '--once'], { env: { PATH: process.env.PATH, HOME: dir }, timeout: 240_000 }, (err, stdout) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }),
@@ -159,7 +159,9 @@ rules:
     expect(res.stdout.match(/^ {2}SKIPPED restart-oom-pod statefulset\/ml-training\/trainer /gm)).toHaveLength(2);
     expect(res.stdout).toMatch(/^ {4}precheck fail: .*pod="trainer-0".* -> empty result$/m);
     expect(res.stdout).toMatch(/^ {4}verification resolved: the query returns nothing$/m);
-    expect(res.stdout).toMatch(/3 of 5 remediations succeeded; 2 skipped by their precheck \(the condition no longer held\); 1 verified resolved\./);
+    expect(res.stdout).toMatch(/^ {4}ESCALATED: the fix did not stick -> raise-memory-limit deployment\/ml-serving\/llm-api .* is awaiting_approval$/m);
+    expect(res.stdout).toMatch(/3 of 5 remediations succeeded; 2 skipped by their precheck \(the condition no longer held\); 1 verified resolved; 1 escalated \(1 awaiting approval\)\./);
+    expect(res.stdout).not.toMatch(/"level":/);
     expect(res.code).toBe(0);
   }, 250_000);
 });
