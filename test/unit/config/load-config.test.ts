@@ -69,6 +69,19 @@ const PLAYBOOKS = new Map<string, AnyPlaybook>(
         ...(labels.deployment ? { kind: 'Deployment', name: labels.deployment } : {}),
       }),
     ),
+    fake(
+      'raise-memory-limit',
+      z.strictObject({
+        namespace,
+        kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment'),
+        name: z.string().min(1).optional(),
+        pod: z.string().min(1).optional(),
+        container: z.string().optional(),
+        factor: z.number().gt(1).default(1.5),
+        maxLimit: z.string().min(1),
+      }),
+      (labels) => Object.fromEntries(['namespace', 'pod', 'container'].filter((k) => labels[k]).map((k) => [k, labels[k]])),
+    ),
   ].map((p) => [p.name, p]),
 );
 
@@ -332,7 +345,7 @@ describe('reporting', () => {
       expect(error).toBeInstanceOf(ValidationError);
       const message = (error as Error).message;
       expect(message).toMatch(/^invalid configuration broken\.yaml \(9 problems\):/);
-      expect(message).toContain('\n  rules[0].playbook: unknown playbook "drain-node" (known: drain-gpu-node, restart-oom-pod, scale-replicas)');
+      expect(message).toContain('\n  rules[0].playbook: unknown playbook "drain-node" (known: drain-gpu-node, raise-memory-limit, restart-oom-pod, scale-replicas)');
       expect(message).toContain('\n  rules[2].params.maxReplicas: Required');
       expect(message).toContain('\n  guards.maxQueueAge: invalid duration "15x"');
     }
