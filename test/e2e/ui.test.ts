@@ -84,7 +84,15 @@ describe.skipIf(unavailable !== undefined)(title, () => {
     scale = await h.waitRun(scaled.body.decisions[0].runId);
     expect(scale.status).toBe('succeeded');
     // An alert whose labels carry markup.
-    const hostile = await h.post(notification([{ labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', deployment: 'embedding-service', severity: 'warning', note: HOSTILE } }]));
+    const hostile = await h.post(
+      notification([
+        {
+          labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', deployment: 'embedding-service', severity: 'warning', note: HOSTILE },
+          annotations: { summary: HOSTILE, runbook_url: 'javascript:window.__pwned=2' },
+          generatorURL: 'data:text/html,<script>window.__pwned=3</script>',
+        },
+      ]),
+    );
     await h.waitRun(hostile.body.decisions[0].runId);
 
     // A manual drain: destructive, so a second operator must approve it.
@@ -177,8 +185,23 @@ describe.skipIf(unavailable !== undefined)(title, () => {
     await page.goto(`${h.main.url}/ui/#/runs/${hostileRun.id}`);
     await page.locator('.labels').waitFor();
     expect(await page.locator('.labels').textContent()).toContain(HOSTILE);
+    expect(await page.locator('#alert-summary').textContent()).toBe(HOSTILE);
+    // A runbook or graph URL that is not http(s) is shown, never linked.
+    expect(await page.locator('main a.ext-link').count()).toBe(0);
+    expect(await page.locator('main').textContent()).toContain('javascript:window.__pwned=2');
     expect(await page.locator('main img').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+
+    // The alert's own words, with its runbook and graph as links out of the page.
+    await page.goto(`${h.main.url}/ui/#/runs/${scale.id}`);
+    await page.locator('#alert-summary').waitFor();
+    expect(await page.locator('#alert-summary').textContent()).toBe('llm-api p95 latency is above 2s');
+    expect(await page.locator('main').textContent()).toContain('has been 3.42s (threshold 2s) for 10 minutes');
+    const links = await page.locator('main a.ext-link').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('target'), a.getAttribute('rel')]));
+    expect(links).toEqual([
+      ['https://runbooks.example.internal/llm/llmhighlatencyp95', '_blank', 'noopener noreferrer'],
+      [scale.trigger.alert!.generatorURL, '_blank', 'noopener noreferrer'],
+    ]);
 
     // The audit timeline, filtered by target, and the chain verification.
     await page.getByRole('link', { name: 'Audit log', exact: true }).click();
