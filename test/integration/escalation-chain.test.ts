@@ -37,8 +37,8 @@ let receiver: NotificationReceiver;
 let episode = 0;
 
 function oomyPod(): string {
-  const pods = rig.sim.list('Pod').filter((p) => p.metadata.namespace === 'ml' && p.metadata.name.startsWith('oomy-') && !p.metadata.deletionTimestamp);
-  return pods.at(-1)!.metadata.name;
+  const pods = rig.sim.list('Pod').filter((p) => p.metadata.namespace === 'ml' && String(p.metadata.name).startsWith('oomy-') && !p.metadata.deletionTimestamp);
+  return String(pods.at(-1)!.metadata.name);
 }
 
 /** The current oomy pod is OOM-killed; Alertmanager says so. */
