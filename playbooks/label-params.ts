@@ -52,6 +52,15 @@ function passes(check: () => unknown): boolean {
   }
 }
 
+/** `{namespace, pod, container}` from an OOM alert's labels: the ones that are valid names. */
+export function podParamsFromLabels(labels: Record<string, string>): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  if (isNamespaceName(labels.namespace)) params.namespace = labels.namespace;
+  if (isObjectName(labels.pod)) params.pod = labels.pod;
+  if (isDnsLabelName(labels.container)) params.container = labels.container;
+  return params;
+}
+
 /** Alert labels that name a node, in order of preference; `instance` (without its port) comes last. */
 export const NODE_LABELS = ['node', 'kubernetes_node', 'Hostname', 'hostname'] as const;
 

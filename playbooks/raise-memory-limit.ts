@@ -50,7 +50,7 @@ import {
 } from '../src/engine/playbook.js';
 import { parseTarget } from '../src/domain/target.js';
 import { formatMemory, isPositiveMemoryQuantity, memoryBytes, scaleUpToMi } from '../src/domain/quantity.js';
-import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
+import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField, podParamsFromLabels } from './label-params.js';
 import { firstOptOut } from './opt-out.js';
 import { resolveOwner, type OwnerLabels } from './pod-owner.js';
 import { findCompletedStep, findInBody, findUnfinishedStep } from './previous-steps.js';
@@ -97,13 +97,7 @@ export const raiseMemoryLimit = definePlaybook<RaiseMemoryLimitParams>({
   destructive: true,
   paramsSchema: raiseMemoryLimitParams,
 
-  paramsFromLabels(labels) {
-    const params: Record<string, unknown> = {};
-    if (isNamespaceName(labels.namespace)) params.namespace = labels.namespace;
-    if (isObjectName(labels.pod)) params.pod = labels.pod;
-    if (isDnsLabelName(labels.container)) params.container = labels.container;
-    return params;
-  },
+  paramsFromLabels: podParamsFromLabels,
 
   target(params) {
     if (params.name !== undefined) return workloadTarget(params.kind, params.namespace, params.name);

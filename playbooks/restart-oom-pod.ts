@@ -36,7 +36,7 @@ import {
   type PodInfo,
   type RunStep,
 } from '../src/engine/playbook.js';
-import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField } from './label-params.js';
+import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField, podParamsFromLabels } from './label-params.js';
 import { firstOptOut } from './opt-out.js';
 import { hasSelector, resolveOwner, type Owner } from './pod-owner.js';
 import { findCompletedStep, findInBody } from './previous-steps.js';
@@ -67,13 +67,7 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
   destructive: true,
   paramsSchema: restartOomPodParams,
 
-  paramsFromLabels(labels) {
-    const params: Record<string, unknown> = {};
-    if (isNamespaceName(labels.namespace)) params.namespace = labels.namespace;
-    if (isObjectName(labels.pod)) params.pod = labels.pod;
-    if (isDnsLabelName(labels.container)) params.container = labels.container;
-    return params;
-  },
+  paramsFromLabels: podParamsFromLabels,
 
   target(params) {
     return podTarget(params.namespace, params.pod);
