@@ -44,7 +44,7 @@ import {
   type Taint,
   type WorkloadKind,
 } from '../src/engine/playbook.js';
-import { isObjectName, nodeParamFromLabels, objectNameField, QUALIFIED_NAME } from './label-params.js';
+import { isObjectName, NODE_PARAM_LABELS, nodeParamFromLabels, objectNameField, QUALIFIED_NAME } from './label-params.js';
 import { cordonOwnership, NOT_OUR_CORDON } from './node-marks.js';
 import { optedOut, optOutNote } from './opt-out.js';
 import { findCompletedStep } from './previous-steps.js';
@@ -92,6 +92,7 @@ export const drainGpuNode = definePlaybook<DrainGpuNodeParams>({
   paramsFromLabels(labels) {
     return nodeParamFromLabels(labels);
   },
+  paramLabels: NODE_PARAM_LABELS,
 
   target(params) {
     return nodeTarget(params.node);

@@ -52,6 +52,12 @@ function passes(check: () => unknown): boolean {
   }
 }
 
+/** The labels `podParamsFromLabels` reads, per param. */
+export const POD_PARAM_LABELS = { namespace: ['namespace'], pod: ['pod'], container: ['container'] } as const;
+
+/** The labels `nodeParamFromLabels` reads: `instance` last, without its port. */
+export const NODE_PARAM_LABELS = { node: ['node', 'kubernetes_node', 'Hostname', 'hostname', 'instance'] } as const;
+
 /** `{namespace, pod, container}` from an OOM alert's labels: the ones that are valid names. */
 export function podParamsFromLabels(labels: Record<string, string>): Record<string, unknown> {
   const params: Record<string, unknown> = {};

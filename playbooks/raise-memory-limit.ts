@@ -50,7 +50,7 @@ import {
 } from '../src/engine/playbook.js';
 import { parseTarget } from '../src/domain/target.js';
 import { formatMemory, isPositiveMemoryQuantity, memoryBytes, scaleUpToMi } from '../src/domain/quantity.js';
-import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField, podParamsFromLabels } from './label-params.js';
+import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField, podParamsFromLabels, POD_PARAM_LABELS } from './label-params.js';
 import { firstOptOut } from './opt-out.js';
 import { resolveOwner, type OwnerLabels } from './pod-owner.js';
 import { findCompletedStep, findInBody, findUnfinishedStep } from './previous-steps.js';
@@ -98,6 +98,7 @@ export const raiseMemoryLimit = definePlaybook<RaiseMemoryLimitParams>({
   paramsSchema: raiseMemoryLimitParams,
 
   paramsFromLabels: podParamsFromLabels,
+  paramLabels: POD_PARAM_LABELS,
 
   target(params) {
     if (params.name !== undefined) return workloadTarget(params.kind, params.namespace, params.name);

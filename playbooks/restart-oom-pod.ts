@@ -36,7 +36,7 @@ import {
   type PodInfo,
   type RunStep,
 } from '../src/engine/playbook.js';
-import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField, podParamsFromLabels } from './label-params.js';
+import { isDnsLabelName, isNamespaceName, isObjectName, namespaceField, objectNameField, podParamsFromLabels, POD_PARAM_LABELS } from './label-params.js';
 import { firstOptOut } from './opt-out.js';
 import { hasSelector, resolveOwner, type Owner } from './pod-owner.js';
 import { findCompletedStep, findInBody } from './previous-steps.js';
@@ -68,6 +68,7 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
   paramsSchema: restartOomPodParams,
 
   paramsFromLabels: podParamsFromLabels,
+  paramLabels: POD_PARAM_LABELS,
 
   target(params) {
     return podTarget(params.namespace, params.pod);

@@ -75,6 +75,8 @@ export const scaleReplicas = definePlaybook<ScaleReplicasParams>({
   destructive: false,
   paramsSchema: scaleReplicasParams,
 
+  paramLabels: { namespace: ['namespace'], name: ['deployment', 'statefulset'] },
+
   paramsFromLabels(labels) {
     const params: Record<string, unknown> = {};
     if (isNamespaceName(labels.namespace)) params.namespace = labels.namespace;

@@ -34,7 +34,7 @@ import {
   type PlaybookOutcome,
   type Taint,
 } from '../src/engine/playbook.js';
-import { nodeParamFromLabels, objectNameField, QUALIFIED_NAME } from './label-params.js';
+import { NODE_PARAM_LABELS, nodeParamFromLabels, objectNameField, QUALIFIED_NAME } from './label-params.js';
 import { cordonOwnership, REMEDIATOR_TAINT_PREFIX } from './node-marks.js';
 import { optedOut, optOutNote } from './opt-out.js';
 import { findCompletedStep } from './previous-steps.js';
@@ -64,6 +64,7 @@ export const uncordonNode = definePlaybook<UncordonNodeParams>({
   paramsFromLabels(labels) {
     return nodeParamFromLabels(labels);
   },
+  paramLabels: NODE_PARAM_LABELS,
 
   target(params) {
     return nodeTarget(params.node);

@@ -11,6 +11,7 @@ import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 import { MissingLabelError, renderQuery } from './query-template.js';
+import { invalidParamsReason } from './invalid-params-reason.js';
 import type { NotificationSink } from './notification-sink.js';
 
 /** A notification already decoded at the HTTP edge. */
@@ -235,14 +236,12 @@ export class AlertIntake {
     const playbook = this.deps.playbooks.get(rule.playbook);
     if (!playbook) return { invalid: `unknown playbook ${rule.playbook}` };
     const parsed = playbook.paramsSchema.safeParse({ ...playbook.paramsFromLabels(alert.labels), ...rule.params });
-    if (!parsed.success) {
-      return { invalid: parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ') };
-    }
+    if (!parsed.success) return { invalid: invalidParamsReason(rule, playbook, alert.labels, parsed.error.issues) };
     let target: string;
     try {
       target = playbook.target(parsed.data);
     } catch (err) {
-      return { invalid: (err as Error).message };
+      return { invalid: `rule ${rule.name}: ${(err as Error).message}` };
     }
     const base = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved, runTtl: Math.ceil(this.deps.runRetentionMs / 1000) };
     if (alert.status === 'resolved') return { ...base, runId: '', initialStatus: 'queued', doc: '' };
@@ -252,7 +251,10 @@ export class AlertIntake {
       precheck = rule.precheck !== undefined ? renderQuery(rule.precheck, alert.labels) : undefined;
       verifyQuery = rule.verify?.query !== undefined ? renderQuery(rule.verify.query, alert.labels) : undefined;
     } catch (err) {
-      if (err instanceof MissingLabelError) return { invalid: `${precheck === undefined && rule.precheck !== undefined ? 'precheck' : 'verify.query'}: ${err.message}` };
+      if (err instanceof MissingLabelError) {
+        const which = precheck === undefined && rule.precheck !== undefined ? 'precheck' : 'verify.query';
+        return { invalid: `rule ${rule.name} needs label ${err.label} (its ${which} reads it); the alert has ${Object.keys(alert.labels).sort().join(', ') || 'no labels'}` };
+      }
       throw err;
     }
     const block = namespaceBlock(target, this.deps.guards);

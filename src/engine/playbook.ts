@@ -108,6 +108,11 @@ export interface Playbook<P extends Record<string, unknown> = Record<string, unk
   readonly paramsSchema: z.ZodType<P>;
   /** Params derived from alert labels; only keys the labels provide. Invalid or missing labels are left out. */
   paramsFromLabels(labels: Record<string, string>): Record<string, unknown>;
+  /**
+   * Which alert labels feed which param, in order of preference (`name: ['deployment',
+   * 'statefulset']`), so a decision can say in words which label an alert lacked.
+   */
+  readonly paramLabels?: Readonly<Record<string, readonly string[]>>;
   /** Target key known without asking the cluster (used by the webhook's guards). */
   target(params: P): string;
   /**

@@ -209,7 +209,7 @@ describe('precheck', () => {
 
   it('an alert without a label the precheck reads is invalid_params', async () => {
     const decision = await fire({ alertname: 'GPUNodeOverheating', node: 'gpu-b' });
-    expect(decision).toMatchObject({ decision: 'invalid_params', reason: 'precheck: the alert has no "Hostname" label, which the query reads' });
+    expect(decision).toMatchObject({ decision: 'invalid_params', reason: 'rule needs-hostname needs label Hostname (its precheck reads it); the alert has alertname, node' });
   });
 });
 

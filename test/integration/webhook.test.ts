@@ -141,6 +141,20 @@ describe('webhook: resolved alerts, bad alerts, bad envelopes', () => {
     expect(res.body.decisions[2].reason).toMatch(/pod/);
   });
 
+  it('invalid_params says in words which rule needed which label and what the alert had', async () => {
+    const res = await h.post(
+      notification([
+        { labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', pod: 'llm-api-0', severity: 'warning' } },
+        { labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', deployment: 'Bad_Name', severity: 'warning' } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.decisions.map((d: { reason?: string }) => d.reason)).toEqual([
+      'rule scale-slow-llm needs label deployment (or statefulset); the alert has alertname, namespace, pod, severity',
+      expect.stringMatching(/^rule scale-slow-llm cannot use label deployment="Bad_Name" as name: .*; the alert has alertname, deployment, namespace, severity$/),
+    ]);
+  });
+
   it('unusable envelopes get 400 naming the problem', async () => {
     const cases: [string, RegExp][] = [
       ['not json', /JSON/],
