@@ -23,6 +23,12 @@ function fail(err: unknown): never {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);
   }
+  // An operating-system error (a port in use, a file not found) is the user's to fix: its message says enough.
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (err instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +18,13 @@ import { renderQuery } from '../engine/query-template.js';
 const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/alertmanager/', import.meta.url));
 /** The captured notifications the demo replays, in order. */
 const DEMO_FIXTURES = ['firing-kube-pod-oom-killed', 'firing-llm-high-latency-p95', 'firing-gpu-node-overheating', 'firing-two-alerts-one-group'];
-const DEMO_TOKEN = randomBytes(16).toString('hex');
+/** Fresh for every demo: printed for the page and the CLI, never reused. */
+const DEMO_TOKENS = {
+  alertmanager: randomBytes(16).toString('hex'),
+  viewer: randomBytes(16).toString('hex'),
+  operator: randomBytes(16).toString('hex'),
+  admin: randomBytes(16).toString('hex'),
+};
 
 const OOM_PRECHECK = 'max(kube_pod_container_status_last_terminated_reason{namespace="{{ labels.namespace }}", pod="{{ labels.pod }}", reason="OOMKilled"}) == 1';
 /** After the restart: is the workload still being OOM-killed? (The demo's Prometheus says yes.) */
@@ -94,12 +100,46 @@ async function waitForVerification(remediator: Remediator, run: Run, timeoutMs: 
  * generated audit key; replays captured Alertmanager notifications and shows what happened.
  */
 export async function demoCommand(opts: { once: boolean }): Promise<void> {
+  // The folder holds the audit key: it goes when the demo does, however it ends.
   const dir = mkdtempSync(join(tmpdir(), 'remediator-demo-'));
+  const cleanups: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  let interrupt: () => void = () => undefined;
+  const interrupted = new Promise<'interrupted'>((resolve) => {
+    interrupt = () => resolve('interrupted');
+  });
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let serving = false;
+  let outcome: 'done' | 'interrupted' = 'done';
+  try {
+    const story = runDemo(opts, dir, cleanups, interrupted, () => (serving = true));
+    // Interrupted mid-story, its remaining steps fail as everything shuts down: nothing to report.
+    story.catch(() => undefined);
+    outcome = await Promise.race([story, interrupted]);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Best effort: one failed step must not keep the others (the key's folder) from running.
+      }
+    }
+  }
+  // Ctrl-C while serving is the way to stop; before that it cuts the story short.
+  if (outcome === 'interrupted' && !serving) process.exit(130);
+}
+
+async function runDemo(opts: { once: boolean }, dir: string, cleanups: (() => unknown)[], interrupted: Promise<'interrupted'>, onServing: () => void): Promise<'done'> {
   let embedded: EmbeddedRedis | undefined;
   const redisUrl = process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis()).url;
+  if (embedded) cleanups.push(() => embedded!.stop());
   const sim = await startSimCluster({ port: 0 });
+  cleanups.push(() => sim.close());
   const prom = new SimPrometheus();
   await prom.start();
+  cleanups.push(() => prom.close());
   seedPrometheus(prom);
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, simKubeconfigYaml(sim.url));
@@ -113,7 +153,10 @@ redis: { url: '${redisUrl}', prefix: '${prefix}' }
 kubernetes: { kubeconfig: '${kubeconfig}', requestTimeoutSeconds: 5 }
 auth:
   tokens:
-    - { name: alertmanager, role: alertmanager, token: '${DEMO_TOKEN}' }
+    - { name: alertmanager, role: alertmanager, token: '${DEMO_TOKENS.alertmanager}' }
+    - { name: demo-viewer, role: viewer, token: '${DEMO_TOKENS.viewer}' }
+    - { name: demo-operator, role: operator, token: '${DEMO_TOKENS.operator}' }
+    - { name: demo-admin, role: admin, token: '${DEMO_TOKENS.admin}' }
 audit: { keyFile: '${keyFile}' }
 prometheus: { url: '${prom.url}', timeoutSeconds: 2 }
 ${DEMO_RULES}`;
@@ -121,6 +164,7 @@ ${DEMO_RULES}`;
   // The story is printed below; only what needs a human (error) is logged on top of it.
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const remediator = await startRemediator({ config, role: 'all', auditKey: Buffer.from(auditKey.toString('hex')), logger, port: config.server.port, host: '127.0.0.1', sealIntervalMs: 250 });
+  cleanups.push(() => remediator.stop());
 
   out('Remediator demo');
   out(`  cluster : SIMULATED Kubernetes API at ${sim.url} (kubectl --kubeconfig ${kubeconfig} get nodes)`);
@@ -135,7 +179,7 @@ ${DEMO_RULES}`;
   // One notification at a time, each run to its end, so the story reads in order.
   for (const name of DEMO_FIXTURES.filter((f) => available.has(f))) {
     const { body } = JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8')) as { body: unknown };
-    const res = await fetch(`${remediator.url}/api/v1/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_TOKEN}` }, body: JSON.stringify(body) });
+    const res = await fetch(`${remediator.url}/api/v1/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_TOKENS.alertmanager}` }, body: JSON.stringify(body) });
     const result = (await res.json()) as { decisions?: { fingerprint: string; rule: string | null; decision: string; runId?: string }[] };
     out(`POST ${name}.json -> ${res.status}`);
     const ids: string[] = [];
@@ -191,21 +235,18 @@ ${DEMO_RULES}`;
   // Every run ended as the story says: acted, or stood down because its precheck found nothing; one fix did not stick and escalated.
   const asExpected = runIds.length > 0 && succeeded + skipped === runIds.length && resolved >= 1 && skipped >= 1 && waiting >= 1;
 
-  const shutdown = async () => {
-    await remediator.stop();
-    await sim.close();
-    await prom.close();
-    await embedded?.stop();
-  };
+  out('Sign in (these tokens live as long as the demo)');
+  out(`  page     : ${remediator.url}/ui/`);
+  out(`  viewer   : ${DEMO_TOKENS.viewer}`);
+  out(`  operator : ${DEMO_TOKENS.operator}   (approve the waiting run, cancel, start runs)`);
+  out(`  admin    : ${DEMO_TOKENS.admin}   (also pause and resume)`);
+  out();
   if (opts.once) {
-    await shutdown();
     process.exitCode = asExpected ? 0 : 1;
-    return;
+    return 'done';
   }
   out('Still serving; press Ctrl-C to stop.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  await shutdown();
+  onServing();
+  await interrupted;
+  return 'done';
 }

@@ -31,6 +31,8 @@ export async function startEmbeddedRedis(deadlineMs = 10_000): Promise<EmbeddedR
   await spawned;
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // Refused connections while redis-server starts are expected: the loop below retries them.
+  probe.on('error', () => undefined);
   const start = Date.now();
   for (;;) {
     try {
