@@ -11,6 +11,7 @@ import type { TokenAuth } from './auth.js';
 import { controlRoutes } from './control-routes.js';
 import { uiRoutes } from '../ui/ui-routes.js';
 import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
+import { openApiRoute } from './openapi.js';
 import type { RunControl } from '../engine/run-control.js';
 import type { ManualRuns } from '../engine/manual-runs.js';
 import type { PauseControl } from '../engine/pause-control.js';
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): Express {
       });
     });
 
+    app.get('/api/v1/openapi.json', openApiRoute());
     app.use(uiRoutes());
     app.use(controlRoutes({ auth: api.auth, control: api.control, manualRuns: api.manualRuns, pauses: api.pauses, runs: api.runs, status: api.status }));
     app.use(auditRoutes({ auth: api.auth, logger: deps.logger, ...api.audit }));

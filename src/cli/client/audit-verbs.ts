@@ -6,7 +6,8 @@ import type { AuditChainReport } from '../../audit/verify-audit-chain.js';
 import { compareStreamIds } from '../../audit/stream-id.js';
 import { ApiClient, ApiError, displayUrl, parseBaseUrl, type ApiErrorBody, type Query } from './api-client.js';
 import { followHeader, followRow, renderAuditTable, renderVerifyReport } from './audit-format.js';
-import { addClientOptions, DEFAULT_URL, resolveClientOptions } from './client-options.js';
+import { addClientOptions, addContextOption, DEFAULT_URL, resolutionHints, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { readContexts } from './context-store.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 import { reportError } from './report-error.js';
@@ -290,8 +291,9 @@ export function registerAuditVerbs(program: Command, deps: AuditVerbDeps = {}): 
   };
 
   const act = (cmd: Command, follow: boolean, verb: (ctx: AuditContext) => Promise<ExitCode>): Promise<void> => {
-    const flags = cmd.opts<{ url?: string; token?: string; output: AuditOutputFormat }>();
+    const flags = cmd.optsWithGlobals<{ url?: string; token?: string; context?: string; output: AuditOutputFormat }>();
     let token: string | undefined;
+    let resolved: ResolvedClientOptions | undefined;
     const stopper = follow && !deps.stop ? signalStop() : undefined;
     if (out === processOutput) {
       // `remediator audit -o ndjson | head`: a closed pipe ends the verb quietly.
@@ -300,7 +302,11 @@ export function registerAuditVerbs(program: Command, deps: AuditVerbDeps = {}): 
       });
     }
     const run = async (): Promise<ExitCode> => {
-      const resolved = resolveClientOptions({ ...(flags.url !== undefined ? { url: flags.url } : {}), ...(flags.token !== undefined ? { token: flags.token } : {}), output: 'table' }, env);
+      resolved = resolveClientOptions(
+        { ...(flags.url !== undefined ? { url: flags.url } : {}), ...(flags.token !== undefined ? { token: flags.token } : {}), ...(flags.context !== undefined ? { context: flags.context } : {}), output: 'table' },
+        env,
+        () => readContexts({ env, warn: (line) => out.err(line) }),
+      );
       token = resolved.token;
       const timeoutMs = deps.requestTimeoutMs ?? 15_000;
       const client = new ApiClient({
@@ -324,10 +330,14 @@ export function registerAuditVerbs(program: Command, deps: AuditVerbDeps = {}): 
       });
     };
     return run()
-      .then(exit, (err: unknown) => exit(reportError(err, out, { output: flags.output === 'json' ? 'json' : 'table', ...(token !== undefined ? { token } : {}) })))
+      .then(exit, (err: unknown) => {
+        const r = resolved;
+        exit(reportError(err, out, { output: flags.output === 'json' ? 'json' : 'table', ...(token !== undefined ? { token } : {}), ...(r ? { hints: (e: unknown) => resolutionHints(r, e) } : {}) }));
+      })
       .finally(() => stopper?.dispose());
   };
 
+  addContextOption(program);
   const audit = program
     .command('audit')
     .description('review the audit log (viewer): list, filter, export, follow, verify the seal chain')
@@ -337,6 +347,8 @@ export function registerAuditVerbs(program: Command, deps: AuditVerbDeps = {}): 
 "audit" alone is "audit list". Its options (remediator audit list --help):
   --since/--until 24h|RFC3339, --type T[,T], --actor A, --target node/gpu-node-3 (or a prefix: node/),
   --playbook P, --rule R, --run ID, --limit N, --follow, -o table|json|ndjson, --url, --token
+Server and token: --url/--token, else REMEDIATOR_URL/REMEDIATOR_TOKEN, else the current context
+(remediator login, remediator contexts); --context NAME uses another saved context.
 
 Examples:
   remediator audit --target node/gpu-node-3 --since 24h
@@ -358,8 +370,8 @@ Examples:
     .option('--limit <n>', `at most this many (default ${DEFAULT_LIST}; with --follow, the backlog shown first, default ${DEFAULT_FOLLOW_BACKLOG})`)
     .option('--cursor <cursor>', 'continue below a previous page')
     .option('-f, --follow', 'keep printing new entries as they are written, oldest first, until Ctrl-C')
-    .addOption(new Option('--url <url>', `API base URL (else REMEDIATOR_URL, else ${DEFAULT_URL})`))
-    .addOption(new Option('--token <token>', 'bearer token (else REMEDIATOR_TOKEN); prefer the variable: arguments show in ps'))
+    .addOption(new Option('--url <url>', `API base URL (else REMEDIATOR_URL, else the current context, else ${DEFAULT_URL})`))
+    .addOption(new Option('--token <token>', 'bearer token (else REMEDIATOR_TOKEN, else the current context); prefer the variable: arguments show in ps'))
     .addOption(new Option('-o, --output <format>', 'table for people; json (the API page) or ndjson (a streamed export) for scripts').choices(['table', 'json', 'ndjson']).default('table'))
     .action((_opts: unknown, cmd: Command) => {
       const opts = cmd.opts<AuditListOptions>();

@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import { ApiClient } from './api-client.js';
-import { addClientOptions, resolveClientOptions, type ClientFlags } from './client-options.js';
+import { addClientOptions, addContextOption, resolutionHints, resolveClientOptions, type ClientFlags, type ResolvedClientOptions } from './client-options.js';
+import { readContexts } from './context-store.js';
+import { registerContextVerbs } from './context-verbs.js';
 import { decisionVerb, type Decision } from './decision-verbs.js';
 import type { ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
@@ -34,7 +36,9 @@ export interface ClientVerbDeps {
 
 /**
  * Registers the client verbs of DESIGN §5 (run, runs [list|show], approve, reject, cancel,
- * pause, resume). They talk to the HTTP API only and set the exit code of §5.
+ * pause, resume; login and contexts). They talk to the HTTP API only and set the exit code of §5.
+ * The server and token come from --url/--token, REMEDIATOR_URL/REMEDIATOR_TOKEN or a saved
+ * context (the global --context NAME, else the current one): resolveClientOptions.
  */
 export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {}): void {
   const out = deps.out ?? processOutput;
@@ -43,11 +47,10 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
 
   /** Builds the context from the verb's own options and runs it; any error becomes its exit code. */
   const act = (cmd: Command, verb: (ctx: VerbContext) => Promise<ExitCode>): Promise<void> => {
-    const flags = cmd.opts<ClientFlags>();
-    let token: string | undefined;
+    const flags = cmd.optsWithGlobals<ClientFlags>();
+    let resolved: ResolvedClientOptions | undefined;
     const run = async (): Promise<ExitCode> => {
-      const resolved = resolveClientOptions(flags, env);
-      token = resolved.token;
+      resolved = resolveClientOptions(flags, env, () => readContexts({ env, warn: (line) => out.err(line) }));
       const client = new ApiClient({
         url: resolved.url,
         ...(resolved.token !== undefined ? { token: resolved.token } : {}),
@@ -57,8 +60,13 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
       });
       return verb({ client, out, output: resolved.output, now: deps.now ?? Date.now });
     };
-    return run().then(exit, (err: unknown) => exit(reportError(err, out, { output: flags.output, ...(token !== undefined ? { token } : {}) })));
+    return run().then(exit, (err: unknown) => {
+      const r = resolved;
+      exit(reportError(err, out, { output: flags.output, ...(r?.token !== undefined ? { token: r.token } : {}), ...(r ? { hints: (e: unknown) => resolutionHints(r, e) } : {}) }));
+    });
   };
+
+  addContextOption(program);
 
   const reasonOption = (what: string): Option => new Option('--reason <text>', `${what} (required; audited with your name)`).makeOptionMandatory();
   /** --url, --token, -o and the exit codes in the help. */
@@ -124,4 +132,14 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
         .addOption(reasonOption(`why ${action}`)),
     ).action((_opts: unknown, cmd: Command) => act(cmd, (ctx) => pauseVerb(ctx, action, cmd.opts<PauseOptions>())));
   }
+
+  // login and contexts [list|use|delete]: kubectl-style contexts the verbs above fall back to.
+  registerContextVerbs(program, {
+    out,
+    env,
+    exit,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.requestTimeoutMs !== undefined ? { requestTimeoutMs: deps.requestTimeoutMs } : {}),
+    ...(deps.version ? { version: deps.version } : {}),
+  });
 }

@@ -21,16 +21,16 @@ export function describeApiError(err: ApiError): { message: string; lines: strin
   } else if (err.status === 409 && typeof b.status === 'string' && !b.message.includes(b.status)) {
     lines.push(`the run is ${b.status}`);
   }
-  if (err.status === 401) lines.push('set REMEDIATOR_TOKEN (or --token) to a valid token');
   const prefix = err.status === 409 && b.error === 'blocked' ? 'refused' : `${err.status} ${b.error}`;
   return { message: `${prefix}: ${b.message}`, lines };
 }
 
 /**
  * Reports an error on stderr (and, with -o json, an API error's raw body on stdout) and returns
- * the exit code. The token is redacted from everything written.
+ * the exit code. The token is redacted from everything written. `hints` adds lines on how to fix
+ * it (client verbs: which context or variable to change); without it a 401 says to set the token.
  */
-export function reportError(err: unknown, out: Output, opts: { token?: string; output?: OutputFormat } = {}): ExitCode {
+export function reportError(err: unknown, out: Output, opts: { token?: string; output?: OutputFormat; hints?: (err: unknown) => string[] } = {}): ExitCode {
   const write = (text: string): void => out.err(redact(text, opts.token));
   let message: string;
   let lines: readonly string[] = [];
@@ -50,7 +50,8 @@ export function reportError(err: unknown, out: Output, opts: { token?: string; o
     message = `unexpected: ${err instanceof Error ? err.message : String(err)}`;
     code = EXIT.unavailable;
   }
+  const hints = opts.hints ? opts.hints(err) : err instanceof ApiError && err.status === 401 ? ['set REMEDIATOR_TOKEN (or --token) to a valid token'] : [];
   write(`error: ${message}\n`);
-  for (const line of lines) write(`  ${line}\n`);
+  for (const line of [...lines, ...hints]) write(`  ${line}\n`);
   return code;
 }

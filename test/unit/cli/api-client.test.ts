@@ -24,8 +24,8 @@ describe('exit codes (DESIGN §5)', () => {
 
 describe('client options', () => {
   it('flags, then REMEDIATOR_URL / REMEDIATOR_TOKEN, then the default URL', () => {
-    expect(resolveClientOptions({ output: 'table' }, {})).toEqual({ url: 'http://127.0.0.1:8080', output: 'table' });
-    expect(resolveClientOptions({ output: 'json' }, { REMEDIATOR_URL: 'http://r:9', REMEDIATOR_TOKEN: 't' })).toEqual({ url: 'http://r:9', token: 't', output: 'json' });
+    expect(resolveClientOptions({ output: 'table' }, {})).toEqual({ url: 'http://127.0.0.1:8080', output: 'table', urlFrom: 'default' });
+    expect(resolveClientOptions({ output: 'json' }, { REMEDIATOR_URL: 'http://r:9', REMEDIATOR_TOKEN: 't' })).toEqual({ url: 'http://r:9', token: 't', output: 'json', urlFrom: 'env' });
     expect(resolveClientOptions({ url: 'http://flag', token: 'f', output: 'table' }, { REMEDIATOR_URL: 'http://r:9', REMEDIATOR_TOKEN: 't' })).toMatchObject({ url: 'http://flag', token: 'f' });
   });
 });
