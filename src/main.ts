@@ -57,8 +57,19 @@ program
       const { loadConfig } = await server.config();
       const loadOpts: Parameters<typeof loadConfig>[0] = { playbooks: (await server.playbooks()).map };
       if (opts.config) loadOpts.path = opts.config;
-      const config = loadConfig(loadOpts);
+      const config = loadConfig({ ...loadOpts, unresolvedSecrets: 'warn' });
+      // What this machine cannot resolve (secret files, variables, credentials) does not make the
+      // file wrong, but `serve` would refuse to start: say so, and still exit 0.
+      const warnings = [...(config.warnings ?? [])];
+      const { assertServeReady } = await import('./config/assert-serve-ready.js');
+      try {
+        assertServeReady(config);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        warnings.push(...err.details);
+      }
       process.stdout.write(`${config.source}: ok (${config.rules.length} rules, ${config.auth.tokens.length} tokens${config.dryRun ? ', dryRun' : ''})\n`);
+      for (const w of warnings) process.stderr.write(`warning: ${w.path}: ${w.message} (serve refuses to start until this is resolved)\n`);
     } catch (err) {
       fail(err);
     }

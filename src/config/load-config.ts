@@ -23,6 +23,8 @@ export interface ValidateOptions {
   baseDir?: string;
   /** Reads secret files (and, for loadConfig, the config file). Default: fs.readFileSync as UTF-8. */
   readFile?: (path: string) => string;
+  /** `warn` for `validate`: secrets this machine cannot resolve become `warnings` (see resolveTokens). */
+  unresolvedSecrets?: 'error' | 'warn';
 }
 
 export interface LoadConfigOptions extends ValidateOptions {
@@ -64,16 +66,19 @@ export function validateConfigText(text: string, source: string, playbooks: Play
   const problems: ConfigProblem[] = parsed.success ? [] : issuesToProblems(parsed.error.issues);
   problems.push(...crossCheck(raw, playbooks, options.alertParamKeys ?? DEFAULT_ALERT_PARAM_KEYS));
   const auth = raw.auth as { tokens?: unknown } | undefined;
-  const { secrets, problems: secretProblems } = resolveTokens(typeof auth === 'object' && auth !== null ? auth.tokens : undefined, {
+  const { secrets, problems: secretProblems, warnings } = resolveTokens(typeof auth === 'object' && auth !== null ? auth.tokens : undefined, {
     baseDir,
     env,
     readFile,
+    unresolved: options.unresolvedSecrets ?? 'error',
   });
   problems.push(...secretProblems);
   const overrides = environmentOverrides(env, problems);
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
-  return build(parsed.data, { source, baseDir, secrets, overrides });
+  const config = build(parsed.data, { source, baseDir, secrets, overrides });
+  if (warnings.length > 0) config.warnings = warnings;
+  return config;
 }
 
 function parseYaml(text: string, source: string): Record<string, unknown> {

@@ -3,6 +3,7 @@ import type { EngineGuards, EngineRule, EscalateConfig, VerifyConfig } from '../
 
 export type { EscalateConfig, VerifyConfig } from '../engine/engine-rule.js';
 import type { TOKEN_ROLES } from './config-schema.js';
+import type { ConfigProblem } from './config-error.js';
 import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 
 export type TokenRole = (typeof TOKEN_ROLES)[number];
@@ -63,4 +64,6 @@ export interface LoadedConfig {
   ui: { externalUrl?: string };
   notifications: NotificationConfig[];
   rules: RuleConfig[];
+  /** What `validate` could not check on this machine (secrets it cannot resolve here); `serve` refuses them. */
+  warnings?: ConfigProblem[];
 }

@@ -6,6 +6,11 @@ export interface SecretSources {
   baseDir: string;
   env: NodeJS.ProcessEnv;
   readFile: (path: string) => string;
+  /**
+   * `warn` (for `validate`): a secret that cannot be resolved here (a file this machine does not
+   * have, a variable not set in this shell) is a warning, not a problem; `serve` keeps `error`.
+   */
+  unresolved?: 'error' | 'warn';
 }
 
 /**
@@ -14,10 +19,19 @@ export interface SecretSources {
  * Works on the raw YAML value, so secrets are checked even when another part of the file is
  * invalid. Returns the secrets by entry index; problems never quote a secret.
  */
-export function resolveTokens(rawTokens: unknown, sources: SecretSources): { secrets: Map<number, string>; problems: ConfigProblem[] } {
+export function resolveTokens(rawTokens: unknown, sources: SecretSources): { secrets: Map<number, string>; problems: ConfigProblem[]; warnings: ConfigProblem[] } {
   const secrets = new Map<number, string>();
   const problems: ConfigProblem[] = [];
-  if (!Array.isArray(rawTokens)) return { secrets, problems };
+  const warnings: ConfigProblem[] = [];
+  const unresolved = new Map<number, string>();
+  if (!Array.isArray(rawTokens)) return { secrets, problems, warnings };
+  const missing = (index: number, problem: ConfigProblem) => {
+    if (sources.unresolved !== 'warn') return problems.push(problem);
+    warnings.push(problem);
+    // Stands in for the secret so the rest of the file can be checked; never used to authenticate.
+    unresolved.set(index, `unresolved-secret-${index}`);
+    return undefined;
+  };
 
   rawTokens.forEach((entry: unknown, index) => {
     if (typeof entry !== 'object' || entry === null) return;
@@ -37,11 +51,11 @@ export function resolveTokens(rawTokens: unknown, sources: SecretSources): { sec
         if (secret === '') problems.push({ path: at('tokenFile'), message: `${file} is empty` });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-        problems.push({ path: at('tokenFile'), message: `cannot read ${file} (${code})` });
+        missing(index, { path: at('tokenFile'), message: `cannot read ${file} (${code})` });
       }
     } else if (typeof tokenEnv === 'string' && tokenEnv !== '') {
       secret = sources.env[tokenEnv]?.trim();
-      if (!secret) problems.push({ path: at('tokenEnv'), message: `environment variable ${tokenEnv} is not set or empty` });
+      if (!secret) missing(index, { path: at('tokenEnv'), message: `environment variable ${tokenEnv} is not set or empty` });
     }
     if (secret) secrets.set(index, secret);
   });
@@ -53,5 +67,6 @@ export function resolveTokens(rawTokens: unknown, sources: SecretSources): { sec
     if (first === undefined) firstWith.set(secret, index);
     else problems.push({ path: formatPath(['auth', 'tokens', index]), message: `same secret as auth.tokens[${first}]; every token must be distinct` });
   }
-  return { secrets, problems };
+  for (const [index, stand] of unresolved) secrets.set(index, stand);
+  return { secrets, problems, warnings };
 }

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -65,6 +66,19 @@ rules:
     expect(res.stderr).toMatch(/rules\[0\]\.matchers\[0\]/);
     expect(res.stderr).toMatch(/rules\[0\]\.playbook/);
     expect(res.stderr).toMatch(/bogus/);
+  });
+
+  it('validate: the shipped remediator.example.yaml is ok as shipped; secrets this machine lacks are warnings', async () => {
+    const example = fileURLToPath(new URL('../../remediator.example.yaml', import.meta.url));
+    const res = await cli(['validate', '--config', example]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/remediator\.example\.yaml: ok \(\d+ rules, 4 tokens\)/);
+    expect(res.stderr).toMatch(/^warning: auth\.tokens\[0\]\.tokenEnv: environment variable REMEDIATOR_AM_TOKEN is not set or empty \(serve refuses to start until this is resolved\)$/m);
+    expect(res.stderr).toMatch(/^warning: audit\.keyFile: file not found: /m);
+    // serve with the same file refuses, listing what it lacks.
+    const serve = await cli(['serve', '--config', example]);
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toMatch(/REMEDIATOR_AM_TOKEN is not set/);
   });
 
   it('schema prints a JSON Schema', async () => {

@@ -202,6 +202,19 @@ describe('DESIGN §3 configuration block', () => {
     expect(config.notifications.map((n) => n.name)).toEqual(['oncall-slack', 'audit-hook']);
   });
 
+  it('validate mode: secrets this machine cannot resolve are warnings, the rest is still checked', () => {
+    const readFile = () => {
+      throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+    };
+    const config = validateConfigText(fixture('design-section-3.yaml'), `${FIXTURES}design-section-3.yaml`, PLAYBOOKS, { env: {}, readFile, unresolvedSecrets: 'warn' });
+    expect(config.warnings).toEqual([
+      { path: 'auth.tokens[0].tokenFile', message: 'cannot read /var/run/secrets/remediator/am-token (ENOENT)' },
+      { path: 'auth.tokens[1].tokenEnv', message: 'environment variable ALICE_TOKEN is not set or empty' },
+    ]);
+    // A real problem elsewhere is still an error in validate mode.
+    expect(() => validateConfigText(`${fixture('design-section-3.yaml')}\nbogus: 1\n`, 'x.yaml', PLAYBOOKS, { env: {}, readFile, unresolvedSecrets: 'warn' })).toThrow(/bogus/);
+  });
+
   it('fails with the paths of the missing secrets when they are not provided', () => {
     const problems = problemsOf(() =>
       validateConfigText(fixture('design-section-3.yaml'), `${FIXTURES}design-section-3.yaml`, PLAYBOOKS, { env: {}, readFile: () => { throw Object.assign(new Error('nope'), { code: 'ENOENT' }); } }),
