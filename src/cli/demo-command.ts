@@ -13,6 +13,7 @@ import { startSimCluster } from '../sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../sim/sim-kubeconfig.js';
 import { verifyAuditChain } from '../audit/verify-audit-chain.js';
 import { SimPrometheus } from '../sim/sim-prometheus.js';
+import { deleteContext, saveContext, setCurrentContext } from './client/context-store.js';
 import { renderQuery } from '../engine/query-template.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/alertmanager/', import.meta.url));
@@ -83,6 +84,24 @@ async function waitForRuns(remediator: Remediator, ids: string[], timeoutMs: num
     if (runs.every((r) => r && isTerminal(r.status))) return runs as Run[];
     if (Date.now() > deadline) return runs.filter((r): r is Run => r !== undefined);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Makes the CLI talk to this demo with the operator token (context `demo`), and undoes it on
+ * exit: the context goes, the one current before comes back. Says what it did, or why not.
+ */
+function saveDemoContext(url: string, cleanups: (() => unknown)[]): string {
+  try {
+    const saved = saveContext({ name: 'demo', url, token: DEMO_TOKENS.operator }, { makeCurrent: true });
+    cleanups.push(() => {
+      deleteContext('demo');
+      if (saved.previousCurrent !== undefined && saved.previousCurrent !== 'demo') setCurrentContext(saved.previousCurrent);
+    });
+    const restore = saved.previousCurrent !== undefined && saved.previousCurrent !== 'demo' ? `; "${saved.previousCurrent}" is current again when the demo stops` : '';
+    return `context "demo" (operator) is current in ${saved.path}${restore}: try \`remediator runs\``;
+  } catch (err) {
+    return `no CLI context saved (${(err as Error).message}); use --url ${url} --token <operator token>`;
   }
 }
 
@@ -165,6 +184,7 @@ ${DEMO_RULES}`;
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const remediator = await startRemediator({ config, role: 'all', auditKey: Buffer.from(auditKey.toString('hex')), logger, port: config.server.port, host: '127.0.0.1', sealIntervalMs: 250 });
   cleanups.push(() => remediator.stop());
+  const cliContext = saveDemoContext(remediator.url, cleanups);
 
   out('Remediator demo');
   out(`  cluster : SIMULATED Kubernetes API at ${sim.url} (kubectl --kubeconfig ${kubeconfig} get nodes)`);
@@ -240,6 +260,7 @@ ${DEMO_RULES}`;
   out(`  viewer   : ${DEMO_TOKENS.viewer}`);
   out(`  operator : ${DEMO_TOKENS.operator}   (approve the waiting run, cancel, start runs)`);
   out(`  admin    : ${DEMO_TOKENS.admin}   (also pause and resume)`);
+  out(`  CLI      : ${cliContext}`);
   out();
   if (opts.once) {
     process.exitCode = asExpected ? 0 : 1;
