@@ -9,5 +9,7 @@ export default defineConfig({
     // the 2-core CI machine without starving the timing contracts (503 within 2 s).
     maxWorkers: 2,
     pool: 'forks',
+    // Tests spawn the compiled bin: dist/ is rebuilt first when the sources changed.
+    globalSetup: ['test/helpers/build-dist.ts'],
   },
 });
