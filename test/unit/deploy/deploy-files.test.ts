@@ -128,15 +128,75 @@ describe('deploy files parse', () => {
 describe('Dockerfile', () => {
   const dockerfile = read('deploy/Dockerfile');
   const pkg = JSON.parse(read('package.json')) as Doc;
+  const ignorePatterns = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  /** Whether .dockerignore keeps `path` (root-relative) out of the build context: last match wins, a parent excluded excludes it. */
+  const ignored = (path: string): boolean => {
+    let out = false;
+    for (const raw of ignorePatterns) {
+      const negated = raw.startsWith('!');
+      const pattern = negated ? raw.slice(1) : raw;
+      const body = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '\0')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')
+        .replace(/\0/g, '(.*/)?');
+      const re = new RegExp(`^${body}(/.*)?$`);
+      if (re.test(path)) out = !negated;
+    }
+    return out;
+  };
+  /** `COPY <src>... <dest>` lines of one stage (sources from the build context unless --from). */
+  const copies = (stage: string): { from?: string; sources: string[]; dest: string }[] => {
+    const body = dockerfile.split(/^FROM /m).find((s) => s.startsWith(`\${NODE_IMAGE} AS ${stage}\n`)) ?? '';
+    return [...body.matchAll(/^COPY (--from=(\S+) )?(.+)$/gm)].map((m) => {
+      const parts = m[3]!.trim().split(/\s+/);
+      return { ...(m[2] ? { from: m[2] } : {}), sources: parts.slice(0, -1), dest: parts.at(-1)! };
+    });
+  };
 
-  it('builds on node:20-bookworm-slim and installs production dependencies only', () => {
+  it('builds on node:20-bookworm-slim: a build stage compiles, the runtime gets production dependencies only', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS build$/m);
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS deps$/m);
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS runtime$/m);
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
     expect(dockerfile).toContain('npm ci --omit=dev');
-    // --omit=dev works because the runtime TypeScript loader is a production dependency.
-    expect(pkg.dependencies).toHaveProperty('tsx');
+    // No TypeScript loader at run time: tsx is a development dependency (the image runs dist/).
+    expect(pkg.dependencies).not.toHaveProperty('tsx');
+    expect(pkg.devDependencies).toHaveProperty('tsx');
     expect(pkg.bin.remediator).toBe('bin/remediator.js');
+  });
+
+  it('the runtime stage holds dist/, bin/, package.json and the production node_modules, nothing else', () => {
+    const runtime = copies('runtime');
+    expect(runtime).toContainEqual({ from: 'deps', sources: ['/app/node_modules'], dest: './node_modules' });
+    expect(runtime).toContainEqual({ from: 'build', sources: ['/app/dist'], dest: './dist' });
+    const fromContext = runtime.filter((c) => !c.from).flatMap((c) => c.sources);
+    expect([...fromContext].sort()).toEqual(['LICENSE', 'bin', 'package.json']);
+    // bin/remediator.js runs the compiled program.
+    expect(read('bin/remediator.js')).toContain('../dist/src/main.js');
+  });
+
+  it('the build stage copies every input of `npm run build`, and .dockerignore lets them into the context', () => {
+    const sources = copies('build').flatMap((c) => c.sources);
+    for (const needed of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', 'playbooks', 'test/fixtures/alertmanager']) {
+      expect(sources, needed).toContain(needed);
+    }
+    for (const stage of ['build', 'deps', 'runtime']) {
+      for (const c of copies(stage).filter((c) => !c.from)) {
+        for (const source of c.sources) {
+          expect(existsSync(at(source)), `${stage}: ${source}`).toBe(true);
+          expect(ignored(source), `${stage}: ${source} is in .dockerignore`).toBe(false);
+        }
+      }
+    }
+    // The demo's notifications: the one part of test/ in the context.
+    expect(ignored('test/fixtures/alertmanager/firing-kube-pod-oom-killed.json')).toBe(false);
+    expect(ignored('test/integration/build.test.ts')).toBe(true);
   });
 
   it('runs as a numeric non-root user with the contract entrypoint, port and health check', () => {
@@ -147,14 +207,13 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m);
   });
 
-  it('.dockerignore keeps what the runtime needs', () => {
-    const ignored = read('.dockerignore')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'));
-    for (const needed of ['src', 'bin', 'playbooks', 'package.json', 'package-lock.json']) expect(ignored).not.toContain(needed);
-    expect(ignored).toContain('!.npmrc');
-    expect(ignored).toContain('**/node_modules');
+  it('.dockerignore keeps node_modules, dist/, tests and secrets out', () => {
+    for (const path of ['node_modules', 'src/node_modules', 'dist', 'test', 'bench', 'docs', '.git', '.env', 'remediator.yaml', 'kubeconfig']) {
+      expect(ignored(path), path).toBe(true);
+    }
+    for (const path of ['src/main.ts', 'src/ui/app.js', 'playbooks/index.ts', 'bin/remediator.js', '.npmrc', 'scripts/build.mjs']) {
+      expect(ignored(path), path).toBe(false);
+    }
   });
 });
 
@@ -292,7 +351,7 @@ describe('Deployments', () => {
     expect(container!.resources.limits.memory).toBeDefined();
     expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
-    // tsx needs a writable /tmp on the read-only root filesystem.
+    // A writable /tmp on the read-only root filesystem (temporary files).
     expect(container!.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     const pdb = one('PodDisruptionBudget', name);
     expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
