@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: Remediator's webhook path (POST /api/v1/alerts → AlertIntake: one Lua script
- * per notification, one addBulk for new runs) against the naive Express + BullMQ receiver of
+ * `npm run bench`: first the start-up benchmark (bench/startup.ts: compiled CLI vs tsx-loaded
+ * sources, `--help` and serve ready), then Remediator's webhook path (POST /api/v1/alerts →
+ * AlertIntake: one Lua script per notification, one addBulk for new runs) against the naive Express + BullMQ receiver of
  * bench/naive-receiver.ts: same process, same Redis, same rules, same traffic, interleaved
  * segments (R N N R, repeated), so machine noise falls on both. Prints a table with the ratios
  * remediator/naive, checks that every new episode became exactly one job, and writes
@@ -8,7 +9,7 @@
  *
  * Env: BENCH_SEGMENT_SECONDS (1.25), BENCH_ROUNDS (4; a round is R N N R), BENCH_CONCURRENCY (32),
  * BENCH_POOL (500 notifications replayed), BENCH_LOG_LEVEL (info, as in production; to /dev/null),
- * BENCH_SCENARIOS (a,b,c).
+ * BENCH_SCENARIOS (a,b,c), BENCH_SUITES (startup,webhook).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -288,7 +289,18 @@ async function main(): Promise<void> {
   process.exitCode = allOk ? 0 : 1;
 }
 
-main().catch((err: unknown) => {
+/** BENCH_SUITES: `startup` (bench/startup.ts, ~1 min) then `webhook` (above); default both. */
+const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook').split(',').map((x) => x.trim()));
+
+async function suites(): Promise<void> {
+  if (SUITES.has('startup')) {
+    const { runStartupBench } = await import('./startup.js');
+    await runStartupBench();
+  }
+  if (SUITES.has('webhook')) await main();
+}
+
+suites().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });
