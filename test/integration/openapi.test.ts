@@ -5,13 +5,9 @@
  * description, with its closed objects (additionalProperties: false) enforced.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import type { Redis } from 'ioredis';
 import { startHarness, fixture, poll, TOKENS, type Harness } from '../helpers/harness.js';
 import { validateJson, resolvePointer } from '../helpers/json-schema.js';
-import { createApp, type AppDeps } from '../../src/http/create-app.js';
-import { TokenAuth } from '../../src/http/auth.js';
-import { Metrics } from '../../src/observability/metrics.js';
+import { routeOnlyApp } from '../helpers/route-only-app.js';
 import { registeredRoutes } from '../../src/http/openapi-routes.js';
 import { isTerminal } from '../../src/domain/run.js';
 
@@ -22,30 +18,6 @@ interface Answer {
   type: string;
   text: string;
   headers: Headers;
-}
-
-/** An app with every route registered and nothing behind it: enough to walk its router. */
-function routeOnlyApp() {
-  const none = {} as never;
-  const deps: AppDeps = {
-    logger: pino({ level: 'silent' }),
-    metrics: new Metrics({ version: 'test', playbooks: [], rules: [], defaultMetrics: false }),
-    ready: async () => ({ ok: true, checks: {} }),
-    api: {
-      auth: new TokenAuth([], { failed: () => undefined }),
-      intake: none,
-      runs: none,
-      playbooks: new Map(),
-      bodyLimit: '1mb',
-      control: none,
-      manualRuns: none,
-      pauses: none,
-      status: async () => ({}),
-      redisUp: () => true,
-      audit: { redis: {} as Redis, prefix: 'openapi-test', key: Buffer.alloc(32) },
-    },
-  };
-  return createApp(deps);
 }
 
 describe('the OpenAPI description and the routes', () => {
