@@ -261,7 +261,8 @@ export const OPERATIONS: readonly Operation[] = [
         headers: { 'X-Audit-Order': { description: 'NDJSON only: `oldest-first`', schema: { type: 'string', const: 'oldest-first' } } },
         content: {
           'application/json': { schema: schema('AuditPage') },
-          'application/x-ndjson': { schema: schema('AuditItem'), description: 'each line is one AuditItem' },
+          // Each line is one AuditItem: the schema describes a line, not the whole body.
+          'application/x-ndjson': { schema: schema('AuditItem'), 'x-ndjson-line': true },
         },
       },
       '400': response('BadRequest'),

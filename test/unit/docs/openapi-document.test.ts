@@ -80,6 +80,32 @@ describe('the OpenAPI document', () => {
     for (const ref of refs) expect(() => resolvePointer(doc, ref), ref).not.toThrow();
   });
 
+  it('holds only the fields OpenAPI 3.1 defines (or x- extensions) in operations, parameters, responses and media types', () => {
+    const allowed = (what: string, obj: object, keys: string[]) => {
+      for (const key of Object.keys(obj)) if (!key.startsWith('x-')) expect(keys, `${what}: ${key}`).toContain(key);
+    };
+    const responses = [...Object.values<any>(doc.components.responses)];
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(item)) {
+        const name = `${method} ${path}`;
+        allowed(name, op, ['tags', 'summary', 'description', 'operationId', 'parameters', 'requestBody', 'responses', 'security']);
+        for (const p of op.parameters ?? []) {
+          allowed(`${name} parameter`, p, ['name', 'in', 'description', 'required', 'schema']);
+          if (p.in === 'path') expect(p.required, `${name} ${p.name}`).toBe(true);
+          expect(path.includes(`{${p.name}}`), `${name} ${p.name} is in the path`).toBe(p.in === 'path');
+        }
+        if (op.requestBody) allowed(`${name} requestBody`, op.requestBody, ['description', 'content', 'required']);
+        responses.push(...Object.values<any>(op.responses).filter((r) => !r.$ref));
+      }
+    }
+    for (const r of responses) {
+      allowed('response', r, ['description', 'headers', 'content']);
+      expect(typeof r.description, 'every response has a description').toBe('string');
+      for (const media of Object.values<any>(r.content ?? {})) allowed('media type', media, ['schema', 'example', 'examples', 'encoding']);
+      for (const header of Object.values<any>(r.headers ?? {})) allowed('header', header, ['description', 'required', 'schema']);
+    }
+  });
+
   it('uses only schema keywords the validator checks (so nothing passes unchecked)', () => {
     for (const [id] of Object.entries(doc.components.schemas)) {
       // Validating anything walks the whole schema; an unknown keyword throws.
