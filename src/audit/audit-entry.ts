@@ -19,7 +19,7 @@ interface AuditBase {
 
 export interface RunCreatedEntry extends AuditBase {
   type: 'run_created';
-  source: 'alert' | 'manual';
+  source: 'alert' | 'manual' | 'escalation';
   fingerprint?: string;
   alertname?: string;
   episode?: string;
