@@ -18,7 +18,7 @@
  * uncordon-node leaves that cordon alone. A retried attempt resumes: pods an earlier attempt
  * evicted are waited for (and keep their Events), never evicted again.
  *
- * Health check (DESIGN §10): once the evicted pods are gone, waits (within the same
+ * Health check (README "Closing the loop"): once the evicted pods are gone, waits (within the same
  * timeoutSeconds as the whole drain) until each evicted pod's workload — a ReplicaSet's
  * Deployment, or a StatefulSet; pods without a controller and DaemonSet pods have none to wait
  * for — has availableReplicas ≥ spec.replicas again, and reports the verdict. Past the timeout the

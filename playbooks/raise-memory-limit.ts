@@ -20,7 +20,7 @@
  * sending (a retry that finds the limit at or above it is done), so an answer lost after the
  * server applied the patch never raises twice.
  *
- * Health check (DESIGN §10): after a real change (also one an earlier attempt of the run made),
+ * Health check (README "Closing the loop"): after a real change (also one an earlier attempt of the run made),
  * polls the workload until its controller observed the new generation and the rollout is
  * complete (every replica updated and available, no old pod left). Bounded by timeoutSeconds
  * (0 = no wait, no health check); past it the run fails saying what is missing, and the new

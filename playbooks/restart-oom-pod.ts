@@ -10,7 +10,7 @@
  * `<guards.optOutLabel>: "true"`. Refuses gracePeriodSeconds 0 for StatefulSet pods.
  * A PDB that allows no disruption (429) fails the attempt retryably; the queue retries later.
  *
- * Health check (DESIGN §10): that wait, bounded by waitForReadySeconds (0 = no wait, no health
+ * Health check (README "Closing the loop"): that wait, bounded by waitForReadySeconds (0 = no wait, no health
  * check), reports its verdict: healthy with the Ready replacement, or (timeout) unhealthy with
  * what is missing, and the run fails; the restart is done and stays done. Dry runs never wait,
  * and nothing is waited for when nothing recreates the pod (no controller, or an owner that
@@ -122,7 +122,7 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
       ...owner.workloads,
       { what: `namespace ${namespace}`, labels: await ctx.cluster.getNamespaceLabels(namespace) },
     ]);
-    // Opt-out is a guard (DESIGN §1): the run ends blocked{opt_out}, like a target opted out at the worker.
+    // Opt-out is a guard (README "How an alert becomes an action"): the run ends blocked{opt_out}, like a target opted out at the worker.
     if (optOut !== undefined) throw new GuardBlockedError('opt_out', `pod ${podName} is opted out (${optOut})`);
     if (owner.follow === 'same-name' && params.gracePeriodSeconds === 0) {
       // A StatefulSet pod removed with grace 0 may still run while its same-named replacement starts.

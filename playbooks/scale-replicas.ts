@@ -7,7 +7,7 @@
  * `<guards.optOutLabel>: "true"`. Noop when already there. Never moves against
  * the intended direction, also when a concurrent writer wins the resourceVersion race.
  *
- * Health check (DESIGN §10): after a real change (also one an earlier attempt of the run made),
+ * Health check (README "Closing the loop"): after a real change (also one an earlier attempt of the run made),
  * polls the workload's status until its controller has observed the change and the rollout
  * reached the new count: scale-up → availableReplicas ≥ target; scale-down → status.replicas ≤
  * target and availableReplicas ≥ target; a Deployment also needs updatedReplicas ≥ target. Bounded

@@ -13,7 +13,7 @@ const server = {
   },
 };
 
-/** Exit codes (DESIGN §5): 2 usage or validation error. */
+/** Exit codes (docs/cli.md): 2 usage or validation error. */
 function fail(err: unknown): never {
   if (err instanceof ValidationError) {
     process.stderr.write(`${err.message}\n`);
@@ -113,10 +113,10 @@ program
     for (const p of (await server.playbooks()).list) process.stdout.write(`${p.name.padEnd(18)} ${p.destructive ? 'destructive' : '           '}  ${p.description}\n`);
   });
 
-// Client verbs (DESIGN §5): talk to the HTTP API only; exit codes 0–5.
+// Client verbs (docs/cli.md): talk to the HTTP API only; exit codes 0–5.
 registerClientVerbs(program, { version: VERSION });
 
-// audit [filters] [--follow] [-o table|json|ndjson] and audit verify (DESIGN §5): over the HTTP API only.
+// audit [filters] [--follow] [-o table|json|ndjson] and audit verify (docs/cli.md): over the HTTP API only.
 registerAuditVerbs(program, { version: VERSION });
 
 await program.parseAsync(process.argv);

@@ -196,7 +196,7 @@ async function withSeals(redis: Redis, keys: AuditKeys, matched: { id: string; e
 }
 
 /**
- * The audit log reader of the API (DESIGN §4, §7). Reads the stream in bounded batches
+ * The audit log reader of the API (docs/http-api.md; docs/audit-log.md). Reads the stream in bounded batches
  * (XREVRANGE/XRANGE with COUNT), never the whole of it.
  */
 export class AuditQuery {

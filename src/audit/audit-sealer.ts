@@ -39,7 +39,7 @@ export interface AuditSealerOptions {
 const TRIM_BATCH = 1000;
 
 /**
- * Chains audit entries in stream order (DESIGN §7). Any process may run one; a Redis lock elects
+ * Chains audit entries in stream order (docs/audit-log.md). Any process may run one; a Redis lock elects
  * the one that works.
  */
 export class AuditSealer {

@@ -25,7 +25,7 @@ export interface AuditReadOptions {
   count?: number;
 }
 
-/** The append-only audit stream (DESIGN §7). Sealing is `AuditSealer`'s job. */
+/** The append-only audit stream (docs/audit-log.md). Sealing is `AuditSealer`'s job. */
 export class RedisAuditLog {
   private readonly redis: Redis;
   private readonly logger: Logger;

@@ -22,7 +22,7 @@ export const IN_CLUSTER_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceacco
 /**
  * What `serve` needs beyond a valid file (`validate` does not require these): the audit HMAC key
  * file, the Prometheus and Alertmanager secret and TLS files, notification URLs and secrets, and
- * Kubernetes credentials in DESIGN order — `kubernetes.kubeconfig`, the in-cluster
+ * Kubernetes credentials in this order — `kubernetes.kubeconfig`, the in-cluster
  * service account, `$KUBECONFIG`, `~/.kube/config`. There is deliberately no localhost fallback:
  * acting on whatever cluster happens to answer on 127.0.0.1 would be the opposite of "do no harm".
  */

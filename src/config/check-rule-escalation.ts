@@ -5,7 +5,7 @@ import { formatPath } from './format-path.js';
 import { PLAYBOOK_TARGET_KINDS, TARGET_PARAM_KEYS } from './alert-param-keys.js';
 
 /**
- * A rule's `escalate` (DESIGN §10): it must be able to happen (a `verify` or `afterRepeats`),
+ * A rule's `escalate` (README "Closing the loop"): it must be able to happen (a `verify` or `afterRepeats`),
  * its follow-up playbook must exist and act on the same kind of target as the rule's own, and
  * its params must pass that playbook's schema, with the params the alert's labels and the
  * escalated run's target provide treated as present.

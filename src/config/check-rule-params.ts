@@ -5,7 +5,7 @@ import { issuesToProblems, requiredMessage } from './issues-to-problems.js';
 const PLACEHOLDER = 'remediator-placeholder';
 
 /**
- * An alert carrying every label the shipped playbooks read (DESIGN §2 and §9), each with a value
+ * An alert carrying every label the shipped playbooks read (docs/playbooks.md; deploy/prometheus/rules.yml), each with a value
  * that is a valid Kubernetes name. `deployment` only: a playbook choosing the kind from the label
  * present must see one kind, not two.
  */

@@ -4,7 +4,7 @@ import type { ConfigProblem } from './config-error.js';
 import { formatPath } from './format-path.js';
 
 /**
- * A rule's `precheck` and `verify` against what they need (DESIGN §10): Prometheus for queries,
+ * A rule's `precheck` and `verify` against what they need (README "Closing the loop"): Prometheus for queries,
  * Alertmanager for a verify without query and for silences; placeholders inside quoted strings,
  * naming only labels the rule's matchers require or the playbook's label mapping reads (so an
  * alert that matched the rule can fill them in).

@@ -3,7 +3,7 @@ import { parseMatcher } from '../alertmanager/matcher.js';
 import { parseDuration } from '../domain/duration.js';
 
 /*
- * The YAML-level schema of `remediator.yaml` (DESIGN §3). It holds no transforms, so it is also
+ * The YAML-level schema of `remediator.yaml` (docs/configuration.md). It holds no transforms, so it is also
  * what `remediator schema` prints as JSON Schema; turning durations into milliseconds, compiling
  * matchers and resolving secrets happen in the loader. Every object is strict: a misspelt key
  * is an error, never a silently ignored setting. Checks that span several entries (unique names,

@@ -95,7 +95,7 @@ export interface RunApproval {
 }
 
 /**
- * The precheck (DESIGN §10): the query as sent, and once evaluated its verdict. `pass` = a
+ * The precheck (README "Closing the loop"): the query as sent, and once evaluated its verdict. `pass` = a
  * non-empty result; `fail` = empty; `error` = Prometheus unreachable, timing out or refusing.
  */
 export interface RunPrecheck {
@@ -106,7 +106,7 @@ export interface RunPrecheck {
 }
 
 /**
- * Whether the problem went away after the run (DESIGN §10). `pending` while the delayed checks
+ * Whether the problem went away after the run (README "Closing the loop"). `pending` while the delayed checks
  * run; the outcome once they end. `silenceId` is the Alertmanager silence held meanwhile.
  */
 export interface RunVerification {
@@ -120,7 +120,7 @@ export interface RunVerification {
   silenceId?: string;
 }
 
-/** The built-in health check's verdict (DESIGN §10): what "done" means on the cluster. */
+/** The built-in health check's verdict (README "Closing the loop"): what "done" means on the cluster. */
 export interface RunHealth {
   result: 'healthy' | 'unhealthy';
   detail: string;

@@ -17,7 +17,7 @@ export interface EngineRule {
   notify?: string[];
 }
 
-/** `escalate` on a rule (DESIGN §10). */
+/** `escalate` on a rule (README "Closing the loop"). */
 export interface EscalateConfig {
   notify: string[];
   afterRepeats?: { count: number; withinMs: number };
@@ -25,7 +25,7 @@ export interface EscalateConfig {
   playbook?: { name: string; params: Record<string, unknown>; approval: 'none' | 'required' };
 }
 
-/** `verify` on a rule (DESIGN §10). */
+/** `verify` on a rule (README "Closing the loop"). */
 export interface VerifyConfig {
   withinMs: number;
   /** PromQL (placeholders allowed) polled until empty; without it, Alertmanager is asked whether the alert still fires. */
@@ -35,7 +35,7 @@ export interface VerifyConfig {
   intervalMs: number;
 }
 
-/** Guards configured globally (DESIGN §3 `guards`). */
+/** Guards configured globally (docs/configuration.md `guards`). */
 export interface EngineGuards {
   /** Cluster-wide. */
   maxConcurrentRuns: number;

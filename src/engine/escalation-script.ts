@@ -1,5 +1,5 @@
 /**
- * Records one escalation atomically (DESIGN §10): at most once per escalated run; holds the
+ * Records one escalation atomically (README "Closing the loop"): at most once per escalated run; holds the
  * target for the rule (guard `escalated`) when asked; creates the follow-up run (its record,
  * indexes and audit entries) and links it from the escalated run; appends the escalation entry.
  * KEYS: none (all under ARGV[1], the hash tag). ARGV: tag, nowMs, JSON payload.

@@ -50,7 +50,7 @@ return 0
 
 /**
  * A run blocked in the worker gives its episode back, so a later notification is evaluated again
- * (DESIGN §1), and marks the block so it is counted and audited once per episode and guard.
+ * (README "How an alert becomes an action"), and marks the block so it is counted and audited once per episode and guard.
  * KEYS: episode key, block marker. ARGV: runId, ttl seconds. Returns 1 the first time.
  */
 const RELEASE_EPISODE_SCRIPT = `

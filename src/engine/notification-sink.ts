@@ -1,4 +1,4 @@
-/** The moments a rule's `notify` channels hear about (DESIGN §10). */
+/** The moments a rule's `notify` channels hear about (README "Closing the loop"). */
 export const NOTIFICATION_EVENTS = ['awaiting_approval', 'started', 'succeeded', 'failed', 'blocked', 'escalation'] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 

@@ -78,7 +78,7 @@ export interface PlaybookContext {
    */
   countActionError(action: ActionName): void;
   /**
-   * Records the built-in health check's verdict on the run and in the audit log (DESIGN §10):
+   * Records the built-in health check's verdict on the run and in the audit log (README "Closing the loop"):
    * `healthy` when the cluster shows the remediation worked (rollout at the new count, a Ready
    * replacement, evicted workloads available elsewhere), `unhealthy` with what is missing when
    * the wait timed out (the playbook then fails the run; the mutation stays). Dry runs never wait,

@@ -1,5 +1,5 @@
 /**
- * PromQL with `{{ labels.NAME }}` placeholders (DESIGN §10). A placeholder may only stand inside
+ * PromQL with `{{ labels.NAME }}` placeholders (README "Closing the loop"). A placeholder may only stand inside
  * a double- or single-quoted string literal, and the value put there is escaped for that literal,
  * so a label value (`"`, `\`, `}`, a newline, anything) can never change the query's shape.
  * Raw (backtick) strings cannot escape anything, so placeholders are refused there.

@@ -82,7 +82,7 @@ interface Mutation<T> {
  * The ClusterClient a playbook gets: reads pass through; every mutation re-checks the guards
  * first (once per run), is forced to the run's dry-run mode, and is recorded as a step.
  *
- * Exactly-once effect (DESIGN §2): a real mutation's intent is saved in the run *before* its
+ * Exactly-once effect (docs/playbooks.md): a real mutation's intent is saved in the run *before* its
  * request is sent. When the answer is lost (5xx, timeout) the object is read back at once; a
  * later attempt settles the open steps of earlier ones (`settleOpenSteps`) the same way, and a
  * mutation whose key already has a step resumes it: applied in an earlier attempt → nothing is

@@ -30,7 +30,7 @@ export interface RunEscalatorDeps {
 type Reason = 'verify_failed' | 'verify_error' | 'repeats';
 
 /**
- * DESIGN §10 escalate: when a fix does not stick, people hear about it and the next step is
+ * README "Closing the loop" escalate: when a fix does not stick, people hear about it and the next step is
  * offered, not guessed.
  * - Verification `not_resolved`, or the rule's succeeded runs on one target reaching
  *   `afterRepeats`: notify `escalate.notify`, create the follow-up run (`escalate.playbook`,

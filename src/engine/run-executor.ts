@@ -36,7 +36,7 @@ export interface RunExecutorDeps {
   globalDryRun?: boolean;
   /** For prechecks; without it a run that carries one is skipped (never act blind). */
   prometheus?: PromQuerier;
-  /** Verification after a run succeeded (DESIGN §10), when its rule asks for one. */
+  /** Verification after a run succeeded (README "Closing the loop"), when its rule asks for one. */
   verifier?: Pick<RunVerifier, 'pendingFor' | 'begin'>;
   /** Counts succeeded runs toward their rule's `escalate.afterRepeats`. */
   escalator?: Pick<RunEscalator, 'afterSucceeded'>;
@@ -330,7 +330,7 @@ export class RunExecutor {
   }
 
   /**
-   * DESIGN §1 freshness: right before the first mutation, every intake guard again (pause,
+   * README "How an alert becomes an action" freshness: right before the first mutation, every intake guard again (pause,
    * namespaces, resolution, cooldown from the run's own snapshot of its rule) and the opt-out.
    */
   private async recheckGuards(run: Run): Promise<void> {
@@ -359,7 +359,7 @@ export class RunExecutor {
   }
 
   /**
-   * DESIGN §10: right before the first mutation, after the guards. A non-empty result lets the
+   * README "Closing the loop": right before the first mutation, after the guards. A non-empty result lets the
    * run act; empty, an error or no Prometheus at all ends it `skipped` (fail safe: never act
    * blind). Evaluated once: a later attempt of a run that passed does not ask again (its own
    * first mutation may already have changed the answer).

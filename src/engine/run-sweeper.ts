@@ -27,7 +27,7 @@ const ENQUEUE_GRACE_MS = 2000;
 const BATCH = 1000;
 
 /**
- * No run is left behind (DESIGN §1). One process at a time (elected by a Redis lock) walks the
+ * No run is left behind (README "How an alert becomes an action"). One process at a time (elected by a Redis lock) walks the
  * runs that are not terminal yet and gives each a terminal status in bounded time, whatever
  * happened to its BullMQ job:
  * - awaiting approval past `guards.approvalTimeout` → `expired`;

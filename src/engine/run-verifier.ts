@@ -32,7 +32,7 @@ export interface RunVerifierDeps {
 type Probe = { state: 'resolved' | 'firing'; detail: string } | { state: 'error'; detail: string };
 
 /**
- * DESIGN §10 verify: after a run succeeded, is the problem gone? Checks run as delayed jobs every
+ * README "Closing the loop" verify: after a run succeeded, is the problem gone? Checks run as delayed jobs every
  * `verify.interval` until `verify.within` has passed since the run ended: with a query, until it
  * returns nothing; without one, until Alertmanager no longer lists the alert as firing. A resolved
  * notification for the episode also counts. The last check decides at the deadline: still firing

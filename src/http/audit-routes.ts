@@ -115,7 +115,7 @@ function drained(res: Response): Promise<void> {
 }
 
 /**
- * The review side of the audit log (DESIGN §4, §7):
+ * The review side of the audit log (docs/http-api.md; docs/audit-log.md):
  *
  * - `GET /api/v1/audit` → `{items: [{id, ...entry, sealed}], nextCursor}`, newest first. Filters
  *   `since`/`until` (RFC 3339 or a duration back from now; compared on the stream id, i.e. when

@@ -17,7 +17,7 @@ interface Tracked {
 }
 
 /**
- * Failed authentications are audited aggregated (DESIGN §7): at most one entry per client address
+ * Failed authentications are audited aggregated (docs/audit-log.md): at most one entry per client address
  * per minute with its count, and a bounded number of addresses tracked. A spray from many
  * addresses cannot flood the audit log or memory: per process and minute at most
  * IMMEDIATE_PER_WINDOW + MAX_TRACKED_CLIENTS + 1 entries are written, and at most

@@ -9,7 +9,7 @@ export interface Principal {
   role: Role;
 }
 
-/** Which roles may do what a given role may do (DESIGN §3: operator ⊃ viewer, admin ⊃ operator). */
+/** Which roles may do what a given role may do (docs/configuration.md: operator ⊃ viewer, admin ⊃ operator). */
 const GRANTS: Record<Role, readonly Role[]> = {
   alertmanager: ['alertmanager'],
   viewer: ['viewer', 'operator', 'admin'],

@@ -51,7 +51,7 @@ export function parseSince(value: string, now = Date.now()): number {
   return t;
 }
 
-/** Manual runs, approvals, cancellation, pause/resume and run listing (DESIGN §4). */
+/** Manual runs, approvals, cancellation, pause/resume and run listing (docs/http-api.md). */
 export function controlRoutes(deps: ControlRouteDeps): Router {
   const router = express.Router();
   const json = express.json({ limit: '256kb', type: () => true, strict: false });

@@ -38,7 +38,7 @@ export interface NotificationDeliveryDeps {
 }
 
 /**
- * One attempt at one notification, with its bookkeeping (DESIGN §10, §6): loads the run, sends
+ * One attempt at one notification, with its bookkeeping (README "Closing the loop"; docs/metrics.md): loads the run, sends
  * the channel's message, counts `ok`, `error` (another attempt follows) or `dead_letter` (gave up:
  * a permanent failure, or the last attempt), and on giving up appends a
  * `notification_dead_letter` audit entry and logs a warning. Never throws: the caller maps the

@@ -11,7 +11,7 @@ export const EVENT_HEADER = 'X-Remediator-Event';
 export const DELIVERY_HEADER = 'X-Remediator-Delivery';
 
 /**
- * The `webhook` body (DESIGN §10): the run as `GET /api/v1/runs/{id}` returns it, its alert
+ * The `webhook` body (README "Closing the loop"): the run as `GET /api/v1/runs/{id}` returns it, its alert
  * (null for runs without one) and the run's page. `detail` only when the event has one (an
  * escalation's reason, a block's guard).
  */

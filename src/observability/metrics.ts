@@ -49,7 +49,7 @@ export const NOTIFICATION_RESULTS = ['ok', 'error', 'dead_letter'] as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'awaiting_approval', 'failed'] as const;
 
-/** DESIGN §6: every series from a closed set of label values, pre-initialised at 0. */
+/** docs/metrics.md: every series from a closed set of label values, pre-initialised at 0. */
 export class Metrics {
   readonly registry = new Registry();
   readonly alertsReceived: Counter<'status'>;

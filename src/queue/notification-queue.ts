@@ -9,7 +9,7 @@ export type { NotificationJobData } from '../notify/notification-delivery.js';
 
 export const NOTIFY_QUEUE_NAME = 'notify';
 
-/** DESIGN §10: 5 attempts, exponential backoff (2 s, 4 s, 8 s, 16 s between them). */
+/** README "Closing the loop": 5 attempts, exponential backoff (2 s, 4 s, 8 s, 16 s between them). */
 export const NOTIFY_ATTEMPTS = 5;
 export const NOTIFY_BACKOFF_MS = 2000;
 

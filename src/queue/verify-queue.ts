@@ -11,7 +11,7 @@ export interface VerifyJobData {
 }
 
 /**
- * Verification checks as delayed BullMQ jobs (DESIGN §10: no worker sleeps through `within`).
+ * Verification checks as delayed BullMQ jobs (README "Closing the loop": no worker sleeps through `within`).
  * The job id names the run and the check, so scheduling the same check twice adds one job.
  */
 export class VerifyQueue implements VerifyScheduler {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import express, { type Response, type Router } from 'express';
 
 /**
- * The review page (DESIGN §4 `GET /ui/`): three static files, no build step. Loading the page
+ * The review page (docs/http-api.md `GET /ui/`): three static files, no build step. Loading the page
  * needs no token; the page signs in with a viewer token and talks to the JSON API.
  *
  * Every response carries a strict Content-Security-Policy: scripts and styles only from this

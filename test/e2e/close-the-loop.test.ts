@@ -1,5 +1,5 @@
 /**
- * DESIGN §10 against Debian's real `prometheus` and `prometheus-alertmanager`. Prometheus
+ * README "Closing the loop" against Debian's real `prometheus` and `prometheus-alertmanager`. Prometheus
  * scrapes a small exporter whose values the test sets; Alertmanager delivers alerts to
  * Remediator's webhook (send_resolved off, so a resolution can only be learnt from its API).
  * Shown: a precheck that acts and one that skips; a hostile label value that Prometheus reads

@@ -79,7 +79,7 @@ scrape_configs:
     expect(target.lastError).toBe('');
     const [up] = await queryUntil('up{job="remediator-api"}');
     expect(up!.value[1]).toBe('1');
-    // Pre-initialised series (DESIGN §6) arrive before any alert did.
+    // Pre-initialised series (docs/metrics.md) arrive before any alert did.
     const samples = await queryUntil('scrape_samples_scraped{job="remediator-api"}');
     expect(Number(samples[0]!.value[1])).toBeGreaterThan(100);
   });

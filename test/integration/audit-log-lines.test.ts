@@ -15,7 +15,7 @@ function identity(e: Record<string, unknown>): string {
   return JSON.stringify([e.type, e.at, e.runId ?? null, e.action ?? null, e.to ?? null, e.object ?? null, e.result ?? null]);
 }
 
-/** DESIGN §7: every audit entry is also a pino JSON line (`audit: true`), status transitions included. */
+/** docs/audit-log.md: every audit entry is also a pino JSON line (`audit: true`), status transitions included. */
 describe('every audit entry is also a log line', () => {
   let redis: RedisServerHandle;
   let sim: SimCluster;

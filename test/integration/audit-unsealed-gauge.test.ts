@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, poll, startHarness, type Harness } from '../helpers/harness.js';
 import { metricValue } from '../helpers/metrics-text.js';
 
-/** `remediator_audit_unsealed_entries` (DESIGN §6): entries no sealer has chained yet. */
+/** `remediator_audit_unsealed_entries` (docs/metrics.md): entries no sealer has chained yet. */
 describe('remediator_audit_unsealed_entries', () => {
   let h: Harness;
 

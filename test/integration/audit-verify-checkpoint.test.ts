@@ -24,7 +24,7 @@ async function append(redis: Redis, stream: string, n: number, offset = 0): Prom
 }
 
 /**
- * Verify from a cached checkpoint (DESIGN §7, bounded reader costs): the second verify of a long
+ * Verify from a cached checkpoint (docs/audit-log.md, bounded reader costs): the second verify of a long
  * log does not recompute every seal, yet any change before the checkpoint is still caught and
  * named, because the checkpoint is attested with the key and covers a digest of the raw stream.
  */

@@ -39,7 +39,7 @@ function address(n: number): string {
 }
 
 /**
- * 20,000 failed authentications from 5,000 source addresses (DESIGN §7): the audit log gets a
+ * 20,000 failed authentications from 5,000 source addresses (docs/audit-log.md): the audit log gets a
  * bounded number of auth_failed entries, the process's memory stays bounded, the webhook keeps
  * answering a legitimate sender, and no configured secret ever reaches a log line.
  */

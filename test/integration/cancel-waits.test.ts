@@ -13,7 +13,7 @@ async function slowCluster(): Promise<SimCluster> {
   return sim;
 }
 
-/** A cancel reaches a running run within a second, also while it waits (DESIGN §1, on-call control). */
+/** A cancel reaches a running run within a second, also while it waits (README "How an alert becomes an action", on-call control). */
 describe('cancel wakes a run that is waiting', () => {
   let rig: ScenarioRig;
   let main: Remediator;

@@ -1,5 +1,5 @@
 /**
- * The client verbs of DESIGN §5 through the real binary (`node bin/remediator.js`) against a
+ * The client verbs of docs/cli.md through the real binary (`node bin/remediator.js`) against a
  * running service: exit codes 0–5, tables and JSON, the token never written. Each invocation
  * starts tsx (~4 s), so the file keeps to 16 of them and runs independent ones side by side.
  */

@@ -1,5 +1,5 @@
 /**
- * DESIGN §10 against servers that answer like Prometheus's query API and Alertmanager API v2:
+ * README "Closing the loop" against servers that answer like Prometheus's query API and Alertmanager API v2:
  * prechecks that act or skip (false, error, unreachable), label values that cannot change a
  * query's shape, verification each way (resolved, not resolved, error) with a silence created
  * and expired, dry runs that stop after the precheck, and manual prechecks.

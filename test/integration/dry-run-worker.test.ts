@@ -6,7 +6,7 @@ import type { Remediator } from '../../src/composition-root.js';
 import type { SimCluster } from '../../src/sim/sim-cluster.js';
 
 /**
- * DESIGN §1/§2: a run executes dry if it was created dry or the process executing it runs with
+ * README "How an alert becomes an action"/§2: a run executes dry if it was created dry or the process executing it runs with
  * `dryRun: true`. An api that queues real runs and a worker configured dry share one Redis.
  */
 describe('a dry-run worker executing runs a non-dry api queued', () => {

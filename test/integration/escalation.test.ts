@@ -1,5 +1,5 @@
 /**
- * DESIGN §10 escalate, on the simulated cluster with a Prometheus stand-in: a verification that
+ * README "Closing the loop" escalate, on the simulated cluster with a Prometheus stand-in: a verification that
  * ends not resolved creates the follow-up run (awaiting approval, linked both ways) and holds the
  * target for the rule until an operator acks; a rule repeating on one target (afterRepeats)
  * escalates the same way; a verification that cannot decide only notifies and holds nothing.

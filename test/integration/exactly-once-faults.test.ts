@@ -23,7 +23,7 @@ import {
 } from '../helpers/fault-rig.js';
 
 /**
- * Exactly-once effects (DESIGN §2), generated from the requests each playbook makes: a fault-free
+ * Exactly-once effects (docs/playbooks.md), generated from the requests each playbook makes: a fault-free
  * run of every registered playbook records its mutating requests from the simulated cluster's
  * log; then, for each of those requests, a fresh run where the server applies it and (a) answers
  * 500, (b) never answers, (d) the worker's Redis connections are cut while it records the step.

@@ -1,5 +1,5 @@
 /**
- * The built-in health checks end to end (DESIGN §10): manual runs of each playbook through the
+ * The built-in health checks end to end (README "Closing the loop"): manual runs of each playbook through the
  * API against the fault rig's simulated GPU cluster, with real controllers behind them. A run
  * ends `succeeded` only once the cluster shows the remediation worked (`run.health` healthy); when
  * the sim cannot make the pods available (every node they fit on cordoned) the run ends `failed`,

@@ -4,7 +4,7 @@ import { kubectl, kubectlEnv, type KubectlEnv } from '../helpers/sim-helpers.js'
 
 /**
  * `kubectl describe` lists an object's Events by a field selector that includes the object's uid
- * (DESIGN §2, Marks): Events without `involvedObject.uid` show as `Events: <none>`.
+ * (docs/playbooks.md, Marks): Events without `involvedObject.uid` show as `Events: <none>`.
  */
 describe('kubectl describe shows the Remediation Events', () => {
   let rig: ScenarioRig;

@@ -14,7 +14,7 @@ import type { SimCluster } from '../../src/sim/sim-cluster.js';
 const MAX_QUEUE_AGE_S = 3;
 
 /**
- * No run is left behind (DESIGN §1): runs forced into each stranded state end terminal, with a
+ * No run is left behind (README "How an alert becomes an action"): runs forced into each stranded state end terminal, with a
  * reason, within the sweeper's bound (maxQueueAge, or one sweep, plus the sweep interval).
  */
 describe('the sweeper ends stranded runs', () => {

@@ -1,6 +1,6 @@
 import { CliError, EXIT, exitCodeForStatus } from './exit-codes.js';
 
-/** The error body every API error has (DESIGN §4). */
+/** The error body every API error has (docs/http-api.md). */
 export interface ApiErrorBody {
   error: string;
   message: string;

@@ -279,7 +279,7 @@ function signalStop(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
-/** Registers `audit [list]` and `audit verify` (DESIGN §5): client verbs over the HTTP API only. */
+/** Registers `audit [list]` and `audit verify` (docs/cli.md): client verbs over the HTTP API only. */
 export function registerAuditVerbs(program: Command, deps: AuditVerbDeps = {}): void {
   const out = deps.out ?? processOutput;
   const env = deps.env ?? process.env;

@@ -7,7 +7,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 export type OutputFormat = 'table' | 'json';
 
-/** The options every client verb takes (DESIGN §5); `context` is the global `--context NAME`. */
+/** The options every client verb takes (docs/cli.md); `context` is the global `--context NAME`. */
 export interface ClientFlags {
   url?: string;
   token?: string;

@@ -7,7 +7,7 @@ import { parseBaseUrl } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 /**
- * kubectl-style contexts of the CLI (DESIGN §5): `$XDG_CONFIG_HOME/remediator/config.yaml`
+ * kubectl-style contexts of the CLI (docs/cli.md): `$XDG_CONFIG_HOME/remediator/config.yaml`
  * (default `~/.config/remediator/config.yaml`), YAML `{current: NAME, contexts: [{name, url, token}]}`.
  * The file holds tokens: it is written atomically with mode 0600 (its directory 0700) and a
  * looser mode found on reading is set back to 0600 with a warning. No message of this module

@@ -120,7 +120,7 @@ export function deleteContextVerb(deps: ContextVerbDeps, name: string): ExitCode
 }
 
 /**
- * Registers `login` and `contexts [list|use|delete]` (DESIGN §5). `--context NAME` is the
+ * Registers `login` and `contexts [list|use|delete]` (docs/cli.md). `--context NAME` is the
  * program's global option (addContextOption), so login reads it with optsWithGlobals.
  */
 export function registerContextVerbs(program: Command, deps: ContextVerbDeps & { exit: (code: ExitCode) => void }): void {

@@ -1,6 +1,6 @@
 import type { RunStatus } from '../../domain/run.js';
 
-/** Exit codes of the client verbs (DESIGN §5). Public: scripts branch on them. */
+/** Exit codes of the client verbs (docs/cli.md). Public: scripts branch on them. */
 export const EXIT = {
   /** Done; with --wait, the run succeeded. */
   ok: 0,

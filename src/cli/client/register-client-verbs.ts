@@ -35,7 +35,7 @@ export interface ClientVerbDeps {
 }
 
 /**
- * Registers the client verbs of DESIGN §5 (run, runs [list|show], approve, reject, cancel,
+ * Registers the client verbs of docs/cli.md (run, runs [list|show], approve, reject, cancel,
  * pause, resume; login and contexts). They talk to the HTTP API only and set the exit code of §5.
  * The server and token come from --url/--token, REMEDIATOR_URL/REMEDIATOR_TOKEN or a saved
  * context (the global --context NAME, else the current one): resolveClientOptions.

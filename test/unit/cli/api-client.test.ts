@@ -10,7 +10,7 @@ import { fakeFetch } from './fake-api.js';
 
 const TOKEN = 'secret-token-abcdef';
 
-describe('exit codes (DESIGN §5)', () => {
+describe('exit codes (docs/cli.md)', () => {
   it('maps HTTP statuses', () => {
     expect([400, 401, 403, 404, 409, 413, 500, 502, 503].map(exitCodeForStatus)).toEqual([2, 3, 3, 2, 1, 2, 4, 4, 4]);
   });

@@ -13,7 +13,7 @@ const FIXTURES = fileURLToPath(new URL('../../fixtures/config/', import.meta.url
 const EXAMPLE = fileURLToPath(new URL('../../../remediator.example.yaml', import.meta.url));
 const ALERT_FIXTURES = fileURLToPath(new URL('../../fixtures/alertmanager/', import.meta.url));
 
-// Small stand-ins for the real playbooks: same names, params and label mapping as DESIGN §2.
+// Small stand-ins for the real playbooks: same names, params and label mapping as docs/playbooks.md.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const namespace = z.string().regex(DNS_LABEL, 'must be a valid Kubernetes namespace (DNS label)');
 
@@ -146,7 +146,7 @@ describe('remediator.example.yaml', () => {
   });
 });
 
-describe('DESIGN §3 configuration block', () => {
+describe('docs/configuration.md configuration block', () => {
   const secrets: Record<string, string> = {
     '/var/run/secrets/remediator/am-token': 'am-token-from-file\n',
   };

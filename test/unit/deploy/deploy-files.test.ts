@@ -1,7 +1,7 @@
 /**
  * The deployment files (deploy/, docker-compose.yml) against the code and DESIGN: they parse,
  * the kustomization is complete, RBAC grants exactly what the Kubernetes adapter calls, the alert
- * rules carry the labels the playbooks derive their params from (DESIGN §9), every metric they
+ * rules carry the labels the playbooks derive their params from, every metric they
  * use exists, and the shipped configs load. promtool / amtool / kubectl checks run when the
  * binaries are on PATH (Debian: `apt-get install prometheus prometheus-alertmanager`) and are
  * skipped with the reason in the test name otherwise.
@@ -79,7 +79,7 @@ const KUBECTL = has('kubectl');
 const skipNote = (binary: string, pkg: string, present: boolean) =>
   present ? '' : ` [skipped: ${binary} not on PATH; apt-get install ${pkg}]`;
 
-// The four alerts of DESIGN §9 and the labels each must carry.
+// The four alerts Remediator ships rules for, and the labels each must carry.
 const SHIPPED_ALERTS: Record<string, { by: string[]; severity: string; playbook: string }> = {
   GPUNodeOverheating: { by: ['node'], severity: 'critical', playbook: 'drain-gpu-node' },
   KubePodOOMKilled: { by: ['namespace', 'pod', 'container'], severity: 'warning', playbook: 'restart-oom-pod' },
@@ -109,7 +109,7 @@ describe('deploy files parse', () => {
     const panels = (dashboard.panels as Doc[]).filter((p) => p.type !== 'row');
     for (const panel of panels) expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
     const exprs = panels.flatMap((p) => (p.targets as Doc[]).map((t) => String(t.expr))).join('\n');
-    // DESIGN §6 series the dashboard must show.
+    // docs/metrics.md series the dashboard must show.
     for (const metric of [
       'remediator_alert_decisions_total',
       'remediator_runs_total',
@@ -417,7 +417,7 @@ describe('shipped remediator.yaml files', () => {
   });
 });
 
-describe('alert rules (DESIGN §9)', () => {
+describe('alert rules (the alerts Remediator ships rules for)', () => {
   const prometheusRule = one('PrometheusRule', 'remediator');
 
   it('the PrometheusRule holds exactly the groups of deploy/prometheus/rules.yml', () => {
@@ -442,7 +442,7 @@ describe('alert rules (DESIGN §9)', () => {
     }
   });
 
-  it('uses the thresholds and durations DESIGN §9 gives', () => {
+  it('uses the documented thresholds and durations', () => {
     const dcgm = ALERT_RULES.find((r) => r.alert === 'GPUNodeOverheating' && String(r.expr).includes('DCGM_FI_DEV_GPU_TEMP'))!;
     expect(dcgm.expr).toBe('max by (node) (DCGM_FI_DEV_GPU_TEMP) > 85');
     expect(dcgm.for).toBe('2m');

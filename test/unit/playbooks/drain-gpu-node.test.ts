@@ -492,7 +492,7 @@ describe('drain-gpu-node run', () => {
   });
 });
 
-describe('drain-gpu-node health check (DESIGN §10)', () => {
+describe('drain-gpu-node health check (README "Closing the loop")', () => {
   const HEALTHY = '2 workloads back at desired availability: deployment/ml-serving/llm-api 3/3, deployment/ml-serving/router 1/1';
 
   it('polls once a second until the evicted pods\' workloads are available again, then reports healthy', async () => {

@@ -295,7 +295,7 @@ describe('scale-replicas run', () => {
   });
 });
 
-describe('scale-replicas health check (DESIGN §10)', () => {
+describe('scale-replicas health check (README "Closing the loop")', () => {
   const TARGET = 'deployment/ml-serving/llm-api';
 
   function scaledEarlier(from: number, to: number): RunStep {
