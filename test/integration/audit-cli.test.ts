@@ -1,8 +1,8 @@
 /**
  * `remediator audit` and `remediator audit verify` through the real binary (`node
  * bin/remediator.js`) against a running service: table, json and ndjson output, --follow seeing
- * an entry written after it started, exit codes 0/1/2/3. Each start costs ~4 s (tsx), so the file
- * keeps to 8 invocations and runs independent ones side by side.
+ * an entry written after it started, exit codes 0/1/2/3. Each start is a process, so the file
+ * keeps its invocations few and runs independent ones side by side.
  */
 import { execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

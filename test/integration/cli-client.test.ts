@@ -1,7 +1,7 @@
 /**
  * The client verbs of docs/cli.md through the real binary (`node bin/remediator.js`) against a
  * running service: exit codes 0–5, tables and JSON, the token never written. Each invocation
- * starts tsx (~4 s), so the file keeps to 16 of them and runs independent ones side by side.
+ * starts a process, so the file keeps to a few dozen and runs independent ones side by side.
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
