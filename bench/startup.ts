@@ -18,14 +18,13 @@
  * Writes bench/results/startup-latest.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRedisServer } from '../test/helpers/redis-server.js';
+import { writeServeDir } from '../test/helpers/serve-dir.js';
 import { startSimCluster } from '../src/sim/sim-cluster.js';
-import { simKubeconfigYaml } from '../src/sim/sim-kubeconfig.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.STARTUP_RUNS ?? 5);
@@ -134,26 +133,7 @@ export async function runStartupBench(): Promise<StartupResult> {
   const sim = await startSimCluster({ port: 0 });
   const ready: Record<string, number[]> = {};
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'remediator-bench-startup-'));
-    writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(sim.url));
-    writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
-    const config = join(dir, 'remediator.yaml');
-    writeFileSync(
-      config,
-      `server: { port: 8080, shutdownGraceSeconds: 5 }
-redis: { url: '${redis.url}', prefix: bench-startup }
-kubernetes: { kubeconfig: ./kubeconfig }
-auth:
-  tokens:
-    - { name: alertmanager, role: alertmanager, token: bench-startup-am-token-0123456789 }
-audit: { keyFile: ./audit-key }
-rules:
-  - name: scale-slow-llm
-    matchers: ['alertname="LLMHighLatencyP95"']
-    playbook: scale-replicas
-    params: { maxReplicas: 6 }
-`,
-    );
+    const { config } = writeServeDir({ simUrl: sim.url, redisUrl: redis.url, prefix: 'bench-startup', amToken: 'bench-startup-am-token-0123456789', shutdownGraceSeconds: 5, prefixDir: 'remediator-bench-startup-' });
     for (const v of VARIANTS) await timeServeReady(v, config); // warm-up, not counted
     for (let round = 0; round < RUNS; round++) for (const v of VARIANTS) (ready[v.name] ??= []).push(await timeServeReady(v, config));
   } finally {

@@ -9,12 +9,11 @@ import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.js';
+import { writeServeDir } from '../helpers/serve-dir.js';
 import { startRedisServer, freePort, type RedisServerHandle } from '../helpers/redis-server.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
-import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
 import { fixture, poll, TOKENS } from '../helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -107,26 +106,7 @@ describe('npm run build', () => {
       }
       redis = await startRedisServer();
       sim = await startSimCluster({ port: 0 });
-      dir = mkdtempSync(join(tmpdir(), 'remediator-app-config-'));
-      writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(sim.url));
-      writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
-      writeFileSync(join(dir, 'am-token'), TOKENS.alertmanager);
-      writeFileSync(
-        join(dir, 'remediator.yaml'),
-        `server: { port: 8080, shutdownGraceSeconds: 10 }
-redis: { url: '${redis.url}', prefix: build-test }
-kubernetes: { kubeconfig: ./kubeconfig }
-auth:
-  tokens:
-    - { name: alertmanager, role: alertmanager, tokenFile: ./am-token }
-audit: { keyFile: ./audit-key }
-rules:
-  - name: scale-slow-llm
-    matchers: ['alertname="LLMHighLatencyP95"']
-    playbook: scale-replicas
-    params: { maxReplicas: 6 }
-`,
-      );
+      ({ dir } = writeServeDir({ simUrl: sim.url, redisUrl: redis.url, prefix: 'build-test', amToken: TOKENS.alertmanager, prefixDir: 'remediator-app-config-' }));
     }, 240_000);
     afterAll(async () => {
       await sim?.close();

@@ -4,10 +4,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { startRedisServer, freePort, type RedisServerHandle } from '../helpers/redis-server.js';
+import { writeServeDir } from '../helpers/serve-dir.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
-import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
 import { fixture, poll, TOKENS } from '../helpers/harness.js';
 
 const BIN = new URL('../../bin/remediator.js', import.meta.url).pathname;
@@ -28,27 +27,7 @@ describe('the remediator binary', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     sim = await startSimCluster({ port: 0 });
-    dir = mkdtempSync(join(tmpdir(), 'remediator-cli-'));
-    writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(sim.url));
-    writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
-    writeFileSync(join(dir, 'am-token'), TOKENS.alertmanager);
-    good = join(dir, 'remediator.yaml');
-    writeFileSync(
-      good,
-      `server: { port: PORT_PLACEHOLDER, shutdownGraceSeconds: 20 }
-redis: { url: '${redis.url}', prefix: cli }
-kubernetes: { kubeconfig: ./kubeconfig }
-auth:
-  tokens:
-    - { name: alertmanager, role: alertmanager, tokenFile: ./am-token }
-audit: { keyFile: ./audit-key }
-rules:
-  - name: scale-slow-llm
-    matchers: ['alertname="LLMHighLatencyP95"']
-    playbook: scale-replicas
-    params: { maxReplicas: 6 }
-`.replace('PORT_PLACEHOLDER', '8080'),
-    );
+    ({ dir, config: good } = writeServeDir({ simUrl: sim.url, redisUrl: redis.url, prefix: 'cli', amToken: TOKENS.alertmanager, shutdownGraceSeconds: 20, prefixDir: 'remediator-cli-' }));
   });
   afterAll(async () => {
     await sim?.close();
