@@ -10,8 +10,7 @@ import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
-import { MissingLabelError, renderQuery } from './query-template.js';
-import { invalidParamsReason } from './invalid-params-reason.js';
+import { planAlertRun } from './alert-run-plan.js';
 import type { NotificationSink } from './notification-sink.js';
 
 /** A notification already decoded at the HTTP edge. */
@@ -233,30 +232,12 @@ export class AlertIntake {
   }
 
   private plan(alert: Alert, rule: EngineRule, episode: string, now: Date): Candidate | { invalid: string } {
-    const playbook = this.deps.playbooks.get(rule.playbook);
-    if (!playbook) return { invalid: `unknown playbook ${rule.playbook}` };
-    const parsed = playbook.paramsSchema.safeParse({ ...playbook.paramsFromLabels(alert.labels), ...rule.params });
-    if (!parsed.success) return { invalid: invalidParamsReason(rule, playbook, alert.labels, parsed.error.issues) };
-    let target: string;
-    try {
-      target = playbook.target(parsed.data);
-    } catch (err) {
-      return { invalid: `rule ${rule.name}: ${(err as Error).message}` };
-    }
+    const planned = planAlertRun(alert, rule, this.deps.playbooks);
+    if (!planned.ok) return { invalid: planned.invalid };
+    const { playbook, target, precheck, verifyQuery } = planned;
+    const params = planned.params;
     const base = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, playbook: playbook.name, target, episode, onResolved: rule.onResolved, runTtl: Math.ceil(this.deps.runRetentionMs / 1000) };
     if (alert.status === 'resolved') return { ...base, runId: '', initialStatus: 'queued', doc: '' };
-    let precheck: string | undefined;
-    let verifyQuery: string | undefined;
-    try {
-      precheck = rule.precheck !== undefined ? renderQuery(rule.precheck, alert.labels) : undefined;
-      verifyQuery = rule.verify?.query !== undefined ? renderQuery(rule.verify.query, alert.labels) : undefined;
-    } catch (err) {
-      if (err instanceof MissingLabelError) {
-        const which = precheck === undefined && rule.precheck !== undefined ? 'precheck' : 'verify.query';
-        return { invalid: `rule ${rule.name} needs label ${err.label} (its ${which} reads it); the alert has ${Object.keys(alert.labels).sort().join(', ') || 'no labels'}` };
-      }
-      throw err;
-    }
     const block = namespaceBlock(target, this.deps.guards);
     const runId = randomUUID();
     const dryRun = this.deps.globalDryRun || rule.dryRun;
@@ -274,7 +255,7 @@ export class AlertIntake {
       changed: false,
       dryRun,
       playbook: playbook.name,
-      params: parsed.data,
+      params,
       target,
       trigger: {
         source: 'alert',
@@ -296,7 +277,7 @@ export class AlertIntake {
     };
     const created = {
       type: 'run_created', at: now.toISOString(), actor: 'alertmanager', runId, target, playbook: playbook.name, rule: rule.name,
-      source: 'alert', fingerprint: alert.fingerprint, alertname: alertRef.alertname, episode, params: parsed.data, dryRun, status: initialStatus,
+      source: 'alert', fingerprint: alert.fingerprint, alertname: alertRef.alertname, episode, params, dryRun, status: initialStatus,
     };
     const candidate: Candidate = { ...base, runId, initialStatus, doc: JSON.stringify(run), created, ...(rule.notify && rule.notify.length > 0 ? { notify: rule.notify } : {}) };
     if (rule.cooldownMs) candidate.cooldownMs = rule.cooldownMs;
