@@ -10,6 +10,7 @@ import { Metrics } from './observability/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { RedisKeys } from './engine/redis-keys.js';
 import { AlertIntake } from './engine/alert-intake.js';
+import { AlertSimulator } from './engine/alert-simulator.js';
 import { RunStore } from './engine/run-store.js';
 import { GuardStore } from './engine/guard-store.js';
 import { RunExecutor } from './engine/run-executor.js';
@@ -264,6 +265,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
               audit,
               notifications,
             }),
+            simulator: new AlertSimulator({ redis, keys, rules, playbooks, guards: config.guards, episodeKey, globalDryRun: config.dryRun }),
             runs,
             playbooks,
             control,

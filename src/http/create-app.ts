@@ -12,6 +12,7 @@ import { controlRoutes } from './control-routes.js';
 import { uiRoutes } from '../ui/ui-routes.js';
 import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
 import { openApiRoute } from './openapi.js';
+import type { AlertSimulator } from '../engine/alert-simulator.js';
 import type { RunControl } from '../engine/run-control.js';
 import type { ManualRuns } from '../engine/manual-runs.js';
 import type { PauseControl } from '../engine/pause-control.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   api?: {
     auth: TokenAuth;
     intake: AlertIntake;
+    /** `POST /api/v1/alerts/simulate`: the decisions a notification would get now, writing nothing. */
+    simulator: AlertSimulator;
     runs: RunStore;
     playbooks: ReadonlyMap<string, AnyPlaybook>;
     bodyLimit: string | number;
@@ -103,6 +106,16 @@ export function createApp(deps: AppDeps): Express {
       }
     };
     app.post('/api/v1/alerts', api.auth.require('alertmanager'), json, alerts);
+    app.post('/api/v1/alerts/simulate', api.auth.require('viewer'), json, async (req, res, next) => {
+      try {
+        const parsed = parseWebhookPayload(req.body);
+        if (!parsed.ok) throw new HttpError(400, 'bad_request', parsed.message);
+        if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable: the guards cannot be read');
+        res.json(await api.simulator.simulate(parsed.notification));
+      } catch (err) {
+        next(err);
+      }
+    });
 
     app.get('/api/v1/playbooks', api.auth.require('viewer'), (_req, res) => {
       res.json({

@@ -146,6 +146,53 @@ export const IntakeResult = component(
     .describe('Sent only once every decision is durably in Redis.'),
 );
 
+const SimulatedGuard = component(
+  'SimulatedGuard',
+  z.strictObject({
+    guard: z.union([z.enum(GUARD_NAMES), z.enum(['episode', 'resolved'])]),
+    verdict: z.enum(['pass', 'block', 'checked at execution']),
+    detail: z.string().optional(),
+  }),
+);
+
+const SimulatedOutcome = component(
+  'SimulatedOutcome',
+  z.strictObject({
+    rule: z.string(),
+    decision: z.enum(['enqueued', 'awaiting_approval', 'duplicate', 'invalid_params', 'blocked', 'ignored_resolved']),
+    playbook: z.string().optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+    target: z.string().optional(),
+    dryRun: z.boolean().optional(),
+    approval: z.enum(['none', 'required']).optional(),
+    precheck: z.string().optional().describe('the precheck query with the alert\'s labels filled in'),
+    verifyQuery: z.string().optional(),
+    guard: z.enum(GUARD_NAMES).optional(),
+    reason: z.string().optional(),
+    runId: z.string().optional().describe('a duplicate: the run the episode already started'),
+    guards: z.array(SimulatedGuard),
+  }),
+);
+
+export const SimulationResult = component(
+  'SimulationResult',
+  z.strictObject({
+    received: z.int().min(0),
+    decisions: z.array(
+      z.strictObject({
+        fingerprint: z.string(),
+        alertname: z.string(),
+        status: z.enum(['firing', 'resolved', 'invalid']),
+        decision: z.enum(['enqueued', 'awaiting_approval', 'duplicate', 'invalid_params', 'blocked', 'ignored_resolved', 'unmatched']),
+        rule: z.string().nullable(),
+        reason: z.string().optional(),
+        rules: z.array(z.strictObject({ rule: z.string(), matched: z.boolean(), failed: z.string().optional().describe('the first matcher that failed, and what the alert had') })),
+        outcomes: z.array(SimulatedOutcome),
+      }),
+    ),
+  }),
+);
+
 // ---- playbooks --------------------------------------------------------------------------------
 
 export const PlaybookList = component(

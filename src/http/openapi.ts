@@ -110,6 +110,22 @@ export const OPERATIONS: readonly Operation[] = [
     },
   },
   {
+    method: 'post',
+    path: '/api/v1/alerts/simulate',
+    role: 'viewer',
+    tag: 'alerts',
+    operationId: 'simulateAlerts',
+    summary: 'What the webhook would decide for a notification now, writing nothing',
+    description:
+      'The same body as `POST /api/v1/alerts`. For each alert: the rules tried (and which matcher failed), each matching rule\'s params, target, approval, precheck and verify queries, and each guard\'s verdict from Redis; guards that need the cluster or a worker are `checked at execution`. No run, episode, audit entry or metric is written. 503 when Redis is unavailable.',
+    requestBody: jsonBody('WebhookNotification'),
+    responses: {
+      '200': json('the decisions the notification would get', 'SimulationResult'),
+      '400': response('BadRequest'),
+      '413': response('PayloadTooLarge'),
+    },
+  },
+  {
     method: 'get',
     path: '/api/v1/playbooks',
     role: 'viewer',

@@ -17,6 +17,7 @@ export function routeOnlyApp() {
     api: {
       auth: new TokenAuth([], { failed: () => undefined }),
       intake: none,
+      simulator: none,
       runs: none,
       playbooks: new Map(),
       bodyLimit: '1mb',

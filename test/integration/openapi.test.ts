@@ -120,6 +120,15 @@ describe('real answers validate against GET /api/v1/openapi.json', () => {
     expect(await statusOf('POST', '/api/v1/alerts', '/api/v1/alerts', { token: TOKENS.alertmanager, raw: JSON.stringify({ alerts: [], pad: 'x'.repeat(300 * 1024) }) })).toBe(413);
   });
 
+  it('simulate: the decisions a notification would get, and its errors', async () => {
+    const body = fixture('firing-llm-high-latency-p95').body;
+    const simulated = await post('/api/v1/alerts/simulate', '/api/v1/alerts/simulate', TOKENS.viewer, { ...body, alerts: [...body.alerts, { ...body.alerts[0], labels: { alertname: 'Nobody' }, fingerprint: 'f00d' }, { labels: 'x' }] });
+    expect(simulated.decisions.map((d: { decision: string }) => d.decision)).toEqual(['duplicate', 'unmatched', 'invalid_params']);
+    expect(await statusOf('POST', '/api/v1/alerts/simulate', '/api/v1/alerts/simulate', { token: TOKENS.viewer, body: { receiver: 'x' } })).toBe(400);
+    expect(await statusOf('POST', '/api/v1/alerts/simulate', '/api/v1/alerts/simulate', { body: { alerts: [] } })).toBe(401);
+    expect(await statusOf('POST', '/api/v1/alerts/simulate', '/api/v1/alerts/simulate', { token: TOKENS.alertmanager, body: { alerts: [] } })).toBe(403);
+  });
+
   it('playbooks and status', async () => {
     const list = await get('/api/v1/playbooks', '/api/v1/playbooks', TOKENS.viewer);
     expect(list.items.map((p: { name: string }) => p.name)).toContain('scale-replicas');

@@ -8,6 +8,7 @@ import type { ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 import { collect } from './parse-params.js';
 import { pauseVerb, type PauseOptions } from './pause-verbs.js';
+import { explainVerb } from './explain-verb.js';
 import { reportError } from './report-error.js';
 import { runVerb, type RunVerbOptions } from './run-verb.js';
 import { listRunsVerb, showRunVerb, type RunsListOptions } from './runs-verbs.js';
@@ -122,6 +123,13 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
         .addOption(reasonOption(`why ${decision}`)),
     ).action((id: string, _opts: unknown, cmd: Command) => act(cmd, (ctx) => decisionVerb(ctx, decision, id, cmd.opts<{ reason: string }>().reason)));
   }
+
+  client(
+    program
+      .command('explain')
+      .description('what the webhook would decide for a notification now (viewer); writes nothing')
+      .requiredOption('-f, --file <notification.json>', 'an Alertmanager webhook body (or a capture holding one under "body")'),
+  ).action((_opts: unknown, cmd: Command) => act(cmd, (ctx) => explainVerb(ctx, cmd.opts<{ file: string }>())));
 
   for (const action of ['pause', 'resume'] as const) {
     client(

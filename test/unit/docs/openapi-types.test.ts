@@ -12,6 +12,7 @@ import type { UnreadableAuditEntry } from '../../../src/audit/decode-audit-entry
 import type { AuditChainReport } from '../../../src/audit/verify-audit-chain.js';
 import type { AuditPage } from '../../../src/audit/audit-query.js';
 import type { AlertDecision, IntakeResult } from '../../../src/engine/alert-intake.js';
+import type { AlertSimulator } from '../../../src/engine/alert-simulator.js';
 import type * as S from '../../../src/http/openapi-schemas.js';
 
 /** True only when A and B are the same type (not merely assignable). */
@@ -37,6 +38,7 @@ assert<Equal<Out<typeof S.Run>, Run>>();
 // ---- webhook answer ----
 assert<Equal<Out<typeof S.AlertDecision>, AlertDecision>>();
 assert<Equal<Out<typeof S.IntakeResult>, IntakeResult>>();
+assert<Equal<Out<typeof S.SimulationResult>, Awaited<ReturnType<AlertSimulator['simulate']>>>>();
 
 // ---- audit ----
 /**
