@@ -30,8 +30,8 @@ const DIST = join(ROOT, 'dist');
 const STAMP = '.build-inputs';
 /** Compiled by tsc (see tsconfig.build.json); their other files are copied as they are. */
 const COMPILED_DIRS = ['src', 'playbooks'];
-/** Copied as they are: src/cli/demo-command.ts reads the demo's notifications from here. */
-const DATA_DIRS = ['test/fixtures/alertmanager'];
+/** Copied as they are, besides the compiled directories' own non-TypeScript files. */
+const DATA_DIRS = [];
 const CONFIG_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs'];
 
 function walk(dir) {

@@ -16,7 +16,8 @@ import { SimPrometheus } from '../sim/sim-prometheus.js';
 import { deleteContext, saveContext, setCurrentContext } from './client/context-store.js';
 import { renderQuery } from '../engine/query-template.js';
 
-const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/alertmanager/', import.meta.url));
+/** Captured Alertmanager notifications, copied beside the demo so the build ships them in dist/. */
+const FIXTURES_DIR = fileURLToPath(new URL('./demo-notifications/', import.meta.url));
 /** The captured notifications the demo replays, in order. */
 const DEMO_FIXTURES = ['firing-kube-pod-oom-killed', 'firing-llm-high-latency-p95', 'firing-gpu-node-overheating', 'firing-two-alerts-one-group'];
 /** Fresh for every demo: printed for the page and the CLI, never reused. */

@@ -18,7 +18,7 @@ import { fixture, poll, TOKENS } from '../helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** What `npm run build` reads (besides node_modules). */
-const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'bin', 'src', 'playbooks', 'test/fixtures/alertmanager'];
+const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'bin', 'src', 'playbooks'];
 /** Never needed at run time: TypeScript loaders and compilers. */
 const LOADERS = ['tsx', 'ts-node', 'typescript', 'esbuild', '@swc/core', '@esbuild-kit/esm-loader'];
 
@@ -68,7 +68,7 @@ describe('npm run build', () => {
       'dist/src/ui/style.css',
       'dist/src/sim/seeds/gpu-cluster.yaml',
       'dist/playbooks/index.js',
-      'dist/test/fixtures/alertmanager/firing-kube-pod-oom-killed.json',
+      'dist/src/cli/demo-notifications/firing-kube-pod-oom-killed.json',
       'dist/.build-inputs',
     ]) {
       expect(existsSync(join(src, file)), file).toBe(true);
