@@ -9,6 +9,7 @@ import { processOutput, type Output } from './output.js';
 import { collect } from './parse-params.js';
 import { pauseVerb, type PauseOptions } from './pause-verbs.js';
 import { explainVerb } from './explain-verb.js';
+import { alertsVerb, type AlertsOptions } from './alerts-verb.js';
 import { reportError } from './report-error.js';
 import { runVerb, type RunVerbOptions } from './run-verb.js';
 import { listRunsVerb, showRunVerb, type RunsListOptions } from './runs-verbs.js';
@@ -123,6 +124,18 @@ export function registerClientVerbs(program: Command, deps: ClientVerbDeps = {})
         .addOption(reasonOption(`why ${decision}`)),
     ).action((id: string, _opts: unknown, cmd: Command) => act(cmd, (ctx) => decisionVerb(ctx, decision, id, cmd.opts<{ reason: string }>().reason)));
   }
+
+  client(
+    program
+      .command('alerts')
+      .description('the alert inbox, newest first: every alert seen, its decision and why (viewer)')
+      .option('--decision <decision>', 'only this decision (enqueued, duplicate, unmatched, invalid_params, blocked, …)')
+      .option('--alertname <name>', 'only this alert')
+      .option('--rule <name>', 'only alerts this rule decided')
+      .option('--since <when>', 'first seen at or after: a duration back from now (24h) or RFC 3339')
+      .option('--limit <n>', 'at most this many (≤ 500)')
+      .option('--cursor <cursor>', 'the next page (printed when there is one)'),
+  ).action((_opts: unknown, cmd: Command) => act(cmd, (ctx) => alertsVerb(ctx, cmd.opts<AlertsOptions>())));
 
   client(
     program

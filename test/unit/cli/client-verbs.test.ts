@@ -190,3 +190,19 @@ describe('approve, reject, cancel, pause, resume', () => {
     expect(b.requests[0]!.headers.authorization).toBeUndefined();
   });
 });
+
+describe('alerts', () => {
+  it('lists the inbox with its filters: when, what, the decision, the rule, how often, the run or guard, and why', async () => {
+    const items = [
+      { fingerprint: 'f1', alertname: 'NodeDiskFull', labels: {}, status: 'firing', startsAt: '2026-01-01T02:00:00Z', firstSeenAt: '2026-01-01T02:00:00.000Z', lastSeenAt: '2026-01-01T03:00:00.000Z', seen: 51, rule: null, decision: 'unmatched', reason: 'no rule matches' },
+      { fingerprint: 'f2', alertname: 'LLMHighLatencyP95', labels: {}, annotations: { summary: 'p95 3s' }, status: 'firing', startsAt: '2026-01-01T02:59:00Z', firstSeenAt: '2026-01-01T03:04:00.000Z', lastSeenAt: '2026-01-01T03:04:00.000Z', seen: 1, rule: 'scale-slow-llm', decision: 'enqueued', runId: RUN_ID },
+    ];
+    const r = await cli(['alerts', '--decision', 'unmatched', '--since', '24h', '--limit', '2'], () => ({ status: 200, body: { items, nextCursor: 'c2' } }));
+    expect(r.code).toBe(0);
+    expect(r.requests[0]).toMatchObject({ method: 'GET', path: '/api/v1/alerts', query: { decision: 'unmatched', since: '24h', limit: '2' } });
+    expect(r.stdout).toMatch(/^LAST SEEN +ALERT +DECISION +RULE +SEEN +RUN +WHY\n/);
+    expect(r.stdout).toMatch(/^5m +NodeDiskFull +unmatched +- +51 +- +no rule matches$/m);
+    expect(r.stdout).toMatch(new RegExp(`^1m +LLMHighLatencyP95 +enqueued +scale-slow-llm +1 +${RUN_ID.slice(0, 8)} +p95 3s$`, 'm'));
+    expect(r.stderr).toBe('(more alerts: --cursor c2)\n');
+  });
+});
