@@ -277,6 +277,7 @@ async function route({ focus = true } = {}) {
     if (parts[0] === 'runs' && parts[1]) await runView(v, parts[1]);
     else if (parts[0] === 'runs' || parts.length === 0) await runsView(v, query);
     else if (parts[0] === 'audit') await auditView(v, query);
+    else if (parts[0] === 'alerts') await alertsView(v, query);
     else show(h('h1', {}, 'Not found'), notice('There is no such page here.'), h('p', {}, h('a', { href: '#/runs' }, 'Go to the runs')));
   } catch (err) {
     if (v.controller.signal.aborted) return;
@@ -802,6 +803,69 @@ async function auditView(v, query) {
     return;
   }
   show(head, verifyPanel(v), form, listWrap, footer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alert inbox: every alert seen, with its decision and why.
+
+const ALERT_DECISIONS = ['enqueued', 'awaiting_approval', 'duplicate', 'unmatched', 'invalid_params', 'blocked', 'cancelled', 'ignored_resolved'];
+
+async function alertsView(v, query) {
+  const keys = ['decision', 'alertname', 'rule', 'since'];
+  const filters = Object.fromEntries(keys.map((k) => [k, query.get(k) ?? '']));
+  const form = filterForm('/alerts', [
+    select('f-decision', 'Decision', [['', 'any decision'], ...ALERT_DECISIONS.map((d) => [d, d.replace('_', ' ')])], filters.decision),
+    textField('f-alertname', 'Alert', filters.alertname, 'GPUNodeOverheating'),
+    textField('f-rule', 'Rule', filters.rule, 'rule name'),
+    textField('f-since', 'Since', filters.since, '24h or RFC 3339'),
+  ], keys);
+  const body = h('tbody', {});
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'alerts-table' },
+    h('thead', {}, h('tr', {}, ['Last seen', 'Alert', 'Decision', 'Rule', 'Seen', 'Run or guard', 'Why'].map((c) => h('th', { scope: 'col' }, c)))),
+    body));
+  const footer = h('div', { class: 'list-footer' });
+  let shown = 0;
+  let unavailable = false;
+  const load = async (cursor) => {
+    let page;
+    try {
+      page = await api('alerts', { ...filters, limit: pageSize(query), cursor }, v.controller.signal);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && !cursor) {
+        unavailable = true;
+        return;
+      }
+      throw err;
+    }
+    const items = Array.isArray(page.items) ? page.items : [];
+    for (const a of items) body.append(alertRow(a));
+    shown += items.length;
+    footer.replaceChildren();
+    if (shown === 0 && !page.nextCursor) footer.append(notice(Object.values(filters).some(Boolean) ? 'No alerts match these filters.' : 'No alert has been seen yet.'));
+    else footer.append(h('p', { class: 'muted small', role: 'status' }, `${shown} alert${shown === 1 ? '' : 's'} shown, newest first${page.nextCursor ? '; more available' : ''}.`));
+    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
+  };
+  await firstLoad(load, footer);
+  if (v.controller.signal.aborted) return;
+  const head = h('div', { class: 'page-head' }, h('h1', {}, 'Alerts'), h('p', { class: 'muted' }, 'Every alert Alertmanager sent, once per episode: what was decided and why. Times are UTC; hover for local time.'));
+  if (unavailable) {
+    show(head, notice('This server does not offer the alert inbox yet (GET /api/v1/alerts answered 404).', 'warn'));
+    return;
+  }
+  show(head, form, table, footer);
+}
+
+function alertRow(a) {
+  const ann = a.annotations ?? {};
+  const link = a.runId ? h('a', { href: `#/runs/${encodeURIComponent(a.runId)}` }, mono(String(a.runId).slice(0, 8))) : a.guard ? tag(`guard ${a.guard}`, 'tag-warn') : '—';
+  return h('tr', { 'data-fingerprint': a.fingerprint ?? '' },
+    h('td', {}, time(a.lastSeenAt)),
+    h('td', {}, h('strong', {}, a.alertname || '?'), ann.summary ? [h('br', {}), h('span', { class: 'small' }, ann.summary)] : ''),
+    h('td', {}, tag(String(a.decision ?? '?').replace('_', ' '), a.decision === 'enqueued' ? 'tag-changed' : a.decision === 'unmatched' || a.decision === 'invalid_params' || a.decision === 'blocked' ? 'tag-warn' : '')),
+    h('td', {}, a.rule ? mono(a.rule) : '—'),
+    h('td', {}, String(a.seen ?? 1)),
+    h('td', {}, link),
+    h('td', { class: 'reason' }, a.reason ?? ''));
 }
 
 // ---------------------------------------------------------------------------------------------
