@@ -22,6 +22,7 @@ import type { AnyPlaybook } from './engine/playbook.js';
 import type { EngineRule } from './engine/engine-rule.js';
 import { matchRules } from './alertmanager/rule-matcher.js';
 import { episodeKey } from './alertmanager/episode-key.js';
+import { AlertInbox } from './engine/alert-inbox.js';
 import { RunQueue } from './queue/run-queue.js';
 import { VerifyQueue, VerifyWorker } from './queue/verify-queue.js';
 import { RunVerifier } from './engine/run-verifier.js';
@@ -223,6 +224,22 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   }
 
   const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
+  const intake = runsApi
+    ? new AlertIntake({
+        redis,
+        keys,
+        playbooks,
+        matchRules: (labels) => matchRules(rules, labels),
+        episodeKey,
+        guards: config.guards,
+        globalDryRun: config.dryRun,
+        runRetentionMs: config.runs.retentionMs,
+        enqueuer: queue,
+        metrics,
+        audit,
+        notifications,
+      })
+    : undefined;
   const app = createApp({
     logger,
     metrics,
@@ -251,20 +268,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       ? {
           api: {
             auth: new TokenAuth(config.auth.tokens, authFailures),
-            intake: new AlertIntake({
-              redis,
-              keys,
-              playbooks,
-              matchRules: (labels) => matchRules(rules, labels),
-              episodeKey,
-              guards: config.guards,
-              globalDryRun: config.dryRun,
-              runRetentionMs: config.runs.retentionMs,
-              enqueuer: queue,
-              metrics,
-              audit,
-              notifications,
-            }),
+            intake: intake!,
+            inbox: new AlertInbox(redis, keys),
             simulator: new AlertSimulator({ redis, keys, rules, playbooks, guards: config.guards, episodeKey, globalDryRun: config.dryRun }),
             runs,
             playbooks,
@@ -351,6 +356,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         // Stop intake first: new requests are refused while running steps finish.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        await intake?.stop().catch(() => undefined);
         if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
         if (verifyWorker) await verifyWorker.close();
         if (notifyWorker) await notifyWorker.close(Math.min(5000, config.server.shutdownGraceSeconds * 1000));

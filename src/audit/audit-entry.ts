@@ -86,6 +86,17 @@ export interface AlertResolvedEntry extends AuditBase {
   cancelled?: string[];
 }
 
+/** The first `unmatched` or `invalid_params` decision of an episode (written by the intake script, once). */
+export interface AlertDecisionEntry extends AuditBase {
+  type: 'alert_decision';
+  decision: 'unmatched' | 'invalid_params';
+  fingerprint: string;
+  alertname: string;
+  /** The episode key; its rule is `none` for an unmatched or malformed alert. */
+  episode: string;
+  reason?: string;
+}
+
 export interface AuditTrimmedEntry extends AuditBase {
   type: 'audit_trimmed';
   /** Entries removed from the oldest end by this trim. */
@@ -152,6 +163,7 @@ export type AuditEntry =
   | OperatorActionEntry
   | AuthFailedEntry
   | AlertResolvedEntry
+  | AlertDecisionEntry
   | AuditTrimmedEntry
   | HealthCheckEntry
   | PrecheckEntry

@@ -13,6 +13,7 @@ export const AUDIT_ENTRY_TYPES = [
   'operator_action',
   'auth_failed',
   'alert_resolved',
+  'alert_decision',
   'audit_trimmed',
   'health_check',
   'precheck',

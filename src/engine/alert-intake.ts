@@ -9,7 +9,7 @@ import type { AnyPlaybook } from './playbook.js';
 import type { EngineGuards, EngineRule } from './engine-rule.js';
 import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
-import { EPISODES_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
+import { EPISODES_SCRIPT, INBOX_SEEN_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 import { planAlertRun } from './alert-run-plan.js';
 import type { NotificationSink } from './notification-sink.js';
 
@@ -64,6 +64,43 @@ interface Candidate {
   notify?: readonly string[];
 }
 
+/** One inbox item for the intake script: the alert's fields and its decision, or the candidate that decides it. */
+interface InboxItem {
+  episode: string;
+  fingerprint: string;
+  alertname: string;
+  /** JSON */
+  labels: string;
+  /** JSON */
+  annotations: string;
+  generatorURL: string;
+  status: 'firing' | 'resolved' | 'invalid';
+  startsAt: string;
+  rule: string;
+  decision?: Decision;
+  reason?: string;
+  /** 1-based candidate index. */
+  cand?: number;
+}
+
+/** Flush the batched inbox `seen` counters at most this often. */
+const INBOX_FLUSH_MS = 1000;
+const UNMATCHED_REASON = 'no rule matches the alert\'s labels';
+
+function inboxItem(alert: Alert, rule: string, episode: string): InboxItem {
+  return {
+    episode,
+    fingerprint: alert.fingerprint,
+    alertname: alert.labels.alertname ?? '',
+    labels: JSON.stringify(alert.labels),
+    annotations: JSON.stringify(alert.annotations ?? {}),
+    generatorURL: alert.generatorURL ?? '',
+    status: alert.status,
+    startsAt: alert.startsAt,
+    rule,
+  };
+}
+
 interface ScriptResult {
   decision: Decision;
   runId?: string;
@@ -99,10 +136,56 @@ export class AlertIntake {
   private readonly now: () => Date;
   /** Episodes this process has seen recently (a hint only: Redis decides). */
   private readonly seen = new Set<string>();
+  /** Inbox records seen again since the last flush: episode -> times and last seen (ISO). */
+  private pendingSeen = new Map<string, { n: number; last: string }>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
   constructor(private readonly deps: AlertIntakeDeps) {
     this.now = deps.now ?? (() => new Date());
     deps.redis.defineCommand('remediatorIntake', { numberOfKeys: 0, lua: INTAKE_SCRIPT });
     deps.redis.defineCommand('remediatorEpisodes', { numberOfKeys: 0, lua: EPISODES_SCRIPT });
+    deps.redis.defineCommand('remediatorInboxSeen', { numberOfKeys: 0, lua: INBOX_SEEN_SCRIPT });
+  }
+
+  /** Counts a repeat of an inbox record in memory; written by `flushSeen` within a second. */
+  private countSeen(episode: string, at: string): void {
+    const p = this.pendingSeen.get(episode);
+    if (p) {
+      p.n += 1;
+      if (p.last < at) p.last = at;
+    } else this.pendingSeen.set(episode, { n: 1, last: at });
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flushSeen().catch(() => undefined);
+    }, INBOX_FLUSH_MS).unref();
+  }
+
+  /** Writes the batched `seen` counters: one pipeline (records gone meanwhile stay gone). */
+  async flushSeen(): Promise<void> {
+    await this.flushing;
+    if (this.pendingSeen.size === 0) return;
+    const batch = this.pendingSeen;
+    this.pendingSeen = new Map();
+    const redis = this.deps.redis;
+    const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { remediatorInboxSeen(...args: string[]): unknown };
+    let args: string[] = [];
+    for (const [episode, { n, last }] of batch) {
+      args.push(episode, String(n), last);
+      if (args.length >= 3000) {
+        pipeline.remediatorInboxSeen(this.deps.keys.tag, ...args);
+        args = [];
+      }
+    }
+    if (args.length > 0) pipeline.remediatorInboxSeen(this.deps.keys.tag, ...args);
+    this.flushing = pipeline.exec().then(() => undefined, () => undefined);
+    await this.flushing;
+  }
+
+  /** On shutdown: no timer left, the counters written. */
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.flushSeen();
   }
 
   async receive(notification: IntakeNotification): Promise<IntakeResult> {
@@ -120,11 +203,24 @@ export class AlertIntake {
     // Every (alert, matching rule) pair, in alert and rule order.
     const pairs: { index: number; alert: Alert; rule: EngineRule; episode: string }[] = [];
 
+    const nowIso = now.toISOString();
+    // The inbox: items the script writes (new records) and, for episodes this process recorded
+    // already, a repeat counted in memory.
+    const inbox: InboxItem[] = [];
+    const fixedInbox = (item: InboxItem) => {
+      if (this.seen.has(item.episode)) this.countSeen(item.episode, nowIso);
+      else inbox.push(item);
+    };
     metrics.alertsTruncated.inc(notification.truncatedAlerts);
     notification.alerts.forEach((parsed, i) => {
       if (!parsed.ok) {
         decisions[i] = { fingerprint: parsed.fingerprint ?? '', status: 'invalid', rule: null, decision: 'invalid_params', reason: parsed.message };
         count('none', 'invalid_params');
+        const fp = parsed.fingerprint ?? '';
+        fixedInbox({
+          episode: this.deps.episodeKey('none', fp, ''), fingerprint: fp, alertname: '', labels: '{}', annotations: '{}', generatorURL: '',
+          status: 'invalid', startsAt: '', rule: 'none', decision: 'invalid_params', reason: parsed.message,
+        });
         return;
       }
       const alert = parsed.alert;
@@ -134,6 +230,7 @@ export class AlertIntake {
       if (rules.length === 0) {
         decisions[i] = { fingerprint: alert.fingerprint, status: alert.status, rule: null, decision: 'unmatched' };
         count('none', 'unmatched');
+        fixedInbox({ ...inboxItem(alert, 'none', this.deps.episodeKey('none', alert.fingerprint, alert.startsAt)), decision: 'unmatched', reason: UNMATCHED_REASON });
         return;
       }
       for (const rule of rules) pairs.push({ index: i, alert, rule, episode: this.deps.episodeKey(rule.name, alert.fingerprint, alert.startsAt) });
@@ -149,6 +246,8 @@ export class AlertIntake {
     const firing = pairs.filter((p) => p.alert.status === 'firing');
     const maybeSeen = firing.some((p) => this.seen.has(p.episode));
     const known = maybeSeen ? await this.lookupEpisodes(firing.map((p) => p.episode)) : new Map<string, { runId: string; requeue: boolean }>();
+    // Episodes this process had seen before this notification (for the inbox of invalid params).
+    const hinted = new Set(firing.filter((p) => this.seen.has(p.episode)).map((p) => p.episode));
     for (const p of firing) this.remember(p.episode);
     const pairDecisions: AlertDecision[] = new Array<AlertDecision>(pairs.length);
     const toEnqueue: { runId: string; playbook: string }[] = [];
@@ -160,6 +259,7 @@ export class AlertIntake {
       if (seen) {
         pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'duplicate', runId: seen.runId };
         count(rule.name, 'duplicate');
+        this.countSeen(pair.episode, nowIso);
         if (seen.requeue) toEnqueue.push({ runId: seen.runId, playbook: rule.playbook });
         return;
       }
@@ -167,13 +267,19 @@ export class AlertIntake {
       if ('invalid' in planned) {
         pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'invalid_params', reason: planned.invalid };
         count(rule.name, 'invalid_params');
+        const item: InboxItem = { ...inboxItem(alert, rule.name, pair.episode), decision: 'invalid_params', reason: planned.invalid };
+        if (hinted.has(pair.episode)) this.countSeen(pair.episode, nowIso);
+        else inbox.push(item);
         return;
       }
       candidatePair.push(k);
       candidates.push(planned);
+      inbox.push({ ...inboxItem(alert, rule.name, pair.episode), cand: candidates.length });
     });
 
-    const results = candidates.length > 0 ? await this.runScript(candidates, now) : [];
+    const { results, known: knownItems } = candidates.length > 0 || inbox.length > 0 ? await this.runScript(candidates, inbox, now) : { results: [], known: [] };
+    for (const j of knownItems) this.countSeen(inbox[j - 1]!.episode, nowIso);
+    for (const item of inbox) if (item.cand === undefined) this.remember(item.episode);
     const written: object[] = [];
     results.forEach((r, j) => {
       const c = candidates[j]!;
@@ -289,13 +395,15 @@ export class AlertIntake {
     return candidate;
   }
 
-  private async runScript(candidates: Candidate[], now: Date): Promise<ScriptResult[]> {
+  private async runScript(candidates: Candidate[], inbox: InboxItem[], now: Date): Promise<{ results: ScriptResult[]; known: number[] }> {
     const redis = this.deps.redis as Redis & { remediatorIntake(...args: string[]): Promise<string> };
     // Run records and audit entries travel as their own arguments, so the script decodes only the lean part.
     const lean = candidates.map(({ doc: _doc, created: _created, notify: _notify, ...rest }) => rest);
     const bulky = candidates.flatMap((c) => [c.doc, c.created ? JSON.stringify(c.created) : '']);
-    const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), ...bulky);
-    const parsed = JSON.parse(raw) as ScriptResult[] | Record<string, ScriptResult>;
-    return Array.isArray(parsed) ? parsed : Object.values(parsed);
+    const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), JSON.stringify(inbox), ...bulky);
+    // cjson encodes an empty table as an object.
+    const parsed = JSON.parse(raw) as { r: ScriptResult[] | Record<string, ScriptResult>; k: number[] | Record<string, number> };
+    const list = <T>(v: T[] | Record<string, T>): T[] => (Array.isArray(v) ? v : Object.values(v));
+    return { results: list(parsed.r), known: list(parsed.k) };
   }
 }

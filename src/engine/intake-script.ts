@@ -1,18 +1,96 @@
 import { PAUSE_GUARD_LUA } from './pause-guard-lua.js';
 
+/** At most this many inbox records, and none older than a week (first seen). */
+export const INBOX_MAX = 10_000;
+export const INBOX_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * The inbox part of the intake script (uses tag, nowMs, nowIso, out, inbox, audit, WEEK).
+ * An item: the episode and the alert's fields, and either its decision or `cand`, the candidate
+ * whose result decides it.
+ */
+const INBOX_LUA = `
+local known = {}
+local added = false
+local index = tag .. ':inbox'
+for j, it in ipairs(inbox) do
+  local key = index .. ':' .. it.episode
+  local d = {decision = it.decision, reason = it.reason}
+  if it.cand then
+    local r = out[it.cand]
+    d = {decision = r.decision, runId = r.runId, guard = r.guard, reason = r.detail}
+  end
+  if redis.call('EXISTS', key) == 1 then
+    known[#known + 1] = j
+    if d.decision ~= 'duplicate' then
+      redis.call('HSET', key, 'status', it.status, 'decision', d.decision)
+      if d.runId then redis.call('HSET', key, 'runId', d.runId) end
+      if d.guard then redis.call('HSET', key, 'guard', d.guard) end
+      if d.reason then redis.call('HSET', key, 'reason', d.reason) end
+    end
+  else
+    added = true
+    redis.call('HSET', key, 'fingerprint', it.fingerprint, 'alertname', it.alertname, 'labels', it.labels,
+      'annotations', it.annotations, 'generatorURL', it.generatorURL, 'status', it.status, 'startsAt', it.startsAt,
+      'firstSeenAt', nowIso, 'lastSeenAt', nowIso, 'seen', 1, 'rule', it.rule, 'decision', d.decision)
+    if d.runId then redis.call('HSET', key, 'runId', d.runId) end
+    if d.guard then redis.call('HSET', key, 'guard', d.guard) end
+    if d.reason then redis.call('HSET', key, 'reason', d.reason) end
+    redis.call('EXPIRE', key, WEEK)
+    redis.call('ZADD', index, nowMs, it.episode)
+    if d.decision == 'unmatched' or d.decision == 'invalid_params' then
+      local e = {type = 'alert_decision', at = nowIso, actor = 'alertmanager', fingerprint = it.fingerprint,
+        alertname = it.alertname, rule = it.rule, decision = d.decision, reason = d.reason, episode = it.episode}
+      redis.call('XADD', audit, '*', 'e', cjson.encode(e))
+    end
+  end
+end
+if added then
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', nowMs - ${INBOX_MAX_AGE_MS})
+  local n = redis.call('ZCARD', index)
+  if n > ${INBOX_MAX} then
+    local old = redis.call('ZRANGE', index, 0, n - ${INBOX_MAX} - 1)
+    for s = 1, #old, 1000 do
+      local batch = {}
+      for t = s, math.min(s + 999, #old) do batch[#batch + 1] = index .. ':' .. old[t] end
+      redis.call('DEL', unpack(batch))
+    end
+    redis.call('ZREMRANGEBYRANK', index, 0, n - ${INBOX_MAX} - 1)
+  end
+end
+`;
+
+/** The batched duplicate counter: ARGV tag, then (episode, count, lastSeenAt) triples; a record gone stays gone. */
+export const INBOX_SEEN_SCRIPT = `
+local tag = ARGV[1]
+for i = 2, #ARGV, 3 do
+  local key = tag .. ':inbox:' .. ARGV[i]
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HINCRBY', key, 'seen', tonumber(ARGV[i + 1]))
+    local last = redis.call('HGET', key, 'lastSeenAt')
+    if not last or last < ARGV[i + 2] then redis.call('HSET', key, 'lastSeenAt', ARGV[i + 2]) end
+  end
+end
+return 0
+`;
+
 /**
  * One Redis round trip per notification: for every (alert, rule) candidate it decides
  * duplicate / blocked / enqueued / cancelled atomically and writes the run records, episode keys
  * and audit entries together, so a decision is durable before the webhook answers 200.
- * ARGV: tag, nowMs, nowIso, candidates JSON, then each candidate's run record and audit entry.
- * Returns a JSON array of results in candidate order.
+ * It also writes the alert inbox (one record per episode seen, docs/http-api.md `GET /api/v1/alerts`):
+ * new episodes get a record (and, for `unmatched` / `invalid_params`, an `alert_decision` audit
+ * entry); records already there are left to the caller's batched `seen` counter.
+ * ARGV: tag, nowMs, nowIso, candidates JSON, inbox JSON, then each candidate's run record and audit entry.
+ * Returns `{r = results in candidate order, k = 1-based inbox items whose record existed}`.
  */
 export const INTAKE_SCRIPT = `${PAUSE_GUARD_LUA}
 local tag = ARGV[1]
 local nowMs = tonumber(ARGV[2])
 local nowIso = ARGV[3]
 local cands = cjson.decode(ARGV[4])
--- Candidate i's run record is ARGV[3 + 2i], its run_created audit entry ARGV[4 + 2i].
+local inbox = cjson.decode(ARGV[5])
+-- Candidate i's run record is ARGV[4 + 2i], its run_created audit entry ARGV[5 + 2i].
 local WEEK = 604800
 local audit = tag .. ':audit'
 local out = {}
@@ -91,7 +169,7 @@ for i, c in ipairs(cands) do
         else
           redis.call('SET', bk, c.runId, 'EX', WEEK)
           local runKey = tag .. ':run:' .. c.runId
-          redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
+          redis.call('HSET', runKey, 'doc', ARGV[4 + 2 * i], 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
             'finishedAt', nowIso, 'guard', cjson.encode({guard = guard, detail = detail}))
           redis.call('EXPIRE', runKey, c.runTtl)
           redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
@@ -109,12 +187,12 @@ for i, c in ipairs(cands) do
           redis.call('PEXPIRE', rk, 3600000)
         end
         local runKey = tag .. ':run:' .. c.runId
-        redis.call('HSET', runKey, 'doc', ARGV[3 + 2 * i], 'status', c.initialStatus)
+        redis.call('HSET', runKey, 'doc', ARGV[4 + 2 * i], 'status', c.initialStatus)
         redis.call('EXPIRE', runKey, c.runTtl)
         redis.call('ZADD', tag .. ':runs', nowMs, c.runId)
         redis.call('ZADD', tag .. ':live', nowMs, c.runId)
         if c.initialStatus == 'awaiting_approval' then redis.call('ZADD', tag .. ':awaiting', nowMs, c.runId) end
-        redis.call('XADD', audit, '*', 'e', ARGV[4 + 2 * i])
+        redis.call('XADD', audit, '*', 'e', ARGV[5 + 2 * i])
         r.runId = c.runId
         if c.initialStatus == 'awaiting_approval' then r.decision = 'awaiting_approval' else r.decision = 'enqueued'; r.requeue = 1 end
       end
@@ -122,7 +200,8 @@ for i, c in ipairs(cands) do
   end
   out[i] = r
 end
-return cjson.encode(out)
+${INBOX_LUA}
+return cjson.encode({r = out, k = known})
 `;
 
 /**

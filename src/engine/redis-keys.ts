@@ -77,6 +77,14 @@ export class RedisKeys {
   cancel(runId: string): string {
     return `${this.tag}:cancel:${runId}`;
   }
+  /** The alert inbox index: episode -> first seen (ms); see `inboxRecord`. */
+  get inbox(): string {
+    return `${this.tag}:inbox`;
+  }
+  /** One episode seen by the webhook (a hash; written by the intake script, see intake-script.ts). */
+  inboxRecord(ep: string): string {
+    return `${this.tag}:inbox:${ep}`;
+  }
   get audit(): string {
     return `${this.tag}:audit`;
   }

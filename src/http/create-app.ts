@@ -8,11 +8,13 @@ import type { AnyPlaybook } from '../engine/playbook.js';
 import { parseWebhookPayload } from '../alertmanager/webhook-payload.js';
 import { HttpError } from './http-error.js';
 import type { TokenAuth } from './auth.js';
-import { controlRoutes } from './control-routes.js';
+import { controlRoutes, parseSince } from './control-routes.js';
 import { uiRoutes } from '../ui/ui-routes.js';
 import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
 import { openApiRoute } from './openapi.js';
 import type { AlertSimulator } from '../engine/alert-simulator.js';
+import { INBOX_LIMIT_MAX, type AlertInbox, type InboxFilter } from '../engine/alert-inbox.js';
+import { DECISIONS } from '../observability/metrics.js';
 import type { RunControl } from '../engine/run-control.js';
 import type { ManualRuns } from '../engine/manual-runs.js';
 import type { PauseControl } from '../engine/pause-control.js';
@@ -31,6 +33,8 @@ export interface AppDeps {
     intake: AlertIntake;
     /** `POST /api/v1/alerts/simulate`: the decisions a notification would get now, writing nothing. */
     simulator: AlertSimulator;
+    /** `GET /api/v1/alerts`: the alert inbox. */
+    inbox: AlertInbox;
     runs: RunStore;
     playbooks: ReadonlyMap<string, AnyPlaybook>;
     bodyLimit: string | number;
@@ -112,6 +116,40 @@ export function createApp(deps: AppDeps): Express {
         if (!parsed.ok) throw new HttpError(400, 'bad_request', parsed.message);
         if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable: the guards cannot be read');
         res.json(await api.simulator.simulate(parsed.notification));
+      } catch (err) {
+        next(err);
+      }
+    });
+
+    app.get('/api/v1/alerts', api.auth.require('viewer'), async (req, res, next) => {
+      try {
+        const q = req.query;
+        const one = (name: string): string | undefined => {
+          const v = q[name];
+          if (v === undefined) return undefined;
+          if (typeof v !== 'string') throw new ValidationError(`invalid ${name}`, [{ path: name, message: 'give it once' }]);
+          return v;
+        };
+        const filter: InboxFilter = { limit: 50 };
+        const limit = one('limit');
+        if (limit !== undefined) {
+          const n = Number(limit);
+          if (!Number.isInteger(n) || n < 1 || n > INBOX_LIMIT_MAX) throw new ValidationError('invalid limit', [{ path: 'limit', message: `an integer from 1 to ${INBOX_LIMIT_MAX}` }]);
+          filter.limit = n;
+        }
+        const decision = one('decision');
+        if (decision !== undefined) {
+          if (!(DECISIONS as readonly string[]).includes(decision)) throw new ValidationError('invalid decision', [{ path: 'decision', message: `one of ${DECISIONS.join(', ')}` }]);
+          filter.decision = decision;
+        }
+        for (const name of ['alertname', 'rule', 'cursor'] as const) {
+          const v = one(name);
+          if (v !== undefined) filter[name] = v;
+        }
+        const since = one('since');
+        if (since !== undefined) filter.sinceMs = parseSince(since);
+        if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable');
+        res.json(await api.inbox.list(filter));
       } catch (err) {
         next(err);
       }

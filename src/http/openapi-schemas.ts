@@ -146,6 +146,35 @@ export const IntakeResult = component(
     .describe('Sent only once every decision is durably in Redis.'),
 );
 
+export const InboxItem = component(
+  'InboxItem',
+  z.strictObject({
+    fingerprint: z.string().describe('empty when the alert had none'),
+    alertname: z.string(),
+    labels: z.record(z.string(), z.string()),
+    annotations: z.record(z.string(), z.string()),
+    generatorURL: z.string().describe('empty when the alert had none'),
+    status: z.enum(['firing', 'resolved', 'invalid']).describe('the latest notification\'s'),
+    startsAt: z.string(),
+    firstSeenAt: z.iso.datetime(),
+    lastSeenAt: z.iso.datetime(),
+    seen: z.int().min(1).describe('times the webhook received it (repeats are counted within about a second)'),
+    rule: z.string().describe('the rule of the episode, or `none` (unmatched, malformed)'),
+    decision: z.enum(DECISIONS).describe('the latest decision that was not `duplicate`'),
+    runId: z.string().optional(),
+    guard: z.enum(GUARD_NAMES).optional().describe('with decision `blocked`'),
+    reason: z.string().optional().describe('why, in words, for decisions that did not start a run'),
+  }),
+);
+
+export const InboxPage = component(
+  'InboxPage',
+  z.strictObject({
+    items: z.array(InboxItem).describe('newest first (by first seen)'),
+    nextCursor: z.string().nullable().describe('pass back as `cursor`; only null means the end'),
+  }),
+);
+
 const SimulatedGuard = component(
   'SimulatedGuard',
   z.strictObject({
@@ -550,6 +579,19 @@ export const AlertResolvedEntry = component(
   }),
 );
 
+export const AlertDecisionEntry = component(
+  'AlertDecisionEntry',
+  z.looseObject({
+    type: z.literal('alert_decision'),
+    ...auditBase,
+    decision: z.enum(['unmatched', 'invalid_params']),
+    fingerprint: z.string().describe('empty when the alert had none'),
+    alertname: z.string(),
+    episode: z.string().describe('the episode key; its rule is `none` for an unmatched or malformed alert'),
+    reason: z.string().optional(),
+  }),
+);
+
 export const AuditTrimmedEntry = component(
   'AuditTrimmedEntry',
   z.looseObject({
@@ -641,6 +683,7 @@ export const AUDIT_ENTRY_SCHEMAS = {
   operator_action: OperatorActionEntry,
   auth_failed: AuthFailedEntry,
   alert_resolved: AlertResolvedEntry,
+  alert_decision: AlertDecisionEntry,
   audit_trimmed: AuditTrimmedEntry,
   health_check: HealthCheckEntry,
   precheck: PrecheckEntry,
@@ -660,6 +703,7 @@ export const AuditEntry = component(
       OperatorActionEntry,
       AuthFailedEntry,
       AlertResolvedEntry,
+      AlertDecisionEntry,
       AuditTrimmedEntry,
       HealthCheckEntry,
       PrecheckEntry,

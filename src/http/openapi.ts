@@ -110,6 +110,25 @@ export const OPERATIONS: readonly Operation[] = [
     },
   },
   {
+    method: 'get',
+    path: '/api/v1/alerts',
+    role: 'viewer',
+    tag: 'alerts',
+    operationId: 'listAlerts',
+    summary: 'The alert inbox: one item per episode the webhook saw, newest first',
+    description:
+      'Every episode (rule, fingerprint, startsAt; rule `none` for unmatched and malformed alerts) the webhook received in the last 7 days, at most 10,000: its decision, rule, run or guard, the reason, times seen and first and last seen, and the alert\'s labels, annotations and `generatorURL`. Repeats update `seen` and `lastSeenAt` within about a second. The cursor stays valid while new alerts arrive.',
+    parameters: [
+      query('decision', 'only this decision (`unmatched`, `invalid_params`, `blocked`, …)'),
+      query('alertname', 'only alerts of this name'),
+      query('rule', 'only this rule\'s episodes (`none`: unmatched and malformed alerts)'),
+      query('since', `first seen at or after: ${sinceText}`),
+      query('limit', 'page size', { type: 'integer', minimum: 1, maximum: 500, default: 50 }),
+      query('cursor', 'a previous page\'s `nextCursor`'),
+    ],
+    responses: { '200': json('a page of the inbox', 'InboxPage'), '400': response('BadRequest') },
+  },
+  {
     method: 'post',
     path: '/api/v1/alerts/simulate',
     role: 'viewer',

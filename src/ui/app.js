@@ -22,7 +22,7 @@ const STATUS_GLYPH = {
   succeeded: '✓', failed: '✕', blocked: '⊘', running: '▶', queued: '…', awaiting_approval: '?',
   skipped: '↷', cancelled: '■', rejected: '✕', expired: '◷',
 };
-const AUDIT_TYPES = ['run_created', 'run_status', 'kube_mutation', 'operator_action', 'guard_blocked', 'precheck', 'health_check', 'verification', 'escalation', 'notification_dead_letter', 'alert_resolved', 'auth_failed', 'audit_trimmed'];
+const AUDIT_TYPES = ['run_created', 'run_status', 'kube_mutation', 'operator_action', 'guard_blocked', 'precheck', 'health_check', 'verification', 'escalation', 'notification_dead_letter', 'alert_resolved', 'alert_decision', 'auth_failed', 'audit_trimmed'];
 const SINCE_CHOICES = [['', 'any time'], ['1h', 'last hour'], ['6h', 'last 6 hours'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days']];
 
 const main = document.getElementById('main');
@@ -692,6 +692,8 @@ function entrySummary(e) {
       return [`${e.count ?? 1} failed authentication${e.count === 1 ? '' : 's'} from `, mono(e.client ?? '?'), `: ${e.reason ?? ''}`];
     case 'alert_resolved':
       return ['alert resolved ', mono(e.fingerprint ?? ''), Array.isArray(e.cancelled) && e.cancelled.length ? `; cancelled ${e.cancelled.length} pending run(s)` : ''];
+    case 'alert_decision':
+      return [h('strong', {}, e.decision === 'unmatched' ? 'alert unmatched' : 'alert invalid'), ' ', mono(e.alertname || e.fingerprint || '?'), e.rule && e.rule !== 'none' ? ` (rule ${e.rule})` : '', e.reason ? `: ${e.reason}` : ''];
     case 'unreadable':
       return ['an entry that is not valid JSON (still covered by the seal chain): ', json(e.raw)];
     case 'precheck':

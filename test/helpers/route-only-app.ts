@@ -18,6 +18,7 @@ export function routeOnlyApp() {
       auth: new TokenAuth([], { failed: () => undefined }),
       intake: none,
       simulator: none,
+      inbox: none,
       runs: none,
       playbooks: new Map(),
       bodyLimit: '1mb',

@@ -129,6 +129,18 @@ describe('real answers validate against GET /api/v1/openapi.json', () => {
     expect(await statusOf('POST', '/api/v1/alerts/simulate', '/api/v1/alerts/simulate', { token: TOKENS.alertmanager, body: { alerts: [] } })).toBe(403);
   });
 
+  it('the alert inbox: a page, filters, and its errors', async () => {
+    const page = await get('/api/v1/alerts', '/api/v1/alerts?limit=1', TOKENS.viewer);
+    expect(page.items).toHaveLength(1);
+    expect(typeof page.nextCursor).toBe('string');
+    const unmatched = await get('/api/v1/alerts', `/api/v1/alerts?decision=invalid_params&since=1h&cursor=${encodeURIComponent(page.nextCursor)}`, TOKENS.viewer);
+    expect(unmatched.items.every((i: { decision: string }) => i.decision === 'invalid_params')).toBe(true);
+    expect(await statusOf('GET', '/api/v1/alerts', '/api/v1/alerts?limit=501', { token: TOKENS.viewer })).toBe(400);
+    expect(await statusOf('GET', '/api/v1/alerts', '/api/v1/alerts?cursor=nope', { token: TOKENS.viewer })).toBe(400);
+    expect(await statusOf('GET', '/api/v1/alerts', '/api/v1/alerts', {})).toBe(401);
+    expect(await statusOf('GET', '/api/v1/alerts', '/api/v1/alerts', { token: TOKENS.alertmanager })).toBe(403);
+  });
+
   it('playbooks and status', async () => {
     const list = await get('/api/v1/playbooks', '/api/v1/playbooks', TOKENS.viewer);
     expect(list.items.map((p: { name: string }) => p.name)).toContain('scale-replicas');

@@ -48,6 +48,8 @@ export function auditDetail(item: AuditItem): string {
       return `${item.client} ×${item.count}: ${item.reason}`;
     case 'alert_resolved':
       return `alert ${item.fingerprint} resolved${item.cancelled && item.cancelled.length > 0 ? `; cancelled ${item.cancelled.map(shortId).join(', ')}` : ''}`;
+    case 'alert_decision':
+      return `alert ${item.alertname || item.fingerprint || '(no fingerprint)'} ${item.decision}${item.rule && item.rule !== 'none' ? ` by rule ${item.rule}` : ''}${item.reason ? `: ${item.reason}` : ''}`;
     case 'audit_trimmed':
       return `${item.count} oldest entries removed (${item.reason}); anchor ${item.anchorId}`;
     case 'health_check':

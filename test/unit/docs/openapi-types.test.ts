@@ -13,6 +13,7 @@ import type { AuditChainReport } from '../../../src/audit/verify-audit-chain.js'
 import type { AuditPage } from '../../../src/audit/audit-query.js';
 import type { AlertDecision, IntakeResult } from '../../../src/engine/alert-intake.js';
 import type { AlertSimulator } from '../../../src/engine/alert-simulator.js';
+import type { AlertInbox } from '../../../src/engine/alert-inbox.js';
 import type * as S from '../../../src/http/openapi-schemas.js';
 
 /** True only when A and B are the same type (not merely assignable). */
@@ -53,6 +54,8 @@ assert<Equal<Known<Out<typeof S.KubeMutationEntry>>, Audit.KubeMutationEntry>>()
 assert<Equal<Known<Out<typeof S.OperatorActionEntry>>, Audit.OperatorActionEntry>>();
 assert<Equal<Known<Out<typeof S.AuthFailedEntry>>, Audit.AuthFailedEntry>>();
 assert<Equal<Known<Out<typeof S.AlertResolvedEntry>>, Audit.AlertResolvedEntry>>();
+assert<Equal<Known<Out<typeof S.AlertDecisionEntry>>, Audit.AlertDecisionEntry>>();
+assert<Equal<Out<typeof S.InboxPage>, Awaited<ReturnType<AlertInbox['list']>>>>();
 assert<Equal<Known<Out<typeof S.AuditTrimmedEntry>>, Audit.AuditTrimmedEntry>>();
 assert<Equal<Known<Out<typeof S.HealthCheckEntry>>, Audit.HealthCheckEntry>>();
 assert<Equal<Known<Out<typeof S.PrecheckEntry>>, Audit.PrecheckEntry>>();

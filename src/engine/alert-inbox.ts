@@ -1,0 +1,138 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redis-keys.js';
+import { ValidationError, type GuardName } from '../domain/errors.js';
+import type { Decision } from '../observability/metrics.js';
+
+/** One episode the webhook saw (`GET /api/v1/alerts`); written by the intake script. */
+export interface InboxItem {
+  fingerprint: string;
+  alertname: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  generatorURL: string;
+  status: 'firing' | 'resolved' | 'invalid';
+  startsAt: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  seen: number;
+  rule: string;
+  decision: Decision;
+  runId?: string;
+  guard?: GuardName;
+  reason?: string;
+}
+
+export interface InboxFilter {
+  decision?: string;
+  alertname?: string;
+  rule?: string;
+  /** First seen at or after (ms). */
+  sinceMs?: number;
+  limit: number;
+  cursor?: string;
+}
+
+export const INBOX_LIMIT_MAX = 500;
+const SCAN_CHUNK = 500;
+
+/** The cursor: where the last page ended in the index (first-seen score, episode), opaque to clients. */
+function encodeCursor(score: number, member: string): string {
+  return Buffer.from(JSON.stringify([score, member])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { score: number; member: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') return { score: v[0], member: v[1] };
+  } catch {
+    // fall through
+  }
+  throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor this server issued' }]);
+}
+
+function parseJson(v: string | undefined): Record<string, string> {
+  try {
+    const o = JSON.parse(v ?? '{}') as unknown;
+    return typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function toItem(h: Record<string, string>): InboxItem {
+  const item: InboxItem = {
+    fingerprint: h.fingerprint ?? '',
+    alertname: h.alertname ?? '',
+    labels: parseJson(h.labels),
+    annotations: parseJson(h.annotations),
+    generatorURL: h.generatorURL ?? '',
+    status: (h.status ?? 'firing') as InboxItem['status'],
+    startsAt: h.startsAt ?? '',
+    firstSeenAt: h.firstSeenAt ?? '',
+    lastSeenAt: h.lastSeenAt ?? '',
+    seen: Number(h.seen ?? 1),
+    rule: h.rule ?? 'none',
+    decision: (h.decision ?? 'unmatched') as Decision,
+  };
+  if (h.runId) item.runId = h.runId;
+  if (h.guard) item.guard = h.guard as GuardName;
+  if (h.reason) item.reason = h.reason;
+  return item;
+}
+
+/**
+ * Reads the alert inbox newest first. The index is walked by (first seen, episode) descending, so a
+ * cursor stays valid while new records arrive (they sort before it).
+ */
+export class AlertInbox {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async list(filter: InboxFilter): Promise<{ items: InboxItem[]; nextCursor: string | null }> {
+    let cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+    const min = filter.sinceMs !== undefined ? String(filter.sinceMs) : '-inf';
+    const items: InboxItem[] = [];
+    for (;;) {
+      const entries = await this.after(cursor, min, SCAN_CHUNK);
+      if (entries.length === 0) return { items, nextCursor: null };
+      const pipeline = this.redis.pipeline();
+      for (const e of entries) pipeline.hgetall(this.keys.inboxRecord(e.member));
+      const hashes = (await pipeline.exec()) ?? [];
+      for (let i = 0; i < entries.length; i += 1) {
+        const [err, h] = hashes[i] ?? [];
+        const e = entries[i]!;
+        // A record expired or trimmed meanwhile is skipped.
+        if (err || !h || Object.keys(h as object).length === 0) continue;
+        const item = toItem(h as Record<string, string>);
+        if (filter.decision !== undefined && item.decision !== filter.decision) continue;
+        if (filter.alertname !== undefined && item.alertname !== filter.alertname) continue;
+        if (filter.rule !== undefined && item.rule !== filter.rule) continue;
+        items.push(item);
+        if (items.length === filter.limit) {
+          const more = i < entries.length - 1 || (await this.after(e, min, 1)).length > 0;
+          return { items, nextCursor: more ? encodeCursor(e.score, e.member) : null };
+        }
+      }
+      cursor = entries[entries.length - 1];
+    }
+  }
+
+  /** Up to `count` index entries strictly after the cursor, newest first, first seen at or after `min`. */
+  private async after(cursor: { score: number; member: string } | undefined, min: string, count: number): Promise<{ member: string; score: number }[]> {
+    const max = cursor ? String(cursor.score) : '+inf';
+    const out: { member: string; score: number }[] = [];
+    for (let offset = 0; ; offset += count) {
+      const flat = await this.redis.zrevrangebyscore(this.keys.inbox, max, min, 'WITHSCORES', 'LIMIT', offset, count);
+      for (let i = 0; i < flat.length; i += 2) {
+        const member = flat[i]!;
+        const score = Number(flat[i + 1]);
+        // Members of the cursor's own score sort descending: those at or before it were served.
+        if (cursor && score === cursor.score && member >= cursor.member) continue;
+        out.push({ member, score });
+      }
+      if (out.length > 0 || flat.length < 2 * count) return out.slice(0, count);
+    }
+  }
+}
