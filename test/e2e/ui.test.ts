@@ -233,6 +233,18 @@ describe.skipIf(unavailable !== undefined)(title, () => {
     // Chromium logs the refused requests itself.
     expect(b.problems.splice(0).filter((p) => !/status of 400/.test(p))).toEqual([]);
 
+    // The alert inbox: an alert no rule matches is there, with why and its summary.
+    const unmatched = await h.post(notification([{ labels: { alertname: 'NodeDiskFull', node: 'cpu-node-1', severity: 'warning' }, annotations: { summary: 'disk 97% full on cpu-node-1' } }]));
+    expect(unmatched.body.decisions[0].decision).toBe('unmatched');
+    await page.getByRole('link', { name: 'Alerts', exact: true }).click();
+    await page.waitForURL(/#\/alerts$/);
+    const inboxRow = page.locator('#alerts-table tbody tr', { hasText: 'NodeDiskFull' });
+    await inboxRow.waitFor();
+    expect(await inboxRow.textContent()).toContain('disk 97% full on cpu-node-1');
+    expect(await inboxRow.locator('.tag').first().textContent()).toBe('unmatched');
+    expect(await page.locator('#alerts-table tbody tr', { hasText: 'LLMHighLatencyP95' }).count()).toBeGreaterThan(0);
+    await screenshot(page, 'alerts');
+
     // Sign out clears the tab's token.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.locator('#token').waitFor();
