@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startBenchEnv, TOKEN, type ReceiverName } from './setup.js';
 import type { LoadMode } from './load-generator.js';
 
-const who = (process.argv[2] ?? 'remediator') as ReceiverName;
+const who = (process.argv[2] ?? 'remediator') as 'remediator' | 'naive';
 const mode = (process.argv[3] ?? 'dup') as LoadMode;
 const seconds = Number(process.argv[4] ?? 5);
 const POOL = { start: 10_000_000, size: 500 };

@@ -9,7 +9,12 @@
  *
  * Env: BENCH_SEGMENT_SECONDS (1.25), BENCH_ROUNDS (4; a round is R N N R), BENCH_CONCURRENCY (32),
  * BENCH_POOL (500 notifications replayed), BENCH_LOG_LEVEL (info, as in production; to /dev/null),
- * BENCH_SCENARIOS (a,b,c), BENCH_SUITES (startup,webhook).
+ * BENCH_SCENARIOS (a,b,c), BENCH_SUITES (startup,webhook,inbox).
+ *
+ * Suite `inbox` (issue 13): the cost of the alert inbox, Remediator with it on vs off
+ * (`RemediatorOptions.inbox: false`, a benchmark baseline only), two receivers on one Redis,
+ * segments on off off on per round, the same scenarios; ratios on/off per round and their median.
+ * Writes bench/results/inbox-latest.json.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -169,11 +174,11 @@ async function main(): Promise<void> {
     await env.reset();
     const { remediator: R, naive: N } = env.receivers;
     if (mode !== 'new') for (const r of [R, N]) await single(`${name} seed`, r, 'seed', 0);
-    const segs: Record<ReceiverName, SegmentResult[]> = { remediator: [], naive: [] };
+    const segs: Record<'remediator' | 'naive', SegmentResult[]> = { remediator: [], naive: [] };
     const before = { remediator: await R.jobCount(), naive: await N.jobCount() };
     // R N N R per round: drift (Redis memory growth, JIT, GC, neighbours) falls on both alike.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const r of [R, N, N, R]) segs[r.name].push(await segment(r, mode, SEGMENT_MS));
+      for (const r of [R, N, N, R]) segs[r.name as 'remediator' | 'naive'].push(await segment(r, mode, SEGMENT_MS));
     }
     await check(name, R, before.remediator, segs.remediator);
     await check(name, N, before.naive, segs.naive);
@@ -286,11 +291,188 @@ async function main(): Promise<void> {
   };
   writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(json, null, 2) + '\n');
   // A lost or doubled job is a failure of the benchmark run itself; slower is only a finding.
-  process.exitCode = allOk ? 0 : 1;
+  if (!allOk) process.exitCode = 1;
 }
 
-/** BENCH_SUITES: `startup` (bench/startup.ts, ~1 min) then `webhook` (above); default both. */
-const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook').split(',').map((x) => x.trim()));
+interface InboxRound {
+  throughput: number;
+  p50: number;
+  p99: number;
+  redisCpuPerReq: number;
+  serverCpuPerReq: number;
+}
+
+interface InboxScenarioResult {
+  scenario: string;
+  label: string;
+  on: Summary;
+  off: Summary;
+  /** on/off of each round (on off off on): both segments of a receiver in a round pooled. */
+  rounds: InboxRound[];
+  /** The median of the rounds' ratios, and their spread (min, max). */
+  median: InboxRound;
+  min: InboxRound;
+  max: InboxRound;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Suite `inbox`: Remediator with the alert inbox on vs off, same run, same Redis, same traffic. */
+async function inboxMain(): Promise<void> {
+  const t0 = Date.now();
+  const loadBefore = loadavg();
+  const env = await startBenchEnv({ logLevel: LOG_LEVEL, pair: 'inbox' });
+
+  const segment = async (r: Receiver, mode: LoadMode, durationMs: number): Promise<SegmentResult> => {
+    const cpu0 = serverCpuMs(env.loadgen.threadIds);
+    const rcpu0 = await redisCpuMs(env.redis);
+    const res = await env.loadgen.run({ url: r.url, token: TOKEN, concurrency: CONCURRENCY, mode, durationMs, freshStart: r.freshNext, pool: POOL, mixNewEvery: MIX_NEW_EVERY });
+    if (mode !== 'seed') r.freshNext += res.freshSent;
+    return { ...res, serverCpuMs: serverCpuMs(env.loadgen.threadIds) - cpu0, redisCpuMs: (await redisCpuMs(env.redis)) - rcpu0, sealWaitMs: 0 };
+  };
+  const checks: Check[] = [];
+  const check = async (phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]): Promise<void> => {
+    const newJobs = (await r.jobCount()) - jobsBefore;
+    const expectedNewJobs = segs.reduce((a, s) => a + s.freshOk, 0) * ALERTS_PER_NOTIFICATION;
+    const failedRequests = segs.reduce((a, s) => a + s.gaveUp, 0);
+    checks.push({ phase, receiver: r.name, expectedNewJobs, newJobs, failedRequests, ok: newJobs === expectedNewJobs && failedRequests === 0 });
+  };
+  const single = async (phase: string, r: Receiver, mode: LoadMode, ms: number): Promise<void> => {
+    const before = await r.jobCount();
+    await check(phase, r, before, [await segment(r, mode, ms)]);
+  };
+  const inboxRecords = async (prefix: string): Promise<number> => env.redis.zcard(`{${prefix}}:inbox`).catch(() => -1);
+  const ratio = (on: Summary, off: Summary): InboxRound => ({
+    throughput: on.reqPerSec / off.reqPerSec,
+    p50: on.p50Ms / off.p50Ms,
+    p99: on.p99Ms / off.p99Ms,
+    redisCpuPerReq: on.redisCpuMsPerReq / off.redisCpuMsPerReq,
+    serverCpuPerReq: on.serverCpuMsPerReq / off.serverCpuMsPerReq,
+  });
+  const over = (rounds: InboxRound[], agg: (xs: number[]) => number): InboxRound => ({
+    throughput: agg(rounds.map((r) => r.throughput)),
+    p50: agg(rounds.map((r) => r.p50)),
+    p99: agg(rounds.map((r) => r.p99)),
+    redisCpuPerReq: agg(rounds.map((r) => r.redisCpuPerReq)),
+    serverCpuPerReq: agg(rounds.map((r) => r.serverCpuPerReq)),
+  });
+
+  const results: InboxScenarioResult[] = [];
+  const inboxSizes: { scenario: string; on: number; off: number }[] = [];
+  const scenario = async (name: string, label: string, mode: LoadMode): Promise<void> => {
+    await env.reset();
+    const { 'inbox-on': on, 'inbox-off': off } = env.receivers;
+    if (mode !== 'new') for (const r of [on, off]) await single(`${name} seed`, r, 'seed', 0);
+    const segs: Record<'inbox-on' | 'inbox-off', SegmentResult[]> = { 'inbox-on': [], 'inbox-off': [] };
+    const before = { on: await on.jobCount(), off: await off.jobCount() };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const r of [on, off, off, on] as const) segs[r.name as 'inbox-on' | 'inbox-off'].push(await segment(r, mode, SEGMENT_MS));
+    }
+    await check(name, on, before.on, segs['inbox-on']);
+    await check(name, off, before.off, segs['inbox-off']);
+    inboxSizes.push({ scenario: name, on: await inboxRecords(on.prefix), off: await inboxRecords(off.prefix) });
+    const rounds = Array.from({ length: ROUNDS }, (_, i) =>
+      ratio(summarize(segs['inbox-on'].slice(2 * i, 2 * i + 2)), summarize(segs['inbox-off'].slice(2 * i, 2 * i + 2))),
+    );
+    const onS = summarize(segs['inbox-on']);
+    const offS = summarize(segs['inbox-off']);
+    results.push({ scenario: name, label, on: onS, off: offS, rounds, median: over(rounds, median), min: over(rounds, (xs) => Math.min(...xs)), max: over(rounds, (xs) => Math.max(...xs)) });
+    process.stderr.write(`  ${name}: on ${onS.reqPerSec.toFixed(0)} vs off ${offS.reqPerSec.toFixed(0)} req/s (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  };
+
+  process.stderr.write(`bench inbox: ${CONCURRENCY} connections, ${ROUNDS} × (on off off on) × ${SEGMENT_MS / 1000} s per scenario\n`);
+  try {
+    for (const r of [env.receivers['inbox-on'], env.receivers['inbox-off']]) {
+      await single('warm-up', r, 'new', WARMUP_MS / 2);
+      await single('warm-up seed', r, 'seed', 0);
+      await single('warm-up', r, 'dup', WARMUP_MS / 2);
+    }
+    if (SCENARIOS.has('a')) await scenario('a-new', 'new alerts: every notification 10 new episodes', 'new');
+    if (SCENARIOS.has('b')) await scenario('b-duplicates', 'duplicates: replays of delivered notifications', 'dup');
+    if (SCENARIOS.has('c')) await scenario('c-mix', 'mix: 80 % replays, 20 % new notifications', 'mix');
+  } catch (err) {
+    await env.close().catch(() => undefined);
+    throw err;
+  }
+  const redisVersion = /redis_version:([^\r\n]+)/.exec(await env.redis.info('server'))?.[1] ?? '?';
+  await env.close();
+  const loadAfter = loadavg();
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    redis: redisVersion,
+    loadavg1mBefore: Number(loadBefore[0]!.toFixed(2)),
+    loadavg1mAfter: Number(loadAfter[0]!.toFixed(2)),
+  };
+
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const x = (n: number) => `${f(n, 2)}×`;
+  const lines: string[] = [''];
+  lines.push(`Remediator webhook, alert inbox on vs off — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, Redis ${machine.redis}`);
+  lines.push(`${CONCURRENCY} keep-alive connections, closed loop, ${ALERTS_PER_NOTIFICATION} alerts per notification, ${ROUNDS} rounds × (on off off on) × ${SEGMENT_MS / 1000} s per scenario`);
+  if (Math.max(machine.loadavg1mBefore, machine.loadavg1mAfter) > machine.cores) {
+    lines.push(`WARNING: load average ${machine.loadavg1mBefore} → ${machine.loadavg1mAfter} on ${machine.cores} cores: other processes share the CPUs; absolute figures are low and noisy, ratios less so.`);
+  }
+  lines.push('');
+  lines.push(`${'scenario'.padEnd(14)}${'inbox'.padEnd(22)}${'req/s'.padStart(8)}${'alerts/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'node ms/req'.padStart(13)}${'redis ms/req'.padStart(14)}${'non-200'.padStart(9)}`);
+  for (const r of results) {
+    for (const who of ['on', 'off'] as const) {
+      const s = r[who];
+      lines.push(
+        `${(who === 'on' ? r.scenario : '').padEnd(14)}${who.padEnd(22)}${f(s.reqPerSec).padStart(8)}${f(s.alertsPerSec).padStart(10)}${f(s.p50Ms, 1).padStart(9)}${f(s.p99Ms, 1).padStart(9)}${f(s.serverCpuMsPerReq, 3).padStart(13)}${f(s.redisCpuMsPerReq, 3).padStart(14)}${String(s.retried).padStart(9)}`,
+      );
+    }
+    const row = (label: string, q: InboxRound) =>
+      `${''.padEnd(14)}${label.padEnd(22)}${x(q.throughput).padStart(8)}${x(q.throughput).padStart(10)}${x(q.p50).padStart(9)}${x(q.p99).padStart(9)}${x(q.serverCpuPerReq).padStart(13)}${x(q.redisCpuPerReq).padStart(14)}`;
+    lines.push(row('on/off median rounds', r.median));
+    lines.push(row('  min', r.min));
+    lines.push(row('  max', r.max));
+    lines.push(`${''.padEnd(14)}rounds throughput ${r.rounds.map((q) => f(q.throughput, 2)).join(' ')}; redis ms/req ${r.rounds.map((q) => f(q.redisCpuPerReq, 2)).join(' ')}`);
+  }
+  lines.push('');
+  lines.push('on/off: throughput < 1 = the inbox costs throughput; latency and CPU > 1 = the inbox costs that much more. Median (min, max) of the per-round ratios.');
+  lines.push(`inbox records at the end (on / off): ${inboxSizes.map((s) => `${s.scenario} ${s.on} / ${s.off}`).join(', ')}`);
+  lines.push('');
+  lines.push('correctness (jobs enqueued = new episodes delivered, none lost or doubled; every notification answered 200 in the end):');
+  for (const c of checks) {
+    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.phase.padEnd(13)} ${c.receiver.padEnd(11)} jobs +${c.newJobs} / expected +${c.expectedNewJobs}, undelivered notifications ${c.failedRequests}`);
+  }
+  const allOk = checks.every((c) => c.ok);
+  const totalSeconds = Math.round((Date.now() - t0) / 1000);
+  lines.push('', `total ${totalSeconds} s`);
+  process.stdout.write(lines.join('\n') + '\n');
+
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  const json = {
+    at: new Date().toISOString(),
+    machine,
+    settings: {
+      concurrency: CONCURRENCY,
+      segmentSeconds: SEGMENT_MS / 1000,
+      rounds: ROUNDS,
+      order: 'on off off on',
+      alertsPerNotification: ALERTS_PER_NOTIFICATION,
+      replayPoolNotifications: POOL.size,
+      mixDuplicateShare: 1 - 1 / MIX_NEW_EVERY,
+      remediatorLogLevel: LOG_LEVEL,
+    },
+    scenarios: results,
+    inboxRecordsAtEnd: inboxSizes,
+    correctness: { ok: allOk, checks },
+    totalSeconds,
+  };
+  writeFileSync(new URL('./results/inbox-latest.json', import.meta.url), JSON.stringify(json, null, 2) + '\n');
+  if (!allOk) process.exitCode = 1;
+}
+
+/** BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off); default all three. */
+const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook,inbox').split(',').map((x) => x.trim()));
 
 async function suites(): Promise<void> {
   if (SUITES.has('startup')) {
@@ -298,6 +480,7 @@ async function suites(): Promise<void> {
     await runStartupBench();
   }
   if (SUITES.has('webhook')) await main();
+  if (SUITES.has('inbox')) await inboxMain();
 }
 
 suites().catch((err: unknown) => {

@@ -24,7 +24,10 @@ import { startLoadGenerator, type LoadGenerator } from './loadgen-client.js';
 
 export const TOKEN = 'bench-am-token-0123456789';
 
-export type ReceiverName = 'remediator' | 'naive';
+export type ReceiverName = 'remediator' | 'naive' | 'inbox-on' | 'inbox-off';
+/** `naive`: Remediator vs the naive receiver (suite webhook); `inbox`: Remediator with its alert inbox on vs off (suite inbox). */
+export type BenchPair = 'naive' | 'inbox';
+type PairNames<P extends BenchPair> = P extends 'naive' ? 'remediator' | 'naive' : 'inbox-on' | 'inbox-off';
 
 export interface Receiver {
   name: ReceiverName;
@@ -36,12 +39,12 @@ export interface Receiver {
   jobCount(): Promise<number>;
 }
 
-export interface BenchEnv {
+export interface BenchEnv<N extends ReceiverName = 'remediator' | 'naive'> {
   redisServer: RedisServerHandle;
   /** The bench's own connection (counting, INFO); never used by a receiver. */
   redis: Redis;
   /** The receivers now running (replaced by `reset`). */
-  readonly receivers: Record<ReceiverName, Receiver>;
+  readonly receivers: Record<N, Receiver>;
   loadgen: LoadGenerator;
   /** Waits until Remediator's audit sealer has chained every entry; returns the ms waited. */
   waitSealed(): Promise<number>;
@@ -54,14 +57,16 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-interface Running {
-  receivers: Record<ReceiverName, Receiver>;
+interface Running<N extends ReceiverName> {
+  receivers: Record<N, Receiver>;
   counters: Queue[];
   rPrefix: string;
   stop(): Promise<void>;
 }
 
-export async function startBenchEnv(opts: { logLevel: string }): Promise<BenchEnv> {
+export async function startBenchEnv<P extends BenchPair = 'naive'>(opts: { logLevel: string; pair?: P }): Promise<BenchEnv<PairNames<P>>> {
+  type N = PairNames<P>;
+  const pair: BenchPair = opts.pair ?? 'naive';
   const redisServer = await startRedisServer();
   const sim = await startSimCluster({ port: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'remediator-bench-'));
@@ -74,10 +79,8 @@ export async function startBenchEnv(opts: { logLevel: string }): Promise<BenchEn
   const logger = createLogger({ level: opts.logLevel, destination: pino.destination({ dest: '/dev/null', sync: true }) });
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null, connectionName: 'bench' });
 
-  const startReceivers = async (): Promise<Running> => {
-    const rPrefix = `bench-r-${randomBytes(3).toString('hex')}`;
-    const nPrefix = `bench-n-${randomBytes(3).toString('hex')}`;
-    const config = validateConfigText(
+  const remediatorConfig = (rPrefix: string) =>
+    validateConfigText(
       `
 server: { port: 8080, bodyLimit: 5mb, shutdownGraceSeconds: 5 }
 redis: { url: '${redisServer.url}', prefix: '${rPrefix}' }
@@ -93,8 +96,16 @@ ${REMEDIATOR_RULES_YAML}
       playbookMap(playbooks),
       { env: {} },
     );
-    const remediator = await startRemediator({ config, role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
-    const naive = await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
+
+  const startReceivers = async (): Promise<Running<N>> => {
+    const rPrefix = `bench-r-${randomBytes(3).toString('hex')}`;
+    const nPrefix = `bench-n-${randomBytes(3).toString('hex')}`;
+    const remediator = await startRemediator({ config: remediatorConfig(rPrefix), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
+    // Suite inbox: a second Remediator, identical but for its intake writing no alert inbox.
+    const other =
+      pair === 'inbox'
+        ? await startRemediator({ config: remediatorConfig(nPrefix), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1', inbox: false })
+        : await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
     const counters: Queue[] = [];
     const receiver = (name: ReceiverName, url: string, prefix: string): Receiver => {
       const counter = new Queue('jobs', { connection: redis, prefix: `{${prefix}}` });
@@ -110,13 +121,18 @@ ${REMEDIATOR_RULES_YAML}
         },
       };
     };
+    const receivers =
+      pair === 'inbox'
+        ? { 'inbox-on': receiver('inbox-on', remediator.url, rPrefix), 'inbox-off': receiver('inbox-off', other.url, nPrefix) }
+        : { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', other.url, nPrefix) };
     return {
-      receivers: { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', naive.url, nPrefix) },
+      receivers: receivers as Record<N, Receiver>,
       counters,
       rPrefix,
       async stop() {
         await Promise.allSettled(counters.map((c) => c.close()));
-        await naive.close();
+        if ('stop' in other) await other.stop();
+        else await other.close();
         await remediator.stop();
       },
     };

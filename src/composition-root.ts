@@ -63,6 +63,8 @@ export interface RemediatorOptions {
   sweepIntervalMs?: number;
   /** Base delay of the notification retries' exponential backoff (default 2 s); tests shorten it. */
   notifyBackoffMs?: number;
+  /** `false`: the intake writes no alert inbox. A benchmark baseline only (bench/run.ts, suite `inbox`), not a config key. */
+  inbox?: false;
 }
 
 export interface Remediator {
@@ -238,6 +240,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         metrics,
         audit,
         notifications,
+        ...(options.inbox === false ? { inbox: false } : {}),
       })
     : undefined;
   const app = createApp({

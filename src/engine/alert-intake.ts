@@ -126,6 +126,13 @@ export interface AlertIntakeDeps {
   /** Rules' `notify` channels hear of runs awaiting approval and of first blocks. */
   notifications?: NotificationSink;
   now?: () => Date;
+  /**
+   * The alert inbox (default true). `false` is a benchmark baseline only (bench/run.ts, suite
+   * `inbox`), not a configuration key: the intake then builds no inbox items, counts no repeats and
+   * hands the script an empty inbox, as before the inbox existed (so no `alert_decision` audit
+   * entries either: they belong to a record's first write).
+   */
+  inbox?: boolean;
 }
 
 /**
@@ -140,8 +147,10 @@ export class AlertIntake {
   private pendingSeen = new Map<string, { n: number; last: string }>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private readonly inboxOn: boolean;
   constructor(private readonly deps: AlertIntakeDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.inboxOn = deps.inbox !== false;
     deps.redis.defineCommand('remediatorIntake', { numberOfKeys: 0, lua: INTAKE_SCRIPT });
     deps.redis.defineCommand('remediatorEpisodes', { numberOfKeys: 0, lua: EPISODES_SCRIPT });
     deps.redis.defineCommand('remediatorInboxSeen', { numberOfKeys: 0, lua: INBOX_SEEN_SCRIPT });
@@ -149,6 +158,7 @@ export class AlertIntake {
 
   /** Counts a repeat of an inbox record in memory; written by `flushSeen` within a second. */
   private countSeen(episode: string, at: string): void {
+    if (!this.inboxOn) return;
     const p = this.pendingSeen.get(episode);
     if (p) {
       p.n += 1;
@@ -217,7 +227,7 @@ export class AlertIntake {
         decisions[i] = { fingerprint: parsed.fingerprint ?? '', status: 'invalid', rule: null, decision: 'invalid_params', reason: parsed.message };
         count('none', 'invalid_params');
         const fp = parsed.fingerprint ?? '';
-        fixedInbox({
+        if (this.inboxOn) fixedInbox({
           episode: this.deps.episodeKey('none', fp, ''), fingerprint: fp, alertname: '', labels: '{}', annotations: '{}', generatorURL: '',
           status: 'invalid', startsAt: '', rule: 'none', decision: 'invalid_params', reason: parsed.message,
         });
@@ -230,7 +240,7 @@ export class AlertIntake {
       if (rules.length === 0) {
         decisions[i] = { fingerprint: alert.fingerprint, status: alert.status, rule: null, decision: 'unmatched' };
         count('none', 'unmatched');
-        fixedInbox({ ...inboxItem(alert, 'none', this.deps.episodeKey('none', alert.fingerprint, alert.startsAt)), decision: 'unmatched', reason: UNMATCHED_REASON });
+        if (this.inboxOn) fixedInbox({ ...inboxItem(alert, 'none', this.deps.episodeKey('none', alert.fingerprint, alert.startsAt)), decision: 'unmatched', reason: UNMATCHED_REASON });
         return;
       }
       for (const rule of rules) pairs.push({ index: i, alert, rule, episode: this.deps.episodeKey(rule.name, alert.fingerprint, alert.startsAt) });
@@ -267,14 +277,13 @@ export class AlertIntake {
       if ('invalid' in planned) {
         pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'invalid_params', reason: planned.invalid };
         count(rule.name, 'invalid_params');
-        const item: InboxItem = { ...inboxItem(alert, rule.name, pair.episode), decision: 'invalid_params', reason: planned.invalid };
         if (hinted.has(pair.episode)) this.countSeen(pair.episode, nowIso);
-        else inbox.push(item);
+        else if (this.inboxOn) inbox.push({ ...inboxItem(alert, rule.name, pair.episode), decision: 'invalid_params', reason: planned.invalid });
         return;
       }
       candidatePair.push(k);
       candidates.push(planned);
-      inbox.push({ ...inboxItem(alert, rule.name, pair.episode), cand: candidates.length });
+      if (this.inboxOn) inbox.push({ ...inboxItem(alert, rule.name, pair.episode), cand: candidates.length });
     });
 
     const { results, known: knownItems } = candidates.length > 0 || inbox.length > 0 ? await this.runScript(candidates, inbox, now) : { results: [], known: [] };
