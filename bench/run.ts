@@ -209,33 +209,13 @@ async function main(): Promise<void> {
 
   process.stderr.write(`bench: ${CONCURRENCY} connections, ${ROUNDS} × (R N N R) × ${SEGMENT_MS / 1000} s per scenario\n`);
   try {
-    // Warm-up (JIT, connections): fresh traffic and replays, checked but not reported.
-    for (const r of [env.receivers.remediator, env.receivers.naive]) {
-      await single('warm-up', r, 'new', WARMUP_MS / 2);
-      await single('warm-up seed', r, 'seed', 0);
-      await single('warm-up', r, 'dup', WARMUP_MS / 2);
-    }
-    if (SCENARIOS.has('a')) await scenario('a-new', 'new alerts: every notification 10 new episodes', 'new');
-    // (b) and (c) first deliver the replay pool once to each receiver (checked, not timed).
-    if (SCENARIOS.has('b')) await scenario('b-duplicates', 'duplicates: replays of delivered notifications', 'dup');
-    if (SCENARIOS.has('c')) await scenario('c-mix', 'mix: 80 % replays, 20 % new notifications', 'mix');
+    await warmUpAndRun([env.receivers.remediator, env.receivers.naive], single, scenario);
   } catch (err) {
     await env.close().catch(() => undefined);
     throw err;
   }
 
-  const redisVersion = /redis_version:([^\r\n]+)/.exec(await env.redis.info('server'))?.[1] ?? '?';
-  await env.close();
-  const loadAfter = loadavg();
-  const machine = {
-    cores: cpus().length,
-    cpu: cpus()[0]?.model ?? '?',
-    memGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    redis: redisVersion,
-    loadavg1mBefore: Number(loadBefore[0]!.toFixed(2)),
-    loadavg1mAfter: Number(loadAfter[0]!.toFixed(2)),
-  };
+  const machine = await machineAfter(env, loadBefore);
 
   // ---- report
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -315,6 +295,40 @@ interface InboxScenarioResult {
   max: InboxRound;
 }
 
+type RunSingle = (phase: string, r: Receiver, mode: LoadMode, ms: number) => Promise<void>;
+type RunScenario = (name: string, label: string, mode: LoadMode) => Promise<void>;
+
+/**
+ * Warm-up (JIT, connections: fresh traffic and replays, checked but not reported), then the
+ * selected scenarios; (b) and (c) first deliver the replay pool once to each receiver.
+ */
+async function warmUpAndRun(receivers: readonly Receiver[], single: RunSingle, scenario: RunScenario): Promise<void> {
+  for (const r of receivers) {
+    await single('warm-up', r, 'new', WARMUP_MS / 2);
+    await single('warm-up seed', r, 'seed', 0);
+    await single('warm-up', r, 'dup', WARMUP_MS / 2);
+  }
+  if (SCENARIOS.has('a')) await scenario('a-new', 'new alerts: every notification 10 new episodes', 'new');
+  if (SCENARIOS.has('b')) await scenario('b-duplicates', 'duplicates: replays of delivered notifications', 'dup');
+  if (SCENARIOS.has('c')) await scenario('c-mix', 'mix: 80 % replays, 20 % new notifications', 'mix');
+}
+
+/** The machine the figures came from, read as the environment closes (load average before and after). */
+async function machineAfter(env: { redis: Redis; close(): Promise<void> }, loadBefore: number[]) {
+  const redisVersion = /redis_version:([^\r\n]+)/.exec(await env.redis.info('server'))?.[1] ?? '?';
+  await env.close();
+  const loadAfter = loadavg();
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    redis: redisVersion,
+    loadavg1mBefore: Number(loadBefore[0]!.toFixed(2)),
+    loadavg1mAfter: Number(loadAfter[0]!.toFixed(2)),
+  };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -386,30 +400,12 @@ async function inboxMain(): Promise<void> {
 
   process.stderr.write(`bench inbox: ${CONCURRENCY} connections, ${ROUNDS} × (on off off on) × ${SEGMENT_MS / 1000} s per scenario\n`);
   try {
-    for (const r of [env.receivers['inbox-on'], env.receivers['inbox-off']]) {
-      await single('warm-up', r, 'new', WARMUP_MS / 2);
-      await single('warm-up seed', r, 'seed', 0);
-      await single('warm-up', r, 'dup', WARMUP_MS / 2);
-    }
-    if (SCENARIOS.has('a')) await scenario('a-new', 'new alerts: every notification 10 new episodes', 'new');
-    if (SCENARIOS.has('b')) await scenario('b-duplicates', 'duplicates: replays of delivered notifications', 'dup');
-    if (SCENARIOS.has('c')) await scenario('c-mix', 'mix: 80 % replays, 20 % new notifications', 'mix');
+    await warmUpAndRun([env.receivers['inbox-on'], env.receivers['inbox-off']], single, scenario);
   } catch (err) {
     await env.close().catch(() => undefined);
     throw err;
   }
-  const redisVersion = /redis_version:([^\r\n]+)/.exec(await env.redis.info('server'))?.[1] ?? '?';
-  await env.close();
-  const loadAfter = loadavg();
-  const machine = {
-    cores: cpus().length,
-    cpu: cpus()[0]?.model ?? '?',
-    memGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    redis: redisVersion,
-    loadavg1mBefore: Number(loadBefore[0]!.toFixed(2)),
-    loadavg1mAfter: Number(loadAfter[0]!.toFixed(2)),
-  };
+  const machine = await machineAfter(env, loadBefore);
 
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   const x = (n: number) => `${f(n, 2)}×`;

@@ -775,36 +775,20 @@ async function auditView(v, query) {
   ], keys);
 
   const listWrap = h('div', { id: 'audit-list' });
-  const footer = h('div', { class: 'list-footer' });
-  let shown = 0;
-  let unavailable = false;
-  const load = async (cursor) => {
-    let page;
-    try {
-      page = await api('audit', { ...filters, limit: pageSize(query), cursor }, v.controller.signal);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && !cursor) {
-        unavailable = true;
-        return;
-      }
-      throw err;
-    }
-    const items = Array.isArray(page.items) ? page.items : [];
-    if (items.length) listWrap.append(auditList(items, { showRun: true }));
-    shown += items.length;
-    footer.replaceChildren();
-    if (shown === 0 && !page.nextCursor) footer.append(notice(Object.values(filters).some(Boolean) ? 'No audit entries match these filters.' : 'The audit log is empty.'));
-    else footer.append(h('p', { class: 'muted small', role: 'status' }, `${shown} entr${shown === 1 ? 'y' : 'ies'} shown, newest first${page.nextCursor ? '; more available' : ''}.`));
-    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
-  };
-  await firstLoad(load, footer);
+  const paged = await pagedList(v, query, {
+    resource: 'audit',
+    filters,
+    render: (items) => listWrap.append(auditList(items, { showRun: true })),
+    counted: (n) => `${n} entr${n === 1 ? 'y' : 'ies'}`,
+    none: Object.values(filters).some(Boolean) ? 'No audit entries match these filters.' : 'The audit log is empty.',
+  });
   if (v.controller.signal.aborted) return;
   const head = h('div', { class: 'page-head' }, h('h1', {}, 'Audit log'), h('p', { class: 'muted' }, 'Every decision, mutation and operator action, newest first. Times are UTC; hover for local time.'));
-  if (unavailable) {
+  if (paged.unavailable) {
     show(head, notice('This server does not offer the audit API yet (GET /api/v1/audit answered 404).', 'warn'));
     return;
   }
-  show(head, verifyPanel(v), form, listWrap, footer);
+  show(head, verifyPanel(v), form, listWrap, paged.footer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -825,36 +809,22 @@ async function alertsView(v, query) {
   const table = h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'alerts-table' },
     h('thead', {}, h('tr', {}, ['Last seen', 'Alert', 'Decision', 'Rule', 'Seen', 'Run or guard', 'Why'].map((c) => h('th', { scope: 'col' }, c)))),
     body));
-  const footer = h('div', { class: 'list-footer' });
-  let shown = 0;
-  let unavailable = false;
-  const load = async (cursor) => {
-    let page;
-    try {
-      page = await api('alerts', { ...filters, limit: pageSize(query), cursor }, v.controller.signal);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && !cursor) {
-        unavailable = true;
-        return;
-      }
-      throw err;
-    }
-    const items = Array.isArray(page.items) ? page.items : [];
-    for (const a of items) body.append(alertRow(a));
-    shown += items.length;
-    footer.replaceChildren();
-    if (shown === 0 && !page.nextCursor) footer.append(notice(Object.values(filters).some(Boolean) ? 'No alerts match these filters.' : 'No alert has been seen yet.'));
-    else footer.append(h('p', { class: 'muted small', role: 'status' }, `${shown} alert${shown === 1 ? '' : 's'} shown, newest first${page.nextCursor ? '; more available' : ''}.`));
-    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
-  };
-  await firstLoad(load, footer);
+  const paged = await pagedList(v, query, {
+    resource: 'alerts',
+    filters,
+    render: (items) => {
+      for (const a of items) body.append(alertRow(a));
+    },
+    counted: (n) => `${n} alert${n === 1 ? '' : 's'}`,
+    none: Object.values(filters).some(Boolean) ? 'No alerts match these filters.' : 'No alert has been seen yet.',
+  });
   if (v.controller.signal.aborted) return;
   const head = h('div', { class: 'page-head' }, h('h1', {}, 'Alerts'), h('p', { class: 'muted' }, 'Every alert Alertmanager sent, once per episode: what was decided and why. Times are UTC; hover for local time.'));
-  if (unavailable) {
+  if (paged.unavailable) {
     show(head, notice('This server does not offer the alert inbox yet (GET /api/v1/alerts answered 404).', 'warn'));
     return;
   }
-  show(head, form, table, footer);
+  show(head, form, table, paged.footer);
 }
 
 function alertRow(a) {
@@ -879,6 +849,38 @@ document.getElementById('sign-out').addEventListener('click', () => {
 });
 window.addEventListener('hashchange', () => void route());
 void route({ focus: false });
+
+/**
+ * A cursor-paged list under the API's `resource`: loads the first page, renders each page's items,
+ * keeps a footer (count, "Load more", the empty notice). `unavailable` when the server answers
+ * 404 (an older server without that API).
+ */
+async function pagedList(v, query, { resource, filters, render, counted, none }) {
+  const footer = h('div', { class: 'list-footer' });
+  let shown = 0;
+  let unavailable = false;
+  const load = async (cursor) => {
+    let page;
+    try {
+      page = await api(resource, { ...filters, limit: pageSize(query), cursor }, v.controller.signal);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && !cursor) {
+        unavailable = true;
+        return;
+      }
+      throw err;
+    }
+    const items = Array.isArray(page.items) ? page.items : [];
+    if (items.length) render(items);
+    shown += items.length;
+    footer.replaceChildren();
+    if (shown === 0 && !page.nextCursor) footer.append(notice(none));
+    else footer.append(h('p', { class: 'muted small', role: 'status' }, `${counted(shown)} shown, newest first${page.nextCursor ? '; more available' : ''}.`));
+    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
+  };
+  await firstLoad(load, footer);
+  return { footer, unavailable };
+}
 
 /** "Load more" for a paged list: disables itself while the next page loads; shows an error in place. */
 function loadMoreButton(loadNext, footer, signal) {
