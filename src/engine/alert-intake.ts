@@ -143,6 +143,12 @@ export class AlertIntake {
   private readonly now: () => Date;
   /** Episodes this process has seen recently (a hint only: Redis decides). */
   private readonly seen = new Set<string>();
+  /**
+   * Unmatched and invalid episodes whose inbox record this process saw the script write: their
+   * repeats are only counted. Apart from `seen`, which is noted before the script runs, so a
+   * notification whose script failed (Redis down) still gets its record when it is retried.
+   */
+  private readonly recorded = new Set<string>();
   /** Inbox records seen again since the last flush: episode -> times and last seen (ISO). */
   private pendingSeen = new Map<string, { n: number; last: string }>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -218,7 +224,7 @@ export class AlertIntake {
     // already, a repeat counted in memory.
     const inbox: InboxItem[] = [];
     const fixedInbox = (item: InboxItem) => {
-      if (this.seen.has(item.episode)) this.countSeen(item.episode, nowIso);
+      if (this.recorded.has(item.episode)) this.countSeen(item.episode, nowIso);
       else inbox.push(item);
     };
     metrics.alertsTruncated.inc(notification.truncatedAlerts);
@@ -256,9 +262,7 @@ export class AlertIntake {
     const firing = pairs.filter((p) => p.alert.status === 'firing');
     const maybeSeen = firing.some((p) => this.seen.has(p.episode));
     const known = maybeSeen ? await this.lookupEpisodes(firing.map((p) => p.episode)) : new Map<string, { runId: string; requeue: boolean }>();
-    // Episodes this process had seen before this notification (for the inbox of invalid params).
-    const hinted = new Set(firing.filter((p) => this.seen.has(p.episode)).map((p) => p.episode));
-    for (const p of firing) this.remember(p.episode);
+    for (const p of firing) this.remember(this.seen, p.episode);
     const pairDecisions: AlertDecision[] = new Array<AlertDecision>(pairs.length);
     const toEnqueue: { runId: string; playbook: string }[] = [];
     const candidates: Candidate[] = [];
@@ -277,7 +281,7 @@ export class AlertIntake {
       if ('invalid' in planned) {
         pairDecisions[k] = { fingerprint: alert.fingerprint, status: alert.status, rule: rule.name, decision: 'invalid_params', reason: planned.invalid };
         count(rule.name, 'invalid_params');
-        if (hinted.has(pair.episode)) this.countSeen(pair.episode, nowIso);
+        if (this.recorded.has(pair.episode)) this.countSeen(pair.episode, nowIso);
         else if (this.inboxOn) inbox.push({ ...inboxItem(alert, rule.name, pair.episode), decision: 'invalid_params', reason: planned.invalid });
         return;
       }
@@ -288,7 +292,7 @@ export class AlertIntake {
 
     const { results, known: knownItems } = candidates.length > 0 || inbox.length > 0 ? await this.runScript(candidates, inbox, now) : { results: [], known: [] };
     for (const j of knownItems) this.countSeen(inbox[j - 1]!.episode, nowIso);
-    for (const item of inbox) if (item.cand === undefined) this.remember(item.episode);
+    for (const item of inbox) if (item.cand === undefined) this.remember(this.recorded, item.episode);
     const written: object[] = [];
     results.forEach((r, j) => {
       const c = candidates[j]!;
@@ -328,10 +332,11 @@ export class AlertIntake {
     return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
   }
 
-  private remember(episode: string): void {
-    this.seen.delete(episode);
-    this.seen.add(episode);
-    if (this.seen.size > SEEN_EPISODES) this.seen.delete(this.seen.values().next().value as string);
+  /** Most recent last; the oldest goes beyond SEEN_EPISODES. */
+  private remember(set: Set<string>, episode: string): void {
+    set.delete(episode);
+    set.add(episode);
+    if (set.size > SEEN_EPISODES) set.delete(set.values().next().value as string);
   }
 
   /** Episode key -> its run, for the episodes that already started one. */
