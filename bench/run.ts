@@ -157,12 +157,7 @@ async function main(): Promise<void> {
   };
 
   const checks: Check[] = [];
-  const check = async (phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]): Promise<void> => {
-    const newJobs = (await r.jobCount()) - jobsBefore;
-    const expectedNewJobs = segs.reduce((a, s) => a + s.freshOk, 0) * ALERTS_PER_NOTIFICATION;
-    const failedRequests = segs.reduce((a, s) => a + s.gaveUp, 0);
-    checks.push({ phase, receiver: r.name, expectedNewJobs, newJobs, failedRequests, ok: newJobs === expectedNewJobs && failedRequests === 0 });
-  };
+  const check = (phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]) => checkJobs(checks, phase, r, jobsBefore, segs);
   const single = async (phase: string, r: Receiver, mode: LoadMode, ms: number): Promise<void> => {
     const before = await r.jobCount();
     await check(phase, r, before, [await segment(r, mode, ms)]);
@@ -243,10 +238,7 @@ async function main(): Promise<void> {
   lines.push('non-200: answers other than 200 (503 under overload, …), each retried as Alertmanager would; latency is first attempt to 200.');
   lines.push("node ms/req: CPU of the receivers' threads (main + V8/libuv helpers, not the load generator) per request, Remediator's incl. its audit sealer; redis ms/req: redis-server CPU.");
   lines.push('');
-  lines.push('correctness (jobs enqueued = new episodes delivered, none lost or doubled; every notification answered 200 in the end):');
-  for (const c of checks) {
-    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.phase.padEnd(13)} ${c.receiver.padEnd(11)} jobs +${c.newJobs} / expected +${c.expectedNewJobs}, undelivered notifications ${c.failedRequests}`);
-  }
+  lines.push(...correctnessLines(checks));
   const allOk = checks.every((c) => c.ok);
   const totalSeconds = Math.round((Date.now() - t0) / 1000);
   lines.push('', `total ${totalSeconds} s`);
@@ -293,6 +285,21 @@ interface InboxScenarioResult {
   median: InboxRound;
   min: InboxRound;
   max: InboxRound;
+}
+
+/** Jobs enqueued = new episodes delivered (none lost or doubled), and every notification answered 200 in the end. */
+async function checkJobs(checks: Check[], phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]): Promise<void> {
+  const newJobs = (await r.jobCount()) - jobsBefore;
+  const expectedNewJobs = segs.reduce((a, s) => a + s.freshOk, 0) * ALERTS_PER_NOTIFICATION;
+  const failedRequests = segs.reduce((a, s) => a + s.gaveUp, 0);
+  checks.push({ phase, receiver: r.name, expectedNewJobs, newJobs, failedRequests, ok: newJobs === expectedNewJobs && failedRequests === 0 });
+}
+
+function correctnessLines(checks: readonly Check[]): string[] {
+  return [
+    'correctness (jobs enqueued = new episodes delivered, none lost or doubled; every notification answered 200 in the end):',
+    ...checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.phase.padEnd(13)} ${c.receiver.padEnd(11)} jobs +${c.newJobs} / expected +${c.expectedNewJobs}, undelivered notifications ${c.failedRequests}`),
+  ];
 }
 
 type RunSingle = (phase: string, r: Receiver, mode: LoadMode, ms: number) => Promise<void>;
@@ -349,12 +356,7 @@ async function inboxMain(): Promise<void> {
     return { ...res, serverCpuMs: serverCpuMs(env.loadgen.threadIds) - cpu0, redisCpuMs: (await redisCpuMs(env.redis)) - rcpu0, sealWaitMs: 0 };
   };
   const checks: Check[] = [];
-  const check = async (phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]): Promise<void> => {
-    const newJobs = (await r.jobCount()) - jobsBefore;
-    const expectedNewJobs = segs.reduce((a, s) => a + s.freshOk, 0) * ALERTS_PER_NOTIFICATION;
-    const failedRequests = segs.reduce((a, s) => a + s.gaveUp, 0);
-    checks.push({ phase, receiver: r.name, expectedNewJobs, newJobs, failedRequests, ok: newJobs === expectedNewJobs && failedRequests === 0 });
-  };
+  const check = (phase: string, r: Receiver, jobsBefore: number, segs: SegmentResult[]) => checkJobs(checks, phase, r, jobsBefore, segs);
   const single = async (phase: string, r: Receiver, mode: LoadMode, ms: number): Promise<void> => {
     const before = await r.jobCount();
     await check(phase, r, before, [await segment(r, mode, ms)]);
@@ -435,10 +437,7 @@ async function inboxMain(): Promise<void> {
   lines.push('on/off: throughput < 1 = the inbox costs throughput; latency and CPU > 1 = the inbox costs that much more. Median (min, max) of the per-round ratios.');
   lines.push(`inbox records at the end (on / off): ${inboxSizes.map((s) => `${s.scenario} ${s.on} / ${s.off}`).join(', ')}`);
   lines.push('');
-  lines.push('correctness (jobs enqueued = new episodes delivered, none lost or doubled; every notification answered 200 in the end):');
-  for (const c of checks) {
-    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.phase.padEnd(13)} ${c.receiver.padEnd(11)} jobs +${c.newJobs} / expected +${c.expectedNewJobs}, undelivered notifications ${c.failedRequests}`);
-  }
+  lines.push(...correctnessLines(checks));
   const allOk = checks.every((c) => c.ok);
   const totalSeconds = Math.round((Date.now() - t0) / 1000);
   lines.push('', `total ${totalSeconds} s`);
