@@ -90,6 +90,8 @@ program
   .action(async (opts: { once?: boolean }) => {
     const { demoCommand } = await import('./cli/demo-command.js');
     await demoCommand({ once: opts.once ?? false }).catch(fail);
+    // Everything the demo started is stopped; a connection that outlived its bound must not keep it running.
+    process.exit(process.exitCode ?? 0);
   });
 
 program

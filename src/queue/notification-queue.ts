@@ -3,6 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { NotificationRequest, NotificationSink } from '../engine/notification-sink.js';
+import { closeWorker } from './close-worker.js';
 import { NotificationDelivery, type NotificationDeliveryDeps, type NotificationJobData } from '../notify/notification-delivery.js';
 
 export type { NotificationJobData } from '../notify/notification-delivery.js';
@@ -165,20 +166,9 @@ export class NotificationWorker {
     await this.worker.waitUntilReady();
   }
 
-  /**
-   * Lets running sends finish for `graceMs`, then aborts them (their jobs are retried later, by
-   * this or another process). BullMQ's close can hang while its blocking connection reconnects,
-   * so a last deadline forces it.
-   */
+  /** Lets running sends finish for `graceMs`, then aborts them (their jobs are retried later, by this or another process). */
   async close(graceMs = 3000): Promise<void> {
-    const closing = this.worker.close().then(
-      () => true,
-      () => true,
-    );
-    const within = (ms: number) => Promise.race([closing, new Promise<false>((r) => setTimeout(() => r(false), ms).unref())]);
-    if (await within(graceMs)) return;
-    this.abort.abort();
-    if (await within(2000)) return;
-    await Promise.race([this.worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await closeWorker(this.worker, graceMs, () => this.abort.abort());
   }
+
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RunExecutor } from '../engine/run-executor.js';
 import { CLAIM_TTL_MS, STALL_CHECK_MS } from '../engine/claim-timing.js';
+import { closeWorker } from './close-worker.js';
 import { QUEUE_NAME, JOB_ATTEMPTS, type RunJobData } from './run-queue.js';
 
 /**
@@ -67,22 +68,9 @@ export class RunWorker {
     await this.worker.waitUntilReady();
   }
 
-  /**
-   * Waits for running steps up to `graceMs`, then aborts them. BullMQ's close can hang while its
-   * blocking connection reconnects (taskforcesh/bullmq#4656), so a second deadline forces it.
-   */
+  /** Waits for running steps up to `graceMs`, then aborts them (see closeWorker for the last resort). */
   async close(graceMs: number): Promise<void> {
-    const abortTimer = setTimeout(() => this.abort.abort(), graceMs);
-    let forceTimer: NodeJS.Timeout | undefined;
-    const forced = new Promise<'forced'>((resolve) => {
-      forceTimer = setTimeout(() => resolve('forced'), graceMs + 2000);
-    });
-    try {
-      const result = await Promise.race([this.worker.close().then(() => 'closed' as const), forced]);
-      if (result === 'forced') await Promise.race([this.worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
-    } finally {
-      clearTimeout(abortTimer);
-      clearTimeout(forceTimer);
-    }
+    await closeWorker(this.worker, graceMs, () => this.abort.abort());
   }
+
 }

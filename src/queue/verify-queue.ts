@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeWorker } from './close-worker.js';
 import type { VerifyScheduler } from '../engine/run-verifier.js';
 
 export const VERIFY_QUEUE_NAME = 'verify';
@@ -67,6 +68,7 @@ export class VerifyWorker {
   }
 
   async close(): Promise<void> {
-    await Promise.race([this.worker.close(), new Promise((r) => setTimeout(r, 3000))]);
+    // A check is a query or two: no abort needed, only a bound.
+    await closeWorker(this.worker, 3000);
   }
 }

@@ -61,6 +61,8 @@ describe('npm run demo, then the CLI and the page', () => {
     }
 
     process.kill(-child.pid!, 'SIGINT');
+    // Ctrl-C ends it promptly (its shutdown is bounded): a hang fails here, with its output.
+    await pollUntil(() => (child.exitCode !== null || child.signalCode !== null ? true : undefined), `the demo to exit after Ctrl-C (stderr: ${stderr})`, 30_000);
     await exited;
     expect(existsSync(folder)).toBe(false);
     const after = readFileSync(join(xdg, 'remediator', 'config.yaml'), 'utf8');
