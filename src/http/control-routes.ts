@@ -58,7 +58,8 @@ export function controlRoutes(deps: ControlRouteDeps): Router {
   const { auth, control, manualRuns, pauses, runs } = deps;
 
   router.get('/api/v1/status', auth.require('viewer'), handle(async (_req, res) => {
-    res.json(await deps.status());
+    // The caller's own role lets the review page offer only what this token may do.
+    res.json({ ...(await deps.status()), caller: operatorOf(res) });
   }));
 
   router.post('/api/v1/runs', auth.require('operator'), json, handle(async (req, res) => {

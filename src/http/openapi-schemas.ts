@@ -474,6 +474,9 @@ export const ServiceStatus = component(
     role: z.enum(['all', 'api', 'worker']),
     dryRun: z.boolean().describe('the global dryRun setting'),
     paused: z.record(z.string(), pauseEntry).describe('by scope (`global` or a playbook name): who paused it, why and when'),
+    caller: z
+      .strictObject({ name: z.string(), role: z.enum(['viewer', 'operator', 'admin', 'alertmanager']) })
+      .describe("the token's name and role: what the review page offers depends on it"),
   }),
 );
 

@@ -30,6 +30,8 @@ const banners = document.getElementById('banners');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 const serverInfo = document.getElementById('server-info');
+const callerInfo = document.getElementById('caller');
+const flashArea = document.getElementById('flash');
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers: text only, never HTML.
@@ -179,12 +181,18 @@ const token = () => sessionStorage.getItem(TOKEN_KEY);
 async function api(path, params, signal) {
   const url = new URL(path, API);
   if (params) for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
-  const res = await fetch(url, {
-    headers: { Authorization: `Bearer ${token() ?? ''}`, Accept: 'application/json' },
-    cache: 'no-store',
-    credentials: 'omit',
-    signal,
-  });
+  return send(url, { signal });
+}
+
+/** A change: POST with a JSON body. The token travels in the Authorization header, never in a URL. */
+async function apiPost(path, body) {
+  return send(new URL(path, API), { method: 'POST', body: JSON.stringify(body), contentType: 'application/json' });
+}
+
+async function send(url, { method = 'GET', body: payload, contentType, signal } = {}) {
+  const headers = { Authorization: `Bearer ${token() ?? ''}`, Accept: 'application/json' };
+  if (contentType) headers['Content-Type'] = contentType;
+  const res = await fetch(url, { method, headers, body: payload, cache: 'no-store', credentials: 'omit', signal });
   let body = null;
   try {
     body = await res.json();
@@ -197,6 +205,20 @@ async function api(path, params, signal) {
   }
   if (!res.ok) throw new ApiError(res.status, body);
   return body;
+}
+
+/** Why the API refused a change, in words: the role needed (403), the guard or state (409), the bad fields (400). */
+function describeRefusal(err) {
+  if (!(err instanceof ApiError)) return describeError(err);
+  const b = err.body ?? {};
+  if (err.status === 403) return `Refused (403): ${err.message}. Ask someone whose token has that role.`;
+  if (err.status === 409) return `Refused (409): ${err.message}${b.guard && !err.message.includes(String(b.guard)) ? ` (guard ${b.guard})` : ''}.`;
+  if (err.status === 400) {
+    const details = Array.isArray(b.details) ? b.details.map((d) => `${d.path}: ${d.message}`).join('; ') : '';
+    return `Not accepted (400): ${err.message}${details ? `: ${details}` : ''}.`;
+  }
+  if (err.status === 404) return `Not found (404): ${err.message}.`;
+  return describeError(err);
 }
 
 function describeError(err) {
@@ -272,16 +294,20 @@ async function route({ focus = true } = {}) {
     return;
   }
   signedInChrome();
-  void refreshStatus(v);
   try {
+    if (!caller) applyCaller(await api('status', null, v.controller.signal));
+    void refreshStatus(v);
     if (parts[0] === 'runs' && parts[1]) await runView(v, parts[1]);
     else if (parts[0] === 'runs' || parts.length === 0) await runsView(v, query);
     else if (parts[0] === 'audit') await auditView(v, query);
     else if (parts[0] === 'alerts') await alertsView(v, query);
+    else if (parts[0] === 'new-run') await newRunView(v, query);
+    else if (parts[0] === 'automation') await automationView(v);
     else show(h('h1', {}, 'Not found'), notice('There is no such page here.'), h('p', {}, h('a', { href: '#/runs' }, 'Go to the runs')));
   } catch (err) {
     if (v.controller.signal.aborted) return;
     if (err instanceof ApiError && err.status === 401) {
+      caller = null;
       show(signInView('That token is no longer accepted. Sign in again.'));
       signedOutChrome();
     } else {
@@ -297,7 +323,28 @@ async function route({ focus = true } = {}) {
 function signedOutChrome() {
   nav.hidden = true;
   who.hidden = true;
+  caller = null;
   banners.replaceChildren();
+  flashArea.replaceChildren();
+}
+
+// Who is signed in: the token's name and role (GET /status `caller`). The page offers only what
+// that role may do; the API checks again, and its refusal is shown in words.
+const RANK = { viewer: 1, operator: 2, admin: 3 };
+let caller = null;
+
+function can(role) {
+  return caller !== null && (RANK[caller.role] ?? 0) >= RANK[role];
+}
+
+function applyCaller(status) {
+  caller = status?.caller && typeof status.caller.role === 'string' ? status.caller : { name: '?', role: 'viewer' };
+  callerInfo.textContent = `${caller.name} (${caller.role})`;
+}
+
+/** A short confirmation above the page ("Approved."), announced to screen readers; it stays until the next one. */
+function flash(text, kind = 'ok') {
+  flashArea.replaceChildren(h('p', { class: `notice notice-${kind}`, id: 'flash-message' }, text));
 }
 
 function signedInChrome() {
@@ -314,6 +361,7 @@ async function refreshStatus(v) {
     banners.replaceChildren(h('div', { class: 'banner banner-warn' }, h('strong', {}, 'Status unknown. '), describeError(err)));
     return;
   }
+  applyCaller(status);
   serverInfo.textContent = `${status.version ? `v${status.version}` : ''}${status.role ? ` · ${status.role}` : ''}`;
   const items = [];
   const paused = status.paused && typeof status.paused === 'object' ? status.paused : {};
@@ -324,7 +372,8 @@ async function refreshStatus(v) {
       ` by ${p?.by ?? 'unknown'}`,
       p?.at ? [' since ', time(p.at)] : '',
       p?.reason ? [': ', h('q', {}, p.reason)] : '',
-      scope === 'global' ? '. Alerts are recorded, but no playbook acts until an admin resumes.' : '. Its alerts are recorded, but it does not act until an admin resumes it.'));
+      scope === 'global' ? '. Alerts are recorded, but no playbook acts until an admin resumes.' : '. Its alerts are recorded, but it does not act until an admin resumes it.',
+      can('admin') ? [' ', pauseButton('resume', scope === 'global' ? undefined : scope)] : ''));
   }
   if (status.dryRun) {
     items.push(h('div', { class: 'banner banner-dry' }, h('strong', {}, h('span', { 'aria-hidden': 'true' }, '◌ '), 'Dry-run mode'), ': every run only plans its Kubernetes requests (dryRun=All); nothing changes on the cluster.'));
@@ -345,7 +394,7 @@ function signInView(message) {
     error.textContent = '';
     sessionStorage.setItem(TOKEN_KEY, value);
     try {
-      await api('status');
+      applyCaller(await api('status'));
       input.value = '';
       if (!location.hash || location.hash === '#/' || location.hash === '#') location.hash = '#/runs';
       else await route();
@@ -357,12 +406,194 @@ function signInView(message) {
     }
   } } },
   h('h1', {}, 'Sign in'),
-  h('p', { id: 'token-help', class: 'muted' }, 'Paste a viewer token. It is kept in this browser tab only (session storage) and sent as a bearer token to this server\'s API.'),
+  h('p', { id: 'token-help', class: 'muted' }, 'Paste your token. A viewer token reads; an operator token also approves, rejects, cancels and starts runs; an admin token also pauses and resumes. It is kept in this browser tab only (session storage) and sent as a bearer token to this server\'s API.'),
   h('label', { for: 'token' }, 'Token'),
   input,
   error,
   button);
   return form;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acting: every change asks for a reason in a dialog and shows the API's answer in words.
+
+/**
+ * Opens a modal dialog: `fields` (extra inputs), a required reason, Confirm and Cancel. `submit`
+ * gets `{reason, ...checked}`; its refusal stays in the dialog, its success closes it and calls
+ * `done(result)`.
+ */
+function actionDialog({ id, title, intro, confirm, fields = [], submit, done }) {
+  const reason = h('textarea', { id: 'action-reason', name: 'reason', rows: 3, required: true, spellcheck: 'true', 'aria-describedby': 'action-reason-help' });
+  const error = h('p', { id: 'action-error', class: 'form-error', role: 'alert' });
+  const confirmButton = h('button', { type: 'submit', class: 'btn btn-primary', id: 'action-confirm' }, confirm);
+  const dialog = h('dialog', { class: 'action-dialog', id, 'aria-labelledby': 'action-title' });
+  const close = () => {
+    if (dialog.open) dialog.close();
+    dialog.remove();
+  };
+  const form = h('form', { method: 'dialog', on: { submit: async (e) => {
+    e.preventDefault();
+    const text = reason.value.trim();
+    if (!text) {
+      error.textContent = 'A reason is required: it is written to the audit log.';
+      reason.focus();
+      return;
+    }
+    const values = { reason: text };
+    for (const f of fields) values[f.name] = f.input.type === 'checkbox' ? f.input.checked : f.input.value;
+    confirmButton.disabled = true;
+    error.textContent = '';
+    try {
+      const result = await submit(values);
+      close();
+      done(result);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        close();
+        void route();
+        return;
+      }
+      error.textContent = describeRefusal(err);
+      confirmButton.disabled = false;
+    }
+  } } },
+  h('h2', { id: 'action-title' }, title),
+  intro ? h('p', {}, intro) : null,
+  fields.map((f) => h('div', { class: 'field field-check' }, f.input, h('label', { for: f.input.id }, f.label))),
+  h('label', { for: 'action-reason' }, 'Reason'),
+  reason,
+  h('p', { id: 'action-reason-help', class: 'muted small' }, 'Required; recorded in the audit log with your name.'),
+  error,
+  h('div', { class: 'dialog-actions' },
+    confirmButton,
+    h('button', { type: 'button', class: 'btn', id: 'action-cancel', on: { click: close } }, 'Cancel')));
+  dialog.addEventListener('cancel', () => dialog.remove());
+  dialog.append(form);
+  document.body.append(dialog);
+  dialog.showModal();
+  reason.focus();
+}
+
+function checkbox(id, name, checked) {
+  return h('input', { type: 'checkbox', id, name, checked });
+}
+
+/** Approve, reject, cancel or acknowledge a run (operator). */
+function runActionButton(run, action) {
+  const words = {
+    approve: { label: 'Approve…', title: `Approve ${run.playbook} on ${run.target}`, intro: 'The run is queued at once and acts within its guards.', confirm: 'Approve', done: 'Approved' },
+    reject: { label: 'Reject…', title: `Reject ${run.playbook} on ${run.target}`, intro: 'The run ends rejected and never acts.', confirm: 'Reject', done: 'Rejected' },
+    cancel: {
+      label: run.status === 'running' ? 'Stop…' : 'Cancel…',
+      title: `${run.status === 'running' ? 'Stop' : 'Cancel'} ${run.playbook} on ${run.target}`,
+      intro: run.status === 'running' ? 'The run stops before its next Kubernetes request; what it already did stays done.' : 'The run ends cancelled and never acts.',
+      confirm: run.status === 'running' ? 'Stop the run' : 'Cancel the run',
+      done: run.status === 'running' ? 'Stop requested' : 'Cancelled',
+    },
+    ack: { label: 'Acknowledge escalation…', title: `Acknowledge the escalation on ${run.target}`, intro: 'Releases the target: its rule may act on it again.', confirm: 'Acknowledge', done: 'Acknowledged; the target is released' },
+  }[action];
+  return h('button', { type: 'button', class: `btn${action === 'approve' ? ' btn-primary' : ''}`, id: `${action}-run`, on: { click: () => actionDialog({
+    id: `${action}-dialog`,
+    title: words.title,
+    intro: words.intro,
+    confirm: words.confirm,
+    submit: ({ reason }) => apiPost(`runs/${encodeURIComponent(run.id)}/${action}`, { reason }),
+    done: () => {
+      flash(`${words.done}: ${run.playbook} on ${run.target}.`);
+      void refreshCurrent();
+    },
+  }) } }, words.label);
+}
+
+/** Re-run: a new manual run with the same playbook and params. */
+function rerunButton(run) {
+  return h('button', { type: 'button', class: 'btn', id: 'rerun', on: { click: () => {
+    const dry = checkbox('rerun-dry-run', 'dryRun', Boolean(run.dryRun));
+    actionDialog({
+      id: 'rerun-dialog',
+      title: `Re-run ${run.playbook} on ${run.target}`,
+      intro: 'Starts a new manual run with the same params, under the same guards as any manual run.',
+      confirm: 'Start the run',
+      fields: [{ name: 'dryRun', input: dry, label: 'Dry run: only plan the requests (dryRun=All)' }],
+      submit: ({ reason, dryRun }) => apiPost('runs', { playbook: run.playbook, params: run.params ?? {}, reason, dryRun }),
+      done: (res) => {
+        flash(`Started ${run.playbook} on ${run.target}: ${String(res.status).replace('_', ' ')}.`);
+        goAfterAction(`#/runs/${encodeURIComponent(res.id)}`);
+      },
+    });
+  } } }, 'Re-run…');
+}
+
+function actionsSection(run) {
+  if (!can('operator')) return null;
+  const buttons = [];
+  if (run.status === 'awaiting_approval') buttons.push(runActionButton(run, 'approve'), runActionButton(run, 'reject'));
+  if (['queued', 'awaiting_approval', 'running'].includes(run.status)) buttons.push(runActionButton(run, 'cancel'));
+  // A rule holds the target after an escalation: either end of it, or a run the hold blocked, can release it.
+  if (run.escalatedFrom || run.escalations?.length || run.guard?.guard === 'escalated') buttons.push(runActionButton(run, 'ack'));
+  buttons.push(rerunButton(run));
+  return h('section', { class: 'card actions', 'aria-label': 'Actions' }, h('div', { class: 'action-row' }, buttons));
+}
+
+/** Pause or resume automation, globally or for one playbook (admin). */
+function pauseButton(action, playbook) {
+  const scope = playbook ? `playbook ${playbook}` : 'all automation';
+  return h('button', { type: 'button', class: `btn${action === 'resume' ? ' btn-primary' : ''}`, 'data-scope': playbook ?? 'global', id: `${action}-${playbook ?? 'global'}`, on: { click: () => actionDialog({
+    id: `${action}-dialog`,
+    title: `${action === 'pause' ? 'Pause' : 'Resume'} ${scope}`,
+    intro: action === 'pause' ? 'Alerts are still recorded, but nothing acts until an admin resumes; queued runs stop before they mutate.' : 'Automation acts again; the next notification of a blocked episode is evaluated again.',
+    confirm: action === 'pause' ? 'Pause' : 'Resume',
+    submit: ({ reason }) => apiPost(action, playbook ? { reason, playbook } : { reason }),
+    done: () => {
+      flash(`${action === 'pause' ? 'Paused' : 'Resumed'} ${scope}.`);
+      void refreshCurrent();
+    },
+  }) } }, `${action === 'pause' ? 'Pause' : 'Resume'}…`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live: the open view polls its data and redraws only what changed.
+
+/**
+ * Calls `tick` every `ms` (each call after the previous one ended) while the view is open; shows
+ * when the data was last fetched, or why it could not be.
+ */
+function live(v, ms, tick, indicator) {
+  const run = async () => {
+    if (v.controller.signal.aborted) return;
+    try {
+      await tick();
+      indicator.textContent = `Live: updated ${new Date().toLocaleTimeString()}`;
+      indicator.classList.remove('warn-text');
+    } catch (err) {
+      if (v.controller.signal.aborted) return;
+      if (err instanceof ApiError && err.status === 401) {
+        void route();
+        return;
+      }
+      indicator.textContent = `Live updates failing (${describeError(err)}); retrying.`;
+      indicator.classList.add('warn-text');
+    }
+    if (!v.controller.signal.aborted) v.timers.push(setTimeout(() => void run(), typeof ms === 'function' ? ms() : ms));
+  };
+  v.timers.push(setTimeout(() => void run(), typeof ms === 'function' ? ms() : ms));
+}
+
+function liveIndicator() {
+  return h('p', { class: 'muted small live', id: 'live', 'aria-live': 'off' }, 'Live');
+}
+
+/** Redraws the open view after an action, without moving focus. */
+async function refreshCurrent() {
+  if (typeof view.refresh === 'function') {
+    try {
+      await view.refresh();
+      return;
+    } catch {
+      // fall back to a full redraw
+    }
+  }
+  await route({ focus: false });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,24 +697,43 @@ async function runsView(v, query) {
     h('caption', { class: 'vh' }, 'Runs, newest first'),
     h('thead', {}, h('tr', {}, ['Status', 'Playbook', 'Target', 'Trigger', 'Created (UTC)', 'Took', 'Reason'].map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
+  const tableWrap = h('div', { class: 'table-wrap' }, table);
   const footer = h('div', { class: 'list-footer' });
   const count = h('p', { class: 'muted small', role: 'status' });
-  let shown = 0;
+  let items = [];
+  let drawn = '';
 
+  const draw = (nextCursor) => {
+    // Redraw only what changed, so a live update neither flickers nor moves the reader's focus.
+    const key = JSON.stringify(items);
+    if (key !== drawn) {
+      tbody.replaceChildren(...items.map(runRow));
+      drawn = key;
+    }
+    tableWrap.hidden = items.length === 0;
+    count.textContent = items.length === 0 ? '' : `${items.length} run${items.length === 1 ? '' : 's'} shown${nextCursor ? '; more available' : ''}.`;
+    footer.replaceChildren();
+    if (items.length === 0) footer.append(notice(Object.values(filters).some(Boolean) ? 'No runs match these filters.' : 'No runs yet.'));
+    if (nextCursor) footer.append(loadMoreButton(() => load(nextCursor), footer, v.controller.signal));
+  };
   const load = async (cursor) => {
     const page = await api('runs', { ...filters, limit: pageSize(query), cursor }, v.controller.signal);
-    const items = Array.isArray(page.items) ? page.items : [];
-    tbody.append(...items.map(runRow));
-    shown += items.length;
-    count.textContent = shown === 0 ? '' : `${shown} run${shown === 1 ? '' : 's'} shown${page.nextCursor ? '; more available' : ''}.`;
-    footer.replaceChildren();
-    if (shown === 0) footer.append(notice(Object.values(filters).some(Boolean) ? 'No runs match these filters.' : 'No runs yet.'));
-    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
+    items = [...items, ...(Array.isArray(page.items) ? page.items : [])];
+    draw(page.nextCursor);
+  };
+  // Live: the newest runs again, as many as are shown (at most 500).
+  const reload = async () => {
+    const page = await api('runs', { ...filters, limit: Math.min(500, Math.max(pageSize(query), items.length)) }, v.controller.signal);
+    items = Array.isArray(page.items) ? page.items : [];
+    draw(page.nextCursor);
   };
   await firstLoad(load, footer);
   if (v.controller.signal.aborted) return;
-  const tableWrap = h('div', { class: 'table-wrap', hidden: shown === 0 }, table);
-  show(h('div', { class: 'page-head' }, h('h1', {}, 'Runs'), h('p', { class: 'muted' }, 'Every run the automation or an operator started, newest first.')), form, tableWrap, count, footer);
+  const indicator = liveIndicator();
+  v.refresh = reload;
+  live(v, 3000, reload, indicator);
+  const start = can('operator') ? h('a', { class: 'btn btn-primary', id: 'start-run', href: '#/new-run' }, 'Start a run…') : null;
+  show(h('div', { class: 'page-head' }, h('div', { class: 'head-row' }, h('h1', {}, 'Runs'), start), h('p', { class: 'muted' }, 'Every run the automation or an operator started, newest first.'), indicator), form, tableWrap, count, footer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,13 +871,36 @@ function stepsSection(run) {
       h('tbody', {}, rows))));
 }
 
-async function runView(v, id) {
-  const signal = v.controller.signal;
+async function fetchRun(id, signal) {
   const [run, audit] = await Promise.all([
     api(`runs/${encodeURIComponent(id)}`, null, signal),
     api('audit', { runId: id, limit: 200 }, signal).then((r) => ({ ok: true, page: r }), (err) => ({ ok: false, err })),
   ]);
+  return { run, audit };
+}
+
+/** A run's page, live: every 1.5 s while it is in progress or being verified, else every 5 s; redrawn only when it changed. */
+async function runView(v, id) {
+  const signal = v.controller.signal;
+  let data = await fetchRun(id, signal);
   if (signal.aborted) return;
+  const indicator = liveIndicator();
+  let drawn = JSON.stringify(data);
+  show(runPage(data, indicator));
+  const reload = async () => {
+    const next = await fetchRun(id, signal);
+    if (signal.aborted) return;
+    data = next;
+    const key = JSON.stringify(next);
+    if (key === drawn) return;
+    drawn = key;
+    show(runPage(next, indicator));
+  };
+  v.refresh = reload;
+  live(v, () => (!TERMINAL.has(data.run.status) || data.run.verification?.result === 'pending' ? 1500 : 5000), reload, indicator);
+}
+
+function runPage({ run, audit }, indicator) {
   // The operator's own reason is in the audit trail (operator_action trigger); show it next to them.
   if (audit.ok) {
     const trig = (audit.page.items ?? []).find((e) => e.type === 'operator_action' && e.action === 'trigger');
@@ -663,13 +936,8 @@ async function runView(v, id) {
     auditPart = section('Audit entries', notice(`The audit entries could not be loaded: ${describeError(audit.err)}`, 'warn'));
   }
 
-  show(head, h('div', { class: 'cols' }, triggerSection(run), h('div', { class: 'stack-lg' }, guardSection(run), approvalSection(run))), outcome, loopSection(run), stepsSection(run), auditPart);
-
-  if (!TERMINAL.has(run.status) || run.verification?.result === 'pending') {
-    v.timers.push(setTimeout(() => {
-      if (!v.controller.signal.aborted) void route({ focus: false });
-    }, 3000));
-  }
+  head.append(indicator);
+  return [head, actionsSection(run), h('div', { class: 'cols' }, triggerSection(run), h('div', { class: 'stack-lg' }, guardSection(run), approvalSection(run))), outcome, loopSection(run), stepsSection(run), auditPart];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -779,6 +1047,7 @@ async function auditView(v, query) {
     resource: 'audit',
     filters,
     render: (items) => listWrap.append(auditList(items, { showRun: true })),
+    clear: () => listWrap.replaceChildren(),
     counted: (n) => `${n} entr${n === 1 ? 'y' : 'ies'}`,
     none: Object.values(filters).some(Boolean) ? 'No audit entries match these filters.' : 'The audit log is empty.',
   });
@@ -789,6 +1058,163 @@ async function auditView(v, query) {
     return;
   }
   show(head, verifyPanel(v), form, listWrap, paged.footer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start a run: the playbook's params (JSON Schema from GET /playbooks) as a form.
+
+async function loadPlaybooks(signal) {
+  const res = await api('playbooks', null, signal);
+  return (res.items ?? []).filter((p) => p && typeof p.name === 'string');
+}
+
+/** One input per schema property: enums and booleans as selects (empty = the default), numbers, text, JSON for objects. */
+function paramField(name, prop, required) {
+  const id = `param-${name}`;
+  const def = prop.default;
+  const hint = [prop.description, def !== undefined ? `Default: ${JSON.stringify(def)}.` : null].filter(Boolean).join(' ');
+  let input;
+  if (Array.isArray(prop.enum) || prop.type === 'boolean') {
+    const values = prop.type === 'boolean' ? ['true', 'false'] : prop.enum.map(String);
+    input = h('select', { id, name, 'data-type': prop.type ?? 'string', required },
+      required ? null : h('option', { value: '' }, def !== undefined ? `default (${String(def)})` : 'not set'),
+      values.map((val) => h('option', { value: val }, val)));
+  } else if (prop.type === 'integer' || prop.type === 'number') {
+    input = h('input', { id, name, type: 'number', step: prop.type === 'integer' ? '1' : 'any', 'data-type': prop.type, required,
+      min: typeof prop.minimum === 'number' && Math.abs(prop.minimum) < 1e15 ? prop.minimum : undefined,
+      max: typeof prop.maximum === 'number' && Math.abs(prop.maximum) < 1e15 ? prop.maximum : undefined,
+      placeholder: def !== undefined ? String(def) : '' });
+  } else if (prop.type === 'object') {
+    input = h('textarea', { id, name, rows: 2, 'data-type': 'object', spellcheck: 'false', placeholder: 'JSON, e.g. {"key": "…", "effect": "NoSchedule"}' });
+  } else {
+    input = h('input', { id, name, type: 'text', 'data-type': 'string', required, spellcheck: 'false', autocomplete: 'off', placeholder: def !== undefined ? String(def) : '' });
+  }
+  return h('div', { class: 'field param', 'data-param': name },
+    h('label', { for: id }, name, required ? h('span', { class: 'req' }, ' (required)') : ''),
+    input,
+    hint ? h('p', { class: 'muted small' }, hint) : null,
+    h('p', { class: 'form-error field-error', id: `${id}-error` }));
+}
+
+/** The form's values as params: empty fields are left out, so the playbook's defaults apply. */
+function readParams(form) {
+  const params = {};
+  const problems = [];
+  for (const el of form.querySelectorAll('[data-type]')) {
+    const raw = el.value.trim();
+    if (raw === '') continue;
+    const type = el.dataset.type;
+    if (type === 'integer' || type === 'number') params[el.name] = Number(raw);
+    else if (type === 'boolean') params[el.name] = raw === 'true';
+    else if (type === 'object') {
+      try {
+        params[el.name] = JSON.parse(raw);
+      } catch {
+        problems.push({ path: `params.${el.name}`, message: 'not valid JSON' });
+      }
+    } else params[el.name] = raw;
+  }
+  return { params, problems };
+}
+
+function showFieldErrors(form, summary, problems, message) {
+  for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
+  const rest = [];
+  for (const p of problems) {
+    const name = String(p.path ?? '').replace(/^params\./, '');
+    const target = form.querySelector(`#param-${CSS.escape(name.split('.')[0])}-error`) ?? (p.path === 'reason' ? form.querySelector('#run-reason-error') : null);
+    if (target) target.textContent = p.message;
+    else rest.push(`${p.path}: ${p.message}`);
+  }
+  summary.textContent = `${message}${rest.length ? `: ${rest.join('; ')}` : ''}`;
+}
+
+async function newRunView(v, query) {
+  const head = h('div', { class: 'page-head' }, h('p', { class: 'crumbs' }, h('a', { href: '#/runs' }, '← Runs')), h('h1', {}, 'Start a run'));
+  if (!can('operator')) {
+    show(head, notice(`Your token (${caller?.role ?? 'viewer'}) may not start runs; an operator or admin token can.`, 'warn'));
+    return;
+  }
+  const playbooks = await loadPlaybooks(v.controller.signal);
+  if (v.controller.signal.aborted) return;
+  const chosen = playbooks.find((p) => p.name === query.get('playbook')) ?? playbooks[0];
+  if (!chosen) {
+    show(head, notice('This server has no playbooks.', 'warn'));
+    return;
+  }
+  const schema = chosen.paramsSchema ?? {};
+  const required = new Set(Array.isArray(schema.required) ? schema.required : []);
+  const props = Object.entries(schema.properties ?? {});
+  const picker = h('select', { id: 'run-playbook', name: 'playbook', on: { change: () => go(hashFor('/new-run', { playbook: picker.value })) } },
+    playbooks.map((p) => h('option', { value: p.name, selected: p.name === chosen.name }, `${p.name}${p.destructive ? ' (destructive)' : ''}`)));
+  const reason = h('textarea', { id: 'run-reason-input', name: 'reason', rows: 2, required: true });
+  const dry = checkbox('run-dry-run', 'dryRun', true);
+  const bypass = can('admin') ? checkbox('run-bypass', 'bypassGuards', false) : null;
+  const precheck = h('input', { id: 'run-precheck', name: 'precheck', type: 'text', spellcheck: 'false', autocomplete: 'off', placeholder: 'optional PromQL, e.g. max(DCGM_FI_DEV_GPU_TEMP{Hostname="gpu-node-3"}) > 85' });
+  const summary = h('p', { id: 'run-form-error', class: 'form-error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'run-submit' }, 'Start the run');
+  const form = h('form', { class: 'card run-form', id: 'new-run-form', novalidate: true, on: { submit: async (e) => {
+    e.preventDefault();
+    const { params, problems } = readParams(form);
+    const missing = [...required].filter((k) => params[k] === undefined).map((k) => ({ path: `params.${k}`, message: 'required' }));
+    if (!reason.value.trim()) missing.push({ path: 'reason', message: 'a reason is required and audited' });
+    if (problems.length || missing.length) {
+      showFieldErrors(form, summary, [...problems, ...missing], 'Please fix the marked fields');
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const body = { playbook: chosen.name, params, reason: reason.value.trim(), dryRun: dry.checked };
+      if (bypass?.checked) body.bypassGuards = true;
+      if (precheck.value.trim()) body.precheck = precheck.value.trim();
+      const res = await apiPost('runs', body);
+      flash(`Started ${chosen.name}${dry.checked ? ' (dry run)' : ''}: ${String(res.status).replace('_', ' ')}.`);
+      goAfterAction(`#/runs/${encodeURIComponent(res.id)}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return void route();
+      const details = err instanceof ApiError && Array.isArray(err.body?.details) ? err.body.details : [];
+      showFieldErrors(form, summary, err instanceof ApiError && err.status === 400 ? details : [], err instanceof ApiError && err.status === 400 ? `Not accepted (400): ${err.message}` : describeRefusal(err));
+      submit.disabled = false;
+    }
+  } } },
+  h('div', { class: 'field' }, h('label', { for: 'run-playbook' }, 'Playbook'), picker),
+  chosen.description ? h('p', { class: 'muted' }, chosen.description) : null,
+  h('fieldset', { class: 'params' }, h('legend', {}, 'Params'), props.map(([name, prop]) => paramField(name, prop ?? {}, required.has(name)))),
+  h('div', { class: 'field field-check' }, dry, h('label', { for: 'run-dry-run' }, 'Dry run: only plan the requests (dryRun=All); uncheck to act on the cluster')),
+  bypass ? h('div', { class: 'field field-check' }, bypass, h('label', { for: 'run-bypass' }, 'Bypass guards (admin): cooldowns, rate limits and the node budget do not apply')) : null,
+  h('div', { class: 'field' }, h('label', { for: 'run-precheck' }, 'Precheck (optional)'), precheck, h('p', { class: 'muted small' }, 'Evaluated right before the first mutation; an empty result skips the run.')),
+  h('div', { class: 'field' }, h('label', { for: 'run-reason-input' }, 'Reason'), reason, h('p', { class: 'form-error field-error', id: 'run-reason-error' })),
+  summary,
+  submit);
+  show(head, h('p', { class: 'muted' }, 'A manual run obeys the global guards (pause, namespaces, opt-out, node budget, concurrency, target lock) and may need a second operator\'s approval (guards.manualApproval).'), form);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Automation: what is paused, and (admin) pause or resume it.
+
+async function automationView(v) {
+  const [status, playbooks] = await Promise.all([api('status', null, v.controller.signal), loadPlaybooks(v.controller.signal)]);
+  if (v.controller.signal.aborted) return;
+  applyCaller(status);
+  const paused = status.paused && typeof status.paused === 'object' ? status.paused : {};
+  const scopes = [['global', 'All automation'], ...playbooks.map((p) => [p.name, `Playbook ${p.name}`])];
+  const rows = scopes.map(([scope, label]) => {
+    const p = paused[scope];
+    return h('tr', { 'data-scope': scope },
+      h('td', {}, h('strong', {}, label)),
+      h('td', {}, p ? h('span', { class: 'badge st-failed' }, 'paused') : h('span', { class: 'badge st-succeeded' }, 'active')),
+      h('td', {}, p ? [p.by ?? '?', ' since ', time(p.at), p.reason ? [': ', h('q', {}, p.reason)] : ''] : '—'),
+      can('admin') ? h('td', {}, pauseButton(p ? 'resume' : 'pause', scope === 'global' ? undefined : scope)) : null);
+  });
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'automation-table' },
+    h('thead', {}, h('tr', {}, ['Scope', 'State', 'Paused by', can('admin') ? 'Action' : null].filter(Boolean).map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, rows)));
+  const indicator = liveIndicator();
+  show(h('div', { class: 'page-head' }, h('h1', {}, 'Automation'),
+    h('p', { class: 'muted' }, can('admin') ? 'Pause stops every playbook, or one, from acting; alerts are still recorded. Resume lets them act again.' : 'What is paused. An admin token can pause and resume.'), indicator),
+  status.dryRun ? notice('Dry-run mode: every run only plans its requests.', 'warn') : null,
+  table);
+  v.refresh = () => automationView(v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -815,15 +1241,19 @@ async function alertsView(v, query) {
     render: (items) => {
       for (const a of items) body.append(alertRow(a));
     },
+    clear: () => body.replaceChildren(),
     counted: (n) => `${n} alert${n === 1 ? '' : 's'}`,
     none: Object.values(filters).some(Boolean) ? 'No alerts match these filters.' : 'No alert has been seen yet.',
   });
   if (v.controller.signal.aborted) return;
-  const head = h('div', { class: 'page-head' }, h('h1', {}, 'Alerts'), h('p', { class: 'muted' }, 'Every alert Alertmanager sent, once per episode: what was decided and why. Times are UTC; hover for local time.'));
+  const indicator = liveIndicator();
+  const head = h('div', { class: 'page-head' }, h('h1', {}, 'Alerts'), h('p', { class: 'muted' }, 'Every alert Alertmanager sent, once per episode: what was decided and why. Times are UTC; hover for local time.'), indicator);
   if (paged.unavailable) {
     show(head, notice('This server does not offer the alert inbox yet (GET /api/v1/alerts answered 404).', 'warn'));
     return;
   }
+  v.refresh = paged.reload;
+  live(v, 5000, paged.reload, indicator);
   show(head, form, table, paged.footer);
 }
 
@@ -844,21 +1274,43 @@ function alertRow(a) {
 
 document.getElementById('sign-out').addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  caller = null;
   serverInfo.textContent = '';
+  callerInfo.textContent = '';
   go('#/runs');
 });
-window.addEventListener('hashchange', () => void route());
+// A confirmation survives the navigation its action started (to the new run's page), not the next one.
+let keepFlash = false;
+window.addEventListener('hashchange', () => {
+  if (!keepFlash) flashArea.replaceChildren();
+  keepFlash = false;
+  void route();
+});
+
+/** Navigates after an action, keeping its confirmation on screen. */
+function goAfterAction(hash) {
+  keepFlash = location.hash !== hash;
+  go(hash);
+}
 void route({ focus: false });
 
 /**
  * A cursor-paged list under the API's `resource`: loads the first page, renders each page's items,
  * keeps a footer (count, "Load more", the empty notice). `unavailable` when the server answers
- * 404 (an older server without that API).
+ * 404 (an older server without that API). `reload` fetches the newest items again, as many as
+ * are shown, and redraws them (after `clear`) only when they changed.
  */
-async function pagedList(v, query, { resource, filters, render, counted, none }) {
+async function pagedList(v, query, { resource, filters, render, clear, counted, none }) {
   const footer = h('div', { class: 'list-footer' });
-  let shown = 0;
+  let shown = [];
+  let drawn = '';
   let unavailable = false;
+  const draw = (nextCursor) => {
+    footer.replaceChildren();
+    if (shown.length === 0 && !nextCursor) footer.append(notice(none));
+    else footer.append(h('p', { class: 'muted small', role: 'status' }, `${counted(shown.length)} shown, newest first${nextCursor ? '; more available' : ''}.`));
+    if (nextCursor) footer.append(loadMoreButton(() => load(nextCursor), footer, v.controller.signal));
+  };
   const load = async (cursor) => {
     let page;
     try {
@@ -872,14 +1324,24 @@ async function pagedList(v, query, { resource, filters, render, counted, none })
     }
     const items = Array.isArray(page.items) ? page.items : [];
     if (items.length) render(items);
-    shown += items.length;
-    footer.replaceChildren();
-    if (shown === 0 && !page.nextCursor) footer.append(notice(none));
-    else footer.append(h('p', { class: 'muted small', role: 'status' }, `${counted(shown)} shown, newest first${page.nextCursor ? '; more available' : ''}.`));
-    if (page.nextCursor) footer.append(loadMoreButton(() => load(page.nextCursor), footer, v.controller.signal));
+    shown = [...shown, ...items];
+    drawn = JSON.stringify(shown);
+    draw(page.nextCursor);
+  };
+  const reload = async () => {
+    const page = await api(resource, { ...filters, limit: Math.min(500, Math.max(pageSize(query), shown.length)) }, v.controller.signal);
+    const items = Array.isArray(page.items) ? page.items : [];
+    const key = JSON.stringify(items);
+    if (key !== drawn) {
+      clear();
+      if (items.length) render(items);
+      shown = items;
+      drawn = key;
+    }
+    draw(page.nextCursor);
   };
   await firstLoad(load, footer);
-  return { footer, unavailable };
+  return { footer, unavailable, reload };
 }
 
 /** "Load more" for a paged list: disables itself while the next page loads; shows an error in place. */

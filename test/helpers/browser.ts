@@ -23,7 +23,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Where browser tests leave screenshots (gitignored). */
-export const UI_OUTPUT_DIR = fileURLToPath(new URL('../../test-output/ui/', import.meta.url));
+export const UI_OUTPUT_DIR = fileURLToPath(new URL('../../test-results/ui/', import.meta.url));
 
 type PlaywrightCore = typeof import('playwright-core');
 
