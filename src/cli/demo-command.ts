@@ -178,6 +178,8 @@ auth:
     - { name: demo-operator, role: operator, token: '${DEMO_TOKENS.operator}' }
     - { name: demo-admin, role: admin, token: '${DEMO_TOKENS.admin}' }
 audit: { keyFile: '${keyFile}' }
+# A drain or restart started by hand waits for a second person (the admin token here): the two-person rule, tried on the page.
+guards: { manualApproval: destructive }
 prometheus: { url: '${prom.url}', timeoutSeconds: 2 }
 ${DEMO_RULES}`;
   const config = validateConfigText(text, join(dir, 'remediator.yaml'), playbookMap(playbooks), { env: {} });
@@ -260,7 +262,8 @@ ${DEMO_RULES}`;
   out(`  page     : ${remediator.url}/ui/`);
   out(`  viewer   : ${DEMO_TOKENS.viewer}`);
   out(`  operator : ${DEMO_TOKENS.operator}   (approve the waiting run, cancel, start runs)`);
-  out(`  admin    : ${DEMO_TOKENS.admin}   (also pause and resume)`);
+  out(`  admin    : ${DEMO_TOKENS.admin}   (also pause and resume; approves an operator's drain or restart)`);
+  out(`  webhook  : ${DEMO_TOKENS.alertmanager}   (alertmanager role: POST your own notification to ${remediator.url}/api/v1/alerts)`);
   out(`  CLI      : ${cliContext}`);
   out();
   if (opts.once) {

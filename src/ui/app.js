@@ -211,7 +211,7 @@ async function send(url, { method = 'GET', body: payload, contentType, signal } 
 function describeRefusal(err) {
   if (!(err instanceof ApiError)) return describeError(err);
   const b = err.body ?? {};
-  if (err.status === 403) return `Refused (403): ${err.message}. Ask someone whose token has that role.`;
+  if (err.status === 403) return `Refused (403): ${err.message}.`;
   if (err.status === 409) return `Refused (409): ${err.message}${b.guard && !err.message.includes(String(b.guard)) ? ` (guard ${b.guard})` : ''}.`;
   if (err.status === 400) {
     const details = Array.isArray(b.details) ? b.details.map((d) => `${d.path}: ${d.message}`).join('; ') : '';
@@ -352,7 +352,8 @@ function signedInChrome() {
   who.hidden = false;
 }
 
-async function refreshStatus(v) {
+/** The banners from GET /status, every 30 s while the view is open (`once`: now, after a pause or resume). */
+async function refreshStatus(v, { once = false } = {}) {
   let status;
   try {
     status = await api('status', null, v.controller.signal);
@@ -379,7 +380,7 @@ async function refreshStatus(v) {
     items.push(h('div', { class: 'banner banner-dry' }, h('strong', {}, h('span', { 'aria-hidden': 'true' }, '◌ '), 'Dry-run mode'), ': every run only plans its Kubernetes requests (dryRun=All); nothing changes on the cluster.'));
   }
   banners.replaceChildren(...items);
-  v.timers.push(setTimeout(() => void refreshStatus(v), 30_000));
+  if (!once) v.timers.push(setTimeout(() => void refreshStatus(v), 30_000));
 }
 
 function signInView(message) {
@@ -431,7 +432,8 @@ function actionDialog({ id, title, intro, confirm, fields = [], submit, done }) 
     if (dialog.open) dialog.close();
     dialog.remove();
   };
-  const form = h('form', { method: 'dialog', on: { submit: async (e) => {
+  // novalidate: the dialog explains a missing reason itself, in words a screen reader announces.
+  const form = h('form', { method: 'dialog', novalidate: true, on: { submit: async (e) => {
     e.preventDefault();
     const text = reason.value.trim();
     if (!text) {
@@ -546,6 +548,7 @@ function pauseButton(action, playbook) {
     submit: ({ reason }) => apiPost(action, playbook ? { reason, playbook } : { reason }),
     done: () => {
       flash(`${action === 'pause' ? 'Paused' : 'Resumed'} ${scope}.`);
+      void refreshStatus(view, { once: true });
       void refreshCurrent();
     },
   }) } }, `${action === 'pause' ? 'Pause' : 'Resume'}…`);
@@ -654,8 +657,8 @@ async function firstLoad(load, footer) {
 function triggerSummary(run) {
   const t = run.trigger ?? {};
   const parts = [];
-  if (t.source === 'alert') {
-    parts.push(h('span', {}, 'alert ', h('strong', {}, t.alert?.alertname ?? '?')));
+  if (t.source === 'alert' || t.source === 'escalation') {
+    parts.push(h('span', {}, t.source === 'alert' ? 'alert ' : 'escalation of ', h('strong', {}, t.alert?.alertname ?? '?')));
     if (t.rule) parts.push(h('span', { class: 'muted small' }, `rule ${t.rule}`));
   } else {
     parts.push(h('span', {}, 'manual · ', h('strong', {}, t.operator ?? '?')));
@@ -808,7 +811,7 @@ function approvalSection(run) {
     : h('span', { class: 'badge st-awaiting_approval' }, 'waiting for a second operator');
   return section('Approval',
     dl([
-      ['Required by', a.requiredBy === 'rule' ? 'the rule (approval: required)' : 'guards.manualApproval'],
+      ['Required by', a.requiredBy === 'rule' ? 'the rule (approval: required)' : a.requiredBy === 'escalation' ? 'the escalation (escalate.playbook.approval)' : 'guards.manualApproval'],
       ['Decision', decision],
       a.by ? ['By', h('strong', { id: 'approver' }, a.by)] : null,
       a.reason ? ['Reason', h('q', {}, a.reason)] : null,
@@ -946,7 +949,7 @@ function runPage({ run, audit }, indicator) {
 function entrySummary(e) {
   switch (e.type) {
     case 'run_created':
-      return [`${e.source === 'alert' ? `alert ${e.alertname ?? ''}` : 'manual'} run created as `, h('strong', {}, e.status ?? '?'), e.dryRun ? ' (dry-run)' : '', ' ', json(e.params)];
+      return [`${e.source === 'alert' ? `alert ${e.alertname ?? ''}` : e.source === 'escalation' ? 'escalation' : 'manual'} run created as `, h('strong', {}, e.status ?? '?'), e.dryRun ? ' (dry-run)' : '', ' ', json(e.params)];
     case 'guard_blocked':
       return [h('strong', {}, `guard ${e.guard}`), ` blocked: ${e.detail ?? ''}`];
     case 'run_status':
