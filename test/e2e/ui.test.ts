@@ -3,7 +3,7 @@
  * CSP, and driven end to end in headless Debian Chromium through playwright-core: sign in with a
  * viewer token, filter the runs, open a drain run that needed approval and see its evicted pods
  * and approver, open the audit timeline and verify the chain. Screenshots land in
- * test-output/ui/.
+ * test-results/ui/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, fixture, TOKENS, type Harness } from '../helpers/harness.js';

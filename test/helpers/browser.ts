@@ -84,7 +84,7 @@ export async function launchBrowser(): Promise<BrowserHandle> {
   };
 }
 
-/** Saves a full-page screenshot under test-output/ui/ and returns its path. */
+/** Saves a full-page screenshot under test-results/ui/ and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(UI_OUTPUT_DIR, { recursive: true });
   const path = join(UI_OUTPUT_DIR, `${name}.png`);
