@@ -135,7 +135,17 @@ describe.skipIf(unavailable !== undefined)('the review page acts, on the demo', 
     expect(manual).toMatchObject({ playbook: 'scale-replicas', dryRun: true, changed: false, params: { namespace: 'ml-serving', name: 'llm-api', maxReplicas: 8, step: 2 }, trigger: { source: 'manual', operator: 'demo-operator' } });
     expect(manual.steps.every((s) => s.result === 'dry_run' && s.request.dryRun)).toBe(true);
     expect(await page.locator('main').textContent()).toContain('what would a scale to 5 do?');
-    expect(b.problems.filter((p) => !/status of 409/.test(p))).toEqual([]);
+
+    // A page left open after the token's role was taken away: the API refuses (403) and names the role needed.
+    await page.route('**/api/v1/runs', (route) =>
+      route.request().method() === 'POST' ? route.continue({ headers: { ...route.request().headers(), authorization: `Bearer ${demo.tokens.viewer}` } }) : route.continue(),
+    );
+    await page.locator('#rerun').click();
+    await confirmWith(page, 'once more');
+    await expect.poll(() => page.locator('dialog[open] #action-error').textContent()).toBe('Refused (403): role viewer may not do this; it needs operator.');
+    await page.locator('dialog[open] #action-cancel').click();
+    await page.unroute('**/api/v1/runs');
+    expect(b.problems.filter((p) => !/status of 40[39]/.test(p))).toEqual([]);
     b.problems.length = 0;
   }, 180_000);
 
@@ -245,7 +255,17 @@ describe.skipIf(unavailable !== undefined)('the review page acts, on the demo', 
     await page.locator('#run-submit').click();
     await expect.poll(() => page.locator('#run-form-error').textContent()).toMatch(/^Refused \(409\): .*paused/);
 
-    // Resume from the banner.
+    // One playbook paused and resumed from its row.
+    await page.goto(`${demo.url}/ui/#/automation`);
+    await page.locator('#pause-drain-gpu-node').click();
+    await confirmWith(page, 'drains need a look first');
+    await expect.poll(() => page.locator('#banners').textContent()).toContain('Playbook drain-gpu-node is paused');
+    await page.locator('#automation-table #resume-drain-gpu-node').click();
+    await confirmWith(page, 'looked');
+    await expect.poll(() => page.locator('#banners').textContent()).not.toContain('drain-gpu-node');
+    await expect.poll(() => page.locator('#automation-table tr[data-scope="drain-gpu-node"]').textContent()).toContain('active');
+
+    // Resume everything from the banner.
     await page.locator('#banners #resume-global').click();
     await confirmWith(page, 'maintenance done');
     await expect.poll(() => page.locator('#banners').textContent()).not.toContain('paused');
