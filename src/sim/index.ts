@@ -18,5 +18,6 @@ export {
   type SeedOptions,
 } from './sim-seed.js';
 export type { SimFault, SimFaultAnswer, SimRequestRecord } from './sim-server.js';
+export { AUTH_LOG_DIR_ENV, parseRbacManifests, type SimAuthRecord, type SimRbacOptions, type SimRbacUser } from './rbac.js';
 export { SIM_ANNOTATIONS } from './pod-status.js';
 export type { KubeObject } from './kube-types.js';

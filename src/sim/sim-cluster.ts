@@ -8,6 +8,7 @@ import type { KubeObject, Pod, PodDisruptionBudget } from './kube-types.js';
 import { isRecord } from './kube-types.js';
 import { mergePatch } from './patch.js';
 import { withOomKill } from './pod-status.js';
+import { SimRbac, type SimAuthRecord, type SimRbacOptions } from './rbac.js';
 import { resolveResource, type ResourceDef } from './resources.js';
 import { installSeed } from './seed-install.js';
 import { SimApi } from './sim-api.js';
@@ -26,6 +27,14 @@ export interface SimClusterOptions {
   port?: number;
   /** When set, every request except /version and health checks needs `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * RBAC, off by default. When on, the `token` option (default "sim-token", the one
+   * `kubeconfigYaml()` carries) is the all-powerful admin (system:masters), each token of
+   * `rbac.tokens` authenticates as its user and is authorized by the RBAC objects in
+   * `rbac.manifests` (plus the bootstrap discovery grants), any other token gets 401, and a
+   * request without a token is system:anonymous. Denials are the apiserver's 403 Status.
+   */
+  rbac?: SimRbacOptions;
   /** Overrides seed.options.readyDelayMs. */
   readyDelayMs?: number;
   /** Overrides seed.options.terminationDelayMs. */
@@ -55,8 +64,14 @@ export interface SimCluster {
   setPdbMaxUnavailable(namespace: string, name: string, maxUnavailable: number | string): PodDisruptionBudget;
   /** Marks a container as restarted after an OOM kill (lastState.terminated.reason OOMKilled, exit 137). */
   markOOMKilled(namespace: string, pod: string, container: string, restartCount?: number): Pod;
-  /** A kubeconfig for this server (token: the `token` option or "sim-token"). */
-  kubeconfigYaml(): string;
+  /** A kubeconfig for this server (token: the argument, else the `token` option or "sim-token"). */
+  kubeconfigYaml(token?: string): string;
+  /**
+   * With RBAC on, every authorization decision in arrival order (a copy); empty when off.
+   * With REMEDIATOR_SIM_AUTH_LOG_DIR set, those of mapped tokens are also appended as NDJSON to
+   * `<dir>/sim-auth-<pid>.ndjson`.
+   */
+  authLog(): SimAuthRecord[];
   /**
    * Makes matching applied requests lose (or delay) their answer after the change is stored;
    * faults are tried in the order they were injected.
@@ -84,6 +99,7 @@ class RunningSimCluster implements SimCluster {
     private readonly server: Server,
     private readonly handler: SimHttpHandler,
     private readonly token: string | undefined,
+    private readonly rbac: SimRbac | undefined,
   ) {}
 
   mutations(): SimRequestRecord[] {
@@ -126,8 +142,12 @@ class RunningSimCluster implements SimCluster {
     return stored;
   }
 
-  kubeconfigYaml(): string {
-    return simKubeconfigYaml(this.url, this.token ?? SIM_DEFAULT_TOKEN);
+  kubeconfigYaml(token?: string): string {
+    return simKubeconfigYaml(this.url, token ?? this.token ?? SIM_DEFAULT_TOKEN);
+  }
+
+  authLog(): SimAuthRecord[] {
+    return this.rbac?.log() ?? [];
   }
 
   injectFault(fault: SimFault): void {
@@ -159,6 +179,7 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
   installSeed({ api, store, controllers }, seed);
 
   const records: SimRequestRecord[] = [];
+  const rbac = opts.rbac ? new SimRbac(opts.rbac, opts.token ?? SIM_DEFAULT_TOKEN) : undefined;
   let address = '127.0.0.1:0';
   const handler = new SimHttpHandler({
     api,
@@ -166,6 +187,7 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     records,
     serverAddress: () => address,
     ...(opts.token ? { token: opts.token } : {}),
+    ...(rbac ? { rbac } : {}),
   });
   const server = createServer(handler.handle);
   const host = opts.host ?? '127.0.0.1';
@@ -179,5 +201,5 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
   const { port } = server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   address = `${urlHost}:${port}`;
-  return new RunningSimCluster(`http://${address}`, records, store, api, controllers, server, handler, opts.token);
+  return new RunningSimCluster(`http://${address}`, records, store, api, controllers, server, handler, opts.token, rbac);
 }

@@ -12,6 +12,7 @@ import { isRecord } from './kube-types.js';
 import { findResource } from './resources.js';
 import { matchesRequirements, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, PatchType, Scope, SimApi, WriteOptions } from './sim-api.js';
+import type { SimRbac } from './rbac.js';
 import { PODS } from './sim-controllers.js';
 import type { SimStore } from './sim-store.js';
 import { renderTable, wantsTable } from './tables.js';
@@ -53,6 +54,8 @@ export interface SimRequestRecord {
   applied?: boolean;
   /** Set when an injected fault replaced or delayed the answer (see SimFault). */
   fault?: SimFaultAnswer;
+  /** With RBAC on: the authenticated user (system:admin for the sim's own token). */
+  user?: string;
 }
 
 export type SimFaultAnswer = 'error' | 'none' | 'normal';
@@ -87,6 +90,11 @@ export interface SimServerOptions {
   store: SimStore;
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * RBAC on: tokens are authenticated and requests authorized by it (401 / 403); the `token`
+   * above (or "sim-token") is the all-powerful admin. Off when absent.
+   */
+  rbac?: SimRbac;
   records: SimRequestRecord[];
   serverAddress: () => string;
 }
@@ -303,7 +311,7 @@ export class SimHttpHandler {
         // DeleteOptions may carry dryRun in the body, directly or inside an Eviction.
         const options = isRecord(parsed) && isRecord(parsed['deleteOptions']) ? parsed['deleteOptions'] : parsed;
         if (isRecord(options) && Array.isArray(options['dryRun'])) record.dryRun ||= options['dryRun'].includes('All');
-        this.authenticate(req, url.pathname);
+        this.authenticate(req, url, record);
         this.route(req, res, url, text);
         if (res.headersSent) record.status = res.statusCode;
       })
@@ -313,8 +321,15 @@ export class SimHttpHandler {
       });
   };
 
-  private authenticate(req: IncomingMessage, path: string): void {
-    const { token } = this.opts;
+  private authenticate(req: IncomingMessage, url: URL, record: SimRequestRecord): void {
+    const { token, rbac } = this.opts;
+    const path = url.pathname;
+    if (rbac) {
+      const user = rbac.authenticate(req.headers.authorization);
+      record.user = user.username;
+      rbac.authorize(user, req.method ?? 'GET', path, url.searchParams);
+      return;
+    }
     if (!token) return;
     const header = req.headers.authorization;
     if (header === undefined && PUBLIC_PATHS.has(path)) return;
