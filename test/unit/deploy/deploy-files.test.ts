@@ -6,11 +6,9 @@
  * binaries are on PATH (Debian: `apt-get install prometheus prometheus-alertmanager`) and are
  * skipped with the reason in the test name otherwise.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
@@ -21,27 +19,16 @@ import { TERMINAL_STATUSES } from '../../../src/domain/run.js';
 import type { AnyPlaybook } from '../../../src/engine/playbook.js';
 import { ACTIONS, ACTION_RESULTS, DECISIONS, Metrics, QUEUE_STATES, PRECHECK_RESULTS, VERIFICATION_RESULTS, NOTIFICATION_RESULTS } from '../../../src/observability/metrics.js';
 import { playbooks } from '../../../playbooks/index.js';
+import { ROOT, at, docs, has, read, run, skipNote, type Doc } from '../../helpers/deploy-files.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Doc = Record<string, any>;
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 const K8S = join(DEPLOY, 'kubernetes');
-const at = (...parts: string[]) => join(ROOT, ...parts);
-const read = (...parts: string[]) => readFileSync(at(...parts), 'utf8');
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? walk(path) : [path];
   });
-}
-
-function docs(...parts: string[]): Doc[] {
-  return parseAllDocuments(read(...parts))
-    .map((d) => d.toJS() as Doc | null)
-    .filter((d): d is Doc => d !== null);
 }
 
 function one(kind: string, name: string): Doc {
@@ -66,18 +53,9 @@ const K8S_CONFIG_TEXT = String(one('ConfigMap', 'remediator-config').data['remed
 const COMPOSE_CONFIG_TEXT = read('deploy/compose/remediator.yaml');
 const COMPOSE = parse(read('docker-compose.yml'), { merge: true }) as Doc;
 
-function has(binary: string): boolean {
-  return !spawnSync(binary, ['--version'], { stdio: 'ignore' }).error;
-}
-function run(binary: string, args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(binary, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
 const PROMTOOL = has('promtool');
 const AMTOOL = has('amtool');
 const KUBECTL = has('kubectl');
-const skipNote = (binary: string, pkg: string, present: boolean) =>
-  present ? '' : ` [skipped: ${binary} not on PATH; apt-get install ${pkg}]`;
 
 // The four alerts Remediator ships rules for, and the labels each must carry.
 const SHIPPED_ALERTS: Record<string, { by: string[]; severity: string; playbook: string }> = {
