@@ -12,12 +12,13 @@
  * does not know (a typo such as `imagePullPolcy`). Maps (labels, ConfigMap data) are read key
  * by key by the validator, so their keys count as known.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import * as kubernetesModels from 'kubernetes-models';
 import * as prometheusOperatorModels from '@kubernetes-models/prometheus-operator';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { at, docs, has, read, run, skipNote, yamlDocs, type Doc } from '../../helpers/deploy-files.js';
+import { ROOT, at, docs, has, read, run, skipNote, yamlDocs, type Doc } from '../../helpers/deploy-files.js';
 
 interface ModelClass {
   apiVersion: string;
@@ -98,7 +99,35 @@ function rendered(): Doc[] {
 // One of each kind from the source files: the base of the deliberately broken copies.
 const SOURCE_FILES = readdirSync(at('deploy/kubernetes')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
 const SOURCE_OBJECTS = SOURCE_FILES.flatMap((f) => docs('deploy/kubernetes', f));
-const first = (kind: string): Doc => structuredClone(SOURCE_OBJECTS.find((d) => d.kind === kind)!);
+// deploy/kubernetes has no PodMonitor: a minimal one, as the exporters' monitors are written.
+const POD_MONITOR: Doc = {
+  apiVersion: 'monitoring.coreos.com/v1',
+  kind: 'PodMonitor',
+  metadata: { name: 'dcgm-exporter', namespace: 'gpu-operator' },
+  spec: {
+    selector: { matchLabels: { app: 'nvidia-dcgm-exporter' } },
+    namespaceSelector: { any: true },
+    podMetricsEndpoints: [{ port: 'gpu-metrics', relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }] }],
+  },
+};
+const first = (kind: string): Doc => structuredClone(kind === 'PodMonitor' ? POD_MONITOR : SOURCE_OBJECTS.find((d) => d.kind === kind)!);
+
+/** Kubernetes objects shipped elsewhere under deploy/ (e.g. monitors for the exporters), by file. */
+function otherManifests(): Map<string, Doc[]> {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((entry) => {
+      const path = join(dir, entry);
+      return statSync(path).isDirectory() ? walk(path) : [path];
+    });
+  const out = new Map<string, Doc[]>();
+  for (const file of walk(at('deploy')).filter((f) => /\.ya?ml$/.test(f))) {
+    const path = relative(ROOT, file);
+    if (path.startsWith('deploy/kubernetes/')) continue;
+    const objects = docs(path).filter((d) => typeof d.apiVersion === 'string' && typeof d.kind === 'string' && isObject(d.metadata));
+    if (objects.length > 0) out.set(path, objects);
+  }
+  return out;
+}
 
 describe('Kubernetes manifests against their schemas (offline)', () => {
   it.skipIf(!KUBECTL)(`every object kubectl kustomize renders is valid${skipNote('kubectl', 'kubernetes-client', KUBECTL)}`, () => {
@@ -119,6 +148,15 @@ describe('Kubernetes manifests against their schemas (offline)', () => {
     expect(SOURCE_FILES).toContain('secret.example.yaml');
     expect(SOURCE_OBJECTS.length).toBeGreaterThanOrEqual(18);
     expect(failures(SOURCE_OBJECTS)).toEqual({});
+  });
+
+  it('Kubernetes objects shipped elsewhere under deploy/ (monitors for the exporters, if any) are valid', () => {
+    const found: Record<string, Record<string, string[]>> = {};
+    for (const [file, objects] of otherManifests()) {
+      const bad = failures(objects);
+      if (Object.keys(bad).length > 0) found[file] = bad;
+    }
+    expect(found).toEqual({});
   });
 
   it.skipIf(!KUBECTL)(`the rendered PrometheusRule carries exactly the groups of deploy/prometheus/rules.yml${skipNote('kubectl', 'kubernetes-client', KUBECTL)}`, () => {
@@ -143,6 +181,8 @@ describe('the schema check can fail (deliberately broken copies)', () => {
     ['PrometheusRule: `for` not a duration', () => { const d = first('PrometheusRule'); d.spec.groups[0].rules[0].for = '2 minutes'; return d; }, /\/spec\/groups\/0\/rules\/0\/for must match pattern/],
     ['PrometheusRule: a misspelt rule field', () => { const d = first('PrometheusRule'); d.spec.groups[0].rules[0].annotation = {}; return d; }, /\/spec\/groups\/0\/rules\/0\/annotation is not a field/],
     ['PrometheusRule: a rule without expr', () => { const d = first('PrometheusRule'); delete d.spec.groups[0].rules[0].expr; return d; }, /\/spec\/groups\/0\/rules\/0 must have required property expr/],
+    ['PodMonitor: a misspelt relabelling field', () => { const d = first('PodMonitor'); d.spec.podMetricsEndpoints[0].relabelings[0].sourceLabel = ['x']; return d; }, /\/relabelings\/0\/sourceLabel is not a field/],
+    ['PodMonitor: endpoints under the ServiceMonitor name', () => { const d = first('PodMonitor'); d.spec.endpoints = d.spec.podMetricsEndpoints; delete d.spec.podMetricsEndpoints; return d; }, /data\/spec\/endpoints is not a field/],
     ['an unknown kind', () => ({ ...first('ServiceMonitor'), kind: 'ServiceMonitorr' }), /no schema for apiVersion monitoring\.coreos\.com\/v1, kind ServiceMonitorr/],
     ['an apiVersion that does not serve the kind', () => ({ ...first('Deployment'), apiVersion: 'v1' }), /no schema for apiVersion v1, kind Deployment/],
   ];
@@ -153,7 +193,7 @@ describe('the schema check can fail (deliberately broken copies)', () => {
   });
 
   it('the unbroken originals of those copies pass', () => {
-    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ServiceMonitor', 'PrometheusRule']) {
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule']) {
       expect(schemaErrors(first(kind)), kind).toEqual([]);
     }
   });
