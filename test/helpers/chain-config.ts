@@ -24,9 +24,9 @@ const UNITS: [string, number][] = [
   ['w', 604_800_000],
   ['y', 31_536_000_000],
 ];
-const DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
+export const DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
 
-function toMs(text: string): number {
+export function durationMs(text: string): number {
   let total = 0;
   for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(n) * UNITS.find(([u]) => u === unit)![1];
   return total;
@@ -40,7 +40,7 @@ function fromMs(ms: number): string {
 /** `2m` → `2s` with the default factor; a duration in a YAML value or PromQL range. */
 export function scaleDuration(text: string, factor = TIME_FACTOR): string {
   if (!DURATION.test(text)) throw new Error(`not a duration: ${text}`);
-  return fromMs(toMs(text) / factor);
+  return fromMs(durationMs(text) / factor);
 }
 
 /** Range selectors and subqueries in PromQL: `[5m]`, `[10m:1m]`, `[1h:]`. */
