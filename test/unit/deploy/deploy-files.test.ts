@@ -266,7 +266,8 @@ describe('RBAC', () => {
    *   pods/eviction create                          evictPod (restart-oom-pod, drain-gpu-node)
    *   nodes get, list, patch                        getNode, listNodes (node budget), cordon, taints, annotate
    *   namespaces get                                getNamespaceLabels (opt-out label)
-   *   events create                                 createEvent (core/v1)
+   *   events create, get                            createEvent (core/v1); eventExists (a retry after a lost answer reads it back)
+   * test/integration/rbac-clusterrole.test.ts checks the same against what the worker really uses.
    */
   const EXPECTED: Record<string, string[]> = {
     'apps/deployments/scale': ['get', 'patch'],
@@ -280,7 +281,7 @@ describe('RBAC', () => {
     '/pods/eviction': ['create'],
     '/nodes': ['get', 'list', 'patch'],
     '/namespaces': ['get'],
-    '/events': ['create'],
+    '/events': ['create', 'get'],
   };
 
   it('the ClusterRole grants exactly the verbs the playbooks use', () => {
