@@ -3,12 +3,15 @@
  * relabelling (deploy/prometheus/scrape-kubernetes.yml) and alert rules (deploy/prometheus/rules.yml)
  * → Debian's Alertmanager with the SHIPPED receiver config (deploy/alertmanager/alertmanager.yml)
  * → Remediator (api and worker) with the example's rules (remediator.example.yaml), prechecks and
- * verifications against that Prometheus and Alertmanager → the simulated cluster.
+ * verifications against that Prometheus and Alertmanager → the simulated cluster, with RBAC on and
+ * the SHIPPED ClusterRole (`kubectl kustomize deploy/kubernetes`): the worker acts as the
+ * remediator-worker ServiceAccount, the api as one without any binding.
  *
  * One mechanical transformation (test/helpers/chain-config.ts, checked by
  * test/unit/deploy/chain-transform.test.ts): durations ÷ 60 and file_sd targets carrying the
  * `__meta_kubernetes_*` labels discovery would give. Nothing else of the shipped files changes.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -24,7 +27,6 @@ import { freePort, startRedisServer, type RedisServerHandle } from '../helpers/r
 import { NotificationReceiver } from '../helpers/notification-receiver.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/index.js';
-import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
 import { validateConfigText } from '../../src/config/load-config.js';
 import { playbooks } from '../../playbooks/index.js';
 import { playbookMap, startRemediator, type Remediator } from '../../src/composition-root.js';
@@ -55,7 +57,11 @@ describe.skipIf(!available)('the chain: exporter → Prometheus (shipped relabel
     pollUntil(async () => (await runs()).find((r) => r.playbook === playbook && r.target === target && done(r)), what, timeoutMs);
 
   beforeAll(async () => {
-    sim = await startSimCluster({ port: 0 });
+    const manifests = execFileSync('kubectl', ['kustomize', 'deploy/kubernetes'], { encoding: 'utf8', cwd: new URL('.', ROOT).pathname });
+    sim = await startSimCluster({
+      port: 0,
+      rbac: { manifests, tokens: { 'chain-worker': 'system:serviceaccount:remediator:remediator-worker', 'chain-api': 'system:serviceaccount:remediator:remediator-api' } },
+    });
     redis = await startRedisServer();
     exporter = new ChainExporter();
     await exporter.start();
@@ -85,14 +91,15 @@ describe.skipIf(!available)('the chain: exporter → Prometheus (shipped relabel
 
     // Remediator: the example config's guards and rules (durations ÷ 60), this machine's endpoints.
     const example = parse(read('remediator.example.yaml')) as Record<string, any>;
-    writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(sim.url));
+    writeFileSync(join(dir, 'kubeconfig-worker'), sim.kubeconfigYaml('chain-worker'));
+    writeFileSync(join(dir, 'kubeconfig-api'), sim.kubeconfigYaml('chain-api'));
     writeFileSync(join(dir, 'audit-key'), randomBytes(32).toString('hex'));
     writeFileSync(join(dir, 'slack-url'), receiver.url('/slack'));
     writeFileSync(join(dir, 'hook-secret'), 'chain-secret');
     const config = {
       server: { port: apiPort, shutdownGraceSeconds: 5 },
       redis: { url: redis.url, prefix: 'chain' },
-      kubernetes: { kubeconfig: join(dir, 'kubeconfig'), requestTimeoutSeconds: 5 },
+      kubernetes: { kubeconfig: join(dir, 'kubeconfig-worker'), requestTimeoutSeconds: 5 },
       dryRun: example.dryRun,
       auth: { tokens: [{ name: 'alertmanager', role: 'alertmanager', token: AM_TOKEN }, { name: 'grafana', role: 'viewer', token: VIEWER }] },
       audit: { keyFile: join(dir, 'audit-key') },
@@ -107,9 +114,10 @@ describe.skipIf(!available)('the chain: exporter → Prometheus (shipped relabel
       rules: scaleRemediatorRules(example.rules),
     };
     const loaded = validateConfigText(stringify(config), join(dir, 'remediator.yaml'), playbookMap(playbooks), { env: {} });
+    const apiConfig = validateConfigText(stringify({ ...config, kubernetes: { ...config.kubernetes, kubeconfig: join(dir, 'kubeconfig-api') } }), join(dir, 'remediator-api.yaml'), playbookMap(playbooks), { env: {} });
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     const auditKey = readFileSync(join(dir, 'audit-key'));
-    api = await startRemediator({ config: loaded, role: 'api', auditKey, logger, port: apiPort, host: '127.0.0.1' });
+    api = await startRemediator({ config: apiConfig, role: 'api', auditKey, logger, port: apiPort, host: '127.0.0.1' });
     worker = await startRemediator({ config: loaded, role: 'worker', auditKey, logger, port: 0, host: '127.0.0.1', sweepIntervalMs: 500 });
 
     // What Kubernetes discovery would give each target; the shipped relabelling does the rest.
@@ -238,6 +246,11 @@ describe.skipIf(!available)('the chain: exporter → Prometheus (shipped relabel
     const ver = Object.fromEntries(verifications.map((s) => [`${s.metric.job} ${s.metric.playbook} ${s.metric.result}`, Number(s.value[1])]));
     console.log('chain: remediator_verifications_total', JSON.stringify(ver));
     expect(ver).toEqual({ 'remediator-worker drain-gpu-node resolved': 1, 'remediator-worker restart-oom-pod resolved': 1, 'remediator-worker scale-replicas resolved': 1 });
+    // Under the shipped ClusterRole: nothing refused; the api made no Kubernetes request.
+    const log = sim.authLog();
+    expect(log.filter((r) => !r.allowed)).toEqual([]);
+    expect(log.filter((r) => r.user.endsWith(':remediator-api'))).toEqual([]);
+    expect(log.filter((r) => r.user.endsWith(':remediator-worker')).length).toBeGreaterThan(20);
     // The api process took the webhook.
     const received = await prom.query('sum by (job) (remediator_alerts_received_total{status="firing"}) > 0');
     expect(received.map((s) => s.metric.job)).toEqual(['remediator-api']);
