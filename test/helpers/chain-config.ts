@@ -43,12 +43,14 @@ export function scaleDuration(text: string, factor = TIME_FACTOR): string {
   return fromMs(durationMs(text) / factor);
 }
 
-/** Range selectors and subqueries in PromQL: `[5m]`, `[10m:1m]`, `[1h:]`. */
+/** Range selectors, subqueries and offsets in PromQL: `[5m]`, `[10m:1m]`, `[1h:]`, `offset 15m`. */
 export function scalePromqlRanges(expr: string, factor = TIME_FACTOR): string {
   const d = '(?:\\d+(?:ms|s|m|h|d|w|y))+';
-  return expr.replace(new RegExp(`\\[(${d})(?:(:)(${d})?)?\\]`, 'g'), (_m, range: string, colon: string | undefined, step: string | undefined) =>
-    `[${scaleDuration(range, factor)}${colon ? `:${step ? scaleDuration(step, factor) : ''}` : ''}]`,
-  );
+  return expr
+    .replace(new RegExp(`\\[(${d})(?:(:)(${d})?)?\\]`, 'g'), (_m, range: string, colon: string | undefined, step: string | undefined) =>
+      `[${scaleDuration(range, factor)}${colon ? `:${step ? scaleDuration(step, factor) : ''}` : ''}]`,
+    )
+    .replace(new RegExp(`\\boffset\\s+(${d})`, 'g'), (_m, by: string) => `offset ${scaleDuration(by, factor)}`);
 }
 
 interface RuleFile {

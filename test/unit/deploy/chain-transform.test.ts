@@ -12,6 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { DURATION, TIME_FACTOR, durationMs, scaleAlertmanagerTimers, scaleRemediatorRules, scaleRuleFile, scrapeJobsWithFileSd } from '../../helpers/chain-config.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
+const OFFSET = /\boffset\s+((?:\d+(?:ms|s|m|h|d|w|y))+)/g;
 const RANGE = /\[((?:\d+(?:ms|s|m|h|d|w|y))+)(?::((?:\d+(?:ms|s|m|h|d|w|y))+)?)?\]/g;
 
 /** Fails unless `after` is `before` with each duration (a value, or a PromQL range) divided by the factor; returns how many were. */
@@ -22,13 +23,16 @@ function sameButScaled(before: unknown, after: unknown, path = '$'): number {
       return 1;
     }
     const ranges = [...before.matchAll(RANGE)];
-    expect(after.replace(RANGE, '[]'), path).toBe(before.replace(RANGE, '[]'));
+    const offsets = [...before.matchAll(OFFSET)];
+    expect(after.replace(RANGE, '[]').replace(OFFSET, 'offset'), path).toBe(before.replace(RANGE, '[]').replace(OFFSET, 'offset'));
     const scaled = [...after.matchAll(RANGE)];
     ranges.forEach((m, i) => {
       expect(durationMs(scaled[i]![1]!), path).toBe(durationMs(m[1]!) / TIME_FACTOR);
       if (m[2]) expect(durationMs(scaled[i]![2]!), path).toBe(durationMs(m[2]) / TIME_FACTOR);
     });
-    return ranges.length;
+    const scaledOffsets = [...after.matchAll(OFFSET)];
+    offsets.forEach((m, i) => expect(durationMs(scaledOffsets[i]![1]!), path).toBe(durationMs(m[1]!) / TIME_FACTOR));
+    return ranges.length + offsets.length;
   }
   if (Array.isArray(before)) {
     expect(Array.isArray(after) && after.length, path).toBe(before.length);
