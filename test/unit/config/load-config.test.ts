@@ -36,6 +36,7 @@ const PLAYBOOKS = new Map<string, AnyPlaybook>(
       z.strictObject({
         node: z.string().min(1),
         timeoutSeconds: z.int().min(1).default(600),
+        deleteEmptyDirData: z.boolean().default(false),
         taint: z.strictObject({ key: z.string(), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule']) }).optional(),
       }),
       (labels) => (labels.node ? { node: labels.node } : {}),
