@@ -21,13 +21,14 @@ import { playbooks } from '../../playbooks/index.js';
 import { validateConfigText } from '../../src/config/load-config.js';
 import { playbookMap, startRemediator, type Remediator, type Role } from '../../src/composition-root.js';
 import { isTerminal, type Run } from '../../src/domain/run.js';
-import { parseRbacManifests } from '../../src/sim/rbac.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { notification } from '../helpers/alerts.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
+import { granted, renderManifests, tuple, WORKER_USER } from '../helpers/rbac-grants.js';
 
-const WORKER_USER = 'system:serviceaccount:remediator:remediator-worker';
+/** The must-show's worker: its own ServiceAccount, so its refusals are not counted against the shipped role across the suite. */
+const NO_EVICTION_USER = 'system:serviceaccount:remediator:remediator-worker-without-eviction';
 const API_USER = 'system:serviceaccount:remediator:remediator-api';
 const WORKER_KUBE_TOKEN = 'kube-token-remediator-worker-0123456789';
 const API_KUBE_TOKEN = 'kube-token-remediator-api-0123456789';
@@ -55,15 +56,14 @@ rules:
     cooldown: 1h
 `;
 
-function renderManifests(): string {
-  return execFileSync('kubectl', ['kustomize', 'deploy/kubernetes'], { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') });
-}
-
-/** The manifests with `pods/eviction` taken out of the ClusterRole `remediator`. */
+/** The manifests with `pods/eviction` taken out of the ClusterRole `remediator`, bound to NO_EVICTION_USER. */
 function withoutEviction(manifests: string): string {
   return parseAllDocuments(manifests)
     .map((doc) => {
       const obj = doc.toJSON() as { kind?: string; metadata?: { name?: string }; rules?: { resources?: string[] }[] };
+      if (obj?.kind === 'ClusterRoleBinding' && obj.metadata?.name === 'remediator') {
+        (obj as { subjects?: { name: string }[] }).subjects = [{ ...(obj as { subjects: { name: string }[] }).subjects[0]!, name: 'remediator-worker-without-eviction' }];
+      }
       if (obj?.kind === 'ClusterRole' && obj.metadata?.name === 'remediator') {
         obj.rules = (obj.rules ?? []).map((r) => ({ ...r, resources: (r.resources ?? []).filter((x) => x !== 'pods/eviction') })).filter((r) => r.resources.length > 0);
       }
@@ -84,10 +84,10 @@ interface Stack {
   stop(): Promise<void>;
 }
 
-async function startStack(redis: RedisServerHandle, manifests: string): Promise<Stack> {
+async function startStack(redis: RedisServerHandle, manifests: string, workerUser = WORKER_USER): Promise<Stack> {
   const sim = await startSimCluster({
     readyDelayMs: 50,
-    rbac: { manifests, tokens: { [WORKER_KUBE_TOKEN]: WORKER_USER, [API_KUBE_TOKEN]: API_USER } },
+    rbac: { manifests, tokens: { [WORKER_KUBE_TOKEN]: workerUser, [API_KUBE_TOKEN]: API_USER } },
   });
   const dir = mkdtempSync(join(tmpdir(), 'remediator-rbac-'));
   const keyFile = join(dir, 'audit-key');
@@ -149,29 +149,6 @@ ${RULES}
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function tuple(r: { verb: string; group: string; resource: string; subresource: string }): string {
-  return `${r.verb} ${r.group === '' ? 'core' : r.group} ${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
-}
-
-/** Every (verb, group, resource) the ClusterRole grants, written like `tuple`. */
-function granted(manifests: string): string[] {
-  const role = parseRbacManifests(manifests).roles.find((r) => r.kind === 'ClusterRole' && r.name === 'remediator');
-  if (!role) throw new Error('no ClusterRole remediator in the rendered manifests');
-  const out = new Set<string>();
-  for (const rule of role.rules) {
-    expect(rule.resourceNames, 'the ClusterRole uses no resourceNames').toEqual([]);
-    for (const group of rule.apiGroups) {
-      for (const res of rule.resources) {
-        for (const verb of rule.verbs) {
-          const [resource = '', subresource = ''] = res.split('/');
-          out.add(tuple({ verb, group, resource, subresource }));
-        }
-      }
-    }
-  }
-  return [...out].sort();
 }
 
 describe('the shipped ClusterRole is exactly what the worker uses', () => {
@@ -285,7 +262,7 @@ describe('must-show: without create pods/eviction a drain fails with the 403', (
     const manifests = withoutEviction(renderManifests());
     expect(manifests).not.toContain('pods/eviction');
     redis = await startRedisServer();
-    s = await startStack(redis, manifests);
+    s = await startStack(redis, manifests, NO_EVICTION_USER);
   });
   afterAll(async () => {
     await s?.stop();
@@ -295,7 +272,7 @@ describe('must-show: without create pods/eviction a drain fails with the 403', (
   it('drain-gpu-node ends failed, its reason carrying the Forbidden message', async () => {
     const run = await s.wait(await s.manual('drain-gpu-node', { node: 'gpu-node-2', deleteEmptyDirData: true, timeoutSeconds: 20 }));
     const forbidden = new RegExp(
-      `pods "[a-z0-9-]+" is forbidden: User "${WORKER_USER}" cannot create resource "pods/eviction" in API group "" in the namespace "[a-z0-9-]+"`,
+      `pods "[a-z0-9-]+" is forbidden: User "${NO_EVICTION_USER}" cannot create resource "pods/eviction" in API group "" in the namespace "[a-z0-9-]+"`,
     );
     expect(run.status, run.reason).toBe('failed');
     expect(run.reason).toMatch(forbidden);
