@@ -1287,6 +1287,8 @@ let keepFlash = false;
 window.addEventListener('hashchange', () => {
   if (!keepFlash) flashArea.replaceChildren();
   keepFlash = false;
+  // The old page must not stand under the new address while the new one loads.
+  if (token()) show(h('p', { class: 'muted', id: 'loading' }, 'Loading…'));
   void route();
 });
 

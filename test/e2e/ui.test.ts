@@ -183,7 +183,8 @@ describe.skipIf(unavailable !== undefined)(title, () => {
     // Alert labels are text, never markup.
     const hostileRun = (await h.get('/api/v1/runs?target=deployment/ml-serving/embedding-service', TOKENS.viewer)).body.items[0] as Run;
     await page.goto(`${h.main.url}/ui/#/runs/${hostileRun.id}`);
-    await page.locator('.labels').waitFor();
+    // Wait for this run's page, not the one before it.
+    await page.locator(`main code:text-is("${hostileRun.id}")`).waitFor();
     expect(await page.locator('.labels').textContent()).toContain(HOSTILE);
     expect(await page.locator('#alert-summary').textContent()).toBe(HOSTILE);
     // A runbook or graph URL that is not http(s) is shown, never linked.
@@ -194,7 +195,7 @@ describe.skipIf(unavailable !== undefined)(title, () => {
 
     // The alert's own words, with its runbook and graph as links out of the page.
     await page.goto(`${h.main.url}/ui/#/runs/${scale.id}`);
-    await page.locator('#alert-summary').waitFor();
+    await page.locator(`main code:text-is("${scale.id}")`).waitFor();
     expect(await page.locator('#alert-summary').textContent()).toBe('llm-api p95 latency is above 2s');
     expect(await page.locator('main').textContent()).toContain('has been 3.42s (threshold 2s) for 10 minutes');
     const links = await page.locator('main a.ext-link').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('target'), a.getAttribute('rel')]));
