@@ -160,6 +160,12 @@ export interface Run {
   finishedAt?: string;
 }
 
+/** A run as `GET /api/v1/runs/{id}` answers it: alert runs also say how often their episode was sent (from the alert inbox; not stored on the run). */
+export interface RunWithSeen extends Run {
+  seen?: number;
+  lastSeenAt?: string;
+}
+
 /** What a playbook returns; thrown errors become `failed` (or retries). */
 export type PlaybookOutcome =
   | { result: 'changed'; reason: string }

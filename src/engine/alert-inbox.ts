@@ -90,6 +90,17 @@ export class AlertInbox {
     private readonly keys: RedisKeys,
   ) {}
 
+  /**
+   * How often an episode's notifications arrived and when the last one did (for a run's `seen` and
+   * `lastSeenAt`); undefined once its record left the bounded inbox. Repeats are counted in
+   * batches, so this can lag the newest repeat by the intake's flush interval.
+   */
+  async seenOf(episode: string): Promise<{ seen: number; lastSeenAt: string } | undefined> {
+    const [seen, lastSeenAt] = await this.redis.hmget(this.keys.inboxRecord(episode), 'seen', 'lastSeenAt');
+    if (!lastSeenAt) return undefined;
+    return { seen: Number(seen ?? 1), lastSeenAt };
+  }
+
   async list(filter: InboxFilter): Promise<{ items: InboxItem[]; nextCursor: string | null }> {
     let cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
     const min = filter.sinceMs !== undefined ? String(filter.sinceMs) : '-inf';

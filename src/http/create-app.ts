@@ -175,7 +175,9 @@ export function createApp(deps: AppDeps): Express {
       try {
         const run = await api.runs.get(String(req.params.id));
         if (!run) throw new HttpError(404, 'not_found', `run ${req.params.id} not found`);
-        res.json(run);
+        // How often Alertmanager sent this run's episode: from the alert inbox, read on demand.
+        const seen = run.trigger.episode ? await api.inbox.seenOf(run.trigger.episode) : undefined;
+        res.json(seen ? { ...run, ...seen } : run);
       } catch (err) {
         next(err);
       }

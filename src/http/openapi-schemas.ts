@@ -384,6 +384,8 @@ export const Run = component(
       verification: RunVerification.optional(),
       escalatedFrom: z.string().optional().describe('a follow-up run: the run whose escalation created it'),
       escalations: z.array(z.string()).optional().describe('follow-up runs its escalations created, oldest first'),
+      seen: z.int().min(1).optional().describe('alert runs, GET /api/v1/runs/{id} only: notifications of its episode received, repeats included (counted in batches)'),
+      lastSeenAt: instant.optional().describe('alert runs, GET /api/v1/runs/{id} only: when the last of them arrived'),
       attempts: z.int().min(0),
       createdAt: instant,
       queuedAt: instant.optional().describe('approved runs: guards.maxQueueAge counts from here'),

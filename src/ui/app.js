@@ -780,6 +780,7 @@ function triggerSection(run) {
         ['Rule', t.rule ? mono(t.rule) : '—'],
         ['Fingerprint', mono(a.fingerprint ?? '—')],
         ['Firing since', time(a.startsAt)],
+        run.seen ? ['Sent', [`${run.seen} notification${run.seen === 1 ? '' : 's'}, the last at `, time(run.lastSeenAt)]] : null,
         ['Labels', labelsList(a.labels)],
       ]));
   }

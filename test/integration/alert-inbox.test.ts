@@ -94,6 +94,9 @@ describe('the alert inbox', () => {
     console.log(`50 duplicates: commands during the requests ${JSON.stringify(requests)}; with the flush and the reads ${JSON.stringify(withFlush)}`);
     expect(item).toMatchObject({ decision: 'enqueued', seen: 51 });
     expect(item.lastSeenAt > item.firstSeenAt).toBe(true);
+    // The run says the same: how often its episode was sent, and when last.
+    const run = await h.get(`/api/v1/runs/${first.body.decisions[0].runId}`, TOKENS.viewer);
+    expect(run.body).toMatchObject({ seen: 51, lastSeenAt: item.lastSeenAt });
     // The hot path writes nothing per duplicate: the counter is written by at most a few batched flushes.
     for (const cmd of ['hincrby', 'hset', 'zadd', 'xadd', 'expire']) expect(requests[cmd] ?? 0, cmd).toBeLessThan(10);
     expect(withFlush.hincrby ?? 0).toBeLessThan(10);

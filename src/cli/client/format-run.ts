@@ -1,4 +1,4 @@
-import type { Run, RunStep } from '../../domain/run.js';
+import type { Run, RunStep, RunWithSeen } from '../../domain/run.js';
 import { oneLine, renderTable, truncate } from './text-table.js';
 
 /** The first 8 characters of a run ID (what tables show; `runs show` and the decisions accept it). */
@@ -138,7 +138,7 @@ function addAlertWords(add: (label: string, value: string | undefined) => void, 
 }
 
 /** `runs show`: everything an on-call engineer needs about one run. */
-export function renderRunDetail(run: Run, nowMs: number, width?: number): string {
+export function renderRunDetail(run: RunWithSeen, nowMs: number, width?: number): string {
   const lines: [string, string][] = [];
   const add = (label: string, value: string | undefined): void => {
     if (value !== undefined && value !== '') lines.push([label, value]);
@@ -155,6 +155,7 @@ export function renderRunDetail(run: Run, nowMs: number, width?: number): string
     add('Trigger', `alert${t.rule ? `, rule ${t.rule}` : ''}`);
     if (t.alert) {
       add('Alert', `${t.alert.alertname}  fingerprint ${t.alert.fingerprint}  firing since ${t.alert.startsAt}`);
+      if (run.seen) add('Sent', `${run.seen} notification${run.seen === 1 ? '' : 's'}, the last at ${run.lastSeenAt ?? '?'}`);
       const labels = Object.entries(t.alert.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
       add('Labels', labels || undefined);
       addAlertWords(add, t.alert);

@@ -96,6 +96,8 @@ describe('run formatting', () => {
 
   it('says plainly when a run was dry or is waiting for approval', () => {
     expect(renderRunDetail(sampleRun({ dryRun: true, changed: false }), NOW)).toContain('dry run: nothing was changed');
+    expect(renderRunDetail({ ...sampleRun(), seen: 4, lastSeenAt: '2026-12-07T10:04:00Z' }, NOW)).toMatch(/Sent:\s+4 notifications, the last at 2026-12-07T10:04:00Z/);
+    expect(renderRunDetail(sampleRun(), NOW)).not.toContain('Sent');
     const looped = renderRunDetail(
       sampleRun({
         precheck: { query: 'p95{deployment="llm-api"} > 2', result: 'pass', detail: '1 sample: {deployment="llm-api"} 3.4' },

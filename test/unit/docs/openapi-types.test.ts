@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { AlertRef, } from '../../../src/domain/alert.js';
-import type { Run, RunApproval, RunHealth, RunPrecheck, RunStep, RunTrigger, RunVerification, RuleSnapshot } from '../../../src/domain/run.js';
+import type { RunWithSeen, RunApproval, RunHealth, RunPrecheck, RunStep, RunTrigger, RunVerification, RuleSnapshot } from '../../../src/domain/run.js';
 import type * as Audit from '../../../src/audit/audit-entry.js';
 import type { UnreadableAuditEntry } from '../../../src/audit/decode-audit-entry.js';
 import type { AuditChainReport } from '../../../src/audit/verify-audit-chain.js';
@@ -34,7 +34,7 @@ assert<Equal<Out<typeof S.RunApproval>, RunApproval>>();
 assert<Equal<Out<typeof S.RunPrecheck>, RunPrecheck>>();
 assert<Equal<Out<typeof S.RunHealth>, RunHealth>>();
 assert<Equal<Out<typeof S.RunVerification>, RunVerification>>();
-assert<Equal<Out<typeof S.Run>, Run>>();
+assert<Equal<Out<typeof S.Run>, RunWithSeen>>();
 
 // ---- webhook answer ----
 assert<Equal<Out<typeof S.AlertDecision>, AlertDecision>>();
