@@ -96,7 +96,9 @@ describe('run formatting', () => {
 
   it('says plainly when a run was dry or is waiting for approval', () => {
     expect(renderRunDetail(sampleRun({ dryRun: true, changed: false }), NOW)).toContain('dry run: nothing was changed');
-    expect(renderRunDetail({ ...sampleRun(), seen: 4, lastSeenAt: '2026-12-07T10:04:00Z' }, NOW)).toMatch(/Sent:\s+4 notifications, the last at 2026-12-07T10:04:00Z/);
+    const fromAlert = sampleRun({ trigger: { source: 'alert', rule: 'scale-slow-llm', alert: { fingerprint: 'f1', alertname: 'LLMHighLatencyP95', startsAt: '2026-12-07T10:00:00Z', labels: {} } } });
+    expect(renderRunDetail({ ...fromAlert, seen: 4, lastSeenAt: '2026-12-07T10:04:00Z' }, NOW)).toMatch(/Sent:\s+4 notifications, the last at 2026-12-07T10:04:00Z/);
+    expect(renderRunDetail(fromAlert, NOW)).not.toContain('Sent');
     expect(renderRunDetail(sampleRun(), NOW)).not.toContain('Sent');
     const looped = renderRunDetail(
       sampleRun({
