@@ -529,12 +529,15 @@ function rerunButton(run) {
 function actionsSection(run) {
   if (!can('operator')) return null;
   const buttons = [];
-  if (run.status === 'awaiting_approval') buttons.push(runActionButton(run, 'approve'), runActionButton(run, 'reject'));
+  // Whoever asked for a manual run cannot also approve it (the API says 403): not offered.
+  const own = run.trigger?.source === 'manual' && run.trigger.operator === caller?.name;
+  if (run.status === 'awaiting_approval') buttons.push(own ? null : runActionButton(run, 'approve'), runActionButton(run, 'reject'));
   if (['queued', 'awaiting_approval', 'running'].includes(run.status)) buttons.push(runActionButton(run, 'cancel'));
   // A rule holds the target after an escalation: either end of it, or a run the hold blocked, can release it.
   if (run.escalatedFrom || run.escalations?.length || run.guard?.guard === 'escalated') buttons.push(runActionButton(run, 'ack'));
   buttons.push(rerunButton(run));
-  return h('section', { class: 'card actions', 'aria-label': 'Actions' }, h('div', { class: 'action-row' }, buttons));
+  const note = own && run.status === 'awaiting_approval' ? h('p', { class: 'muted small', id: 'own-run-note' }, 'You asked for this run: another operator approves it.') : null;
+  return h('section', { class: 'card actions', 'aria-label': 'Actions' }, h('div', { class: 'action-row' }, buttons), note);
 }
 
 /** Pause or resume automation, globally or for one playbook (admin). */
