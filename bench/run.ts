@@ -238,15 +238,7 @@ async function main(): Promise<void> {
   lines.push('non-200: answers other than 200 (503 under overload, …), each retried as Alertmanager would; latency is first attempt to 200.');
   lines.push("node ms/req: CPU of the receivers' threads (main + V8/libuv helpers, not the load generator) per request, Remediator's incl. its audit sealer; redis ms/req: redis-server CPU.");
   lines.push('');
-  lines.push(...correctnessLines(checks));
-  const allOk = checks.every((c) => c.ok);
-  const totalSeconds = Math.round((Date.now() - t0) / 1000);
-  lines.push('', `total ${totalSeconds} s`);
-  process.stdout.write(lines.join('\n') + '\n');
-
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const json = {
-    at: new Date().toISOString(),
+  finishReport(lines, checks, t0, 'latest.json', {
     machine,
     settings: {
       concurrency: CONCURRENCY,
@@ -258,11 +250,23 @@ async function main(): Promise<void> {
       remediatorLogLevel: LOG_LEVEL,
     },
     scenarios: results,
-    correctness: { ok: allOk, checks },
-    totalSeconds,
-  };
-  writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(json, null, 2) + '\n');
-  // A lost or doubled job is a failure of the benchmark run itself; slower is only a finding.
+  });
+}
+
+/**
+ * The end every suite's report shares: the correctness lines and the total time on stdout, then
+ * bench/results/NAME with `fields`; a lost or doubled job fails the benchmark run itself (slower
+ * is only a finding).
+ */
+function finishReport(lines: string[], checks: Check[], t0: number, name: string, fields: Record<string, unknown>): void {
+  lines.push(...correctnessLines(checks));
+  const allOk = checks.every((c) => c.ok);
+  const totalSeconds = Math.round((Date.now() - t0) / 1000);
+  lines.push('', `total ${totalSeconds} s`);
+  process.stdout.write(lines.join('\n') + '\n');
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  const json = { at: new Date().toISOString(), ...fields, correctness: { ok: allOk, checks }, totalSeconds };
+  writeFileSync(new URL(`./results/${name}`, import.meta.url), JSON.stringify(json, null, 2) + '\n');
   if (!allOk) process.exitCode = 1;
 }
 
@@ -437,15 +441,7 @@ async function inboxMain(): Promise<void> {
   lines.push('on/off: throughput < 1 = the inbox costs throughput; latency and CPU > 1 = the inbox costs that much more. Median (min, max) of the per-round ratios.');
   lines.push(`inbox records at the end (on / off): ${inboxSizes.map((s) => `${s.scenario} ${s.on} / ${s.off}`).join(', ')}`);
   lines.push('');
-  lines.push(...correctnessLines(checks));
-  const allOk = checks.every((c) => c.ok);
-  const totalSeconds = Math.round((Date.now() - t0) / 1000);
-  lines.push('', `total ${totalSeconds} s`);
-  process.stdout.write(lines.join('\n') + '\n');
-
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const json = {
-    at: new Date().toISOString(),
+  finishReport(lines, checks, t0, 'inbox-latest.json', {
     machine,
     settings: {
       concurrency: CONCURRENCY,
@@ -459,11 +455,7 @@ async function inboxMain(): Promise<void> {
     },
     scenarios: results,
     inboxRecordsAtEnd: inboxSizes,
-    correctness: { ok: allOk, checks },
-    totalSeconds,
-  };
-  writeFileSync(new URL('./results/inbox-latest.json', import.meta.url), JSON.stringify(json, null, 2) + '\n');
-  if (!allOk) process.exitCode = 1;
+  });
 }
 
 /** BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off); default all three. */
