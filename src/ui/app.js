@@ -703,43 +703,27 @@ async function runsView(v, query) {
     h('caption', { class: 'vh' }, 'Runs, newest first'),
     h('thead', {}, h('tr', {}, ['Status', 'Playbook', 'Target', 'Trigger', 'Created (UTC)', 'Took', 'Reason'].map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
-  const tableWrap = h('div', { class: 'table-wrap' }, table);
-  const footer = h('div', { class: 'list-footer' });
-  const count = h('p', { class: 'muted small', role: 'status' });
-  let items = [];
-  let drawn = '';
-
-  const draw = (nextCursor) => {
-    // Redraw only what changed, so a live update neither flickers nor moves the reader's focus.
-    const key = JSON.stringify(items);
-    if (key !== drawn) {
-      tbody.replaceChildren(...items.map(runRow));
-      drawn = key;
-    }
-    tableWrap.hidden = items.length === 0;
-    count.textContent = items.length === 0 ? '' : `${items.length} run${items.length === 1 ? '' : 's'} shown${nextCursor ? '; more available' : ''}.`;
-    footer.replaceChildren();
-    if (items.length === 0) footer.append(notice(Object.values(filters).some(Boolean) ? 'No runs match these filters.' : 'No runs yet.'));
-    if (nextCursor) footer.append(loadMoreButton(() => load(nextCursor), footer, v.controller.signal));
-  };
-  const load = async (cursor) => {
-    const page = await api('runs', { ...filters, limit: pageSize(query), cursor }, v.controller.signal);
-    items = [...items, ...(Array.isArray(page.items) ? page.items : [])];
-    draw(page.nextCursor);
-  };
-  // Live: the newest runs again, as many as are shown (at most 500).
-  const reload = async () => {
-    const page = await api('runs', { ...filters, limit: Math.min(500, Math.max(pageSize(query), items.length)) }, v.controller.signal);
-    items = Array.isArray(page.items) ? page.items : [];
-    draw(page.nextCursor);
-  };
-  await firstLoad(load, footer);
+  const tableWrap = h('div', { class: 'table-wrap', hidden: true }, table);
+  const paged = await pagedList(v, query, {
+    resource: 'runs',
+    filters,
+    render: (items) => {
+      tbody.append(...items.map(runRow));
+      tableWrap.hidden = false;
+    },
+    clear: () => {
+      tbody.replaceChildren();
+      tableWrap.hidden = true;
+    },
+    counted: (n) => `${n} run${n === 1 ? '' : 's'}`,
+    none: Object.values(filters).some(Boolean) ? 'No runs match these filters.' : 'No runs yet.',
+  });
   if (v.controller.signal.aborted) return;
   const indicator = liveIndicator();
-  v.refresh = reload;
-  live(v, 3000, reload, indicator);
+  v.refresh = paged.reload;
+  live(v, 3000, paged.reload, indicator);
   const start = can('operator') ? h('a', { class: 'btn btn-primary', id: 'start-run', href: '#/new-run' }, 'Start a run…') : null;
-  show(h('div', { class: 'page-head' }, h('div', { class: 'head-row' }, h('h1', {}, 'Runs'), start), h('p', { class: 'muted' }, 'Every run the automation or an operator started, newest first.'), indicator), form, tableWrap, count, footer);
+  show(h('div', { class: 'page-head' }, h('div', { class: 'head-row' }, h('h1', {}, 'Runs'), start), h('p', { class: 'muted' }, 'Every run the automation or an operator started, newest first.'), indicator), form, tableWrap, paged.footer);
 }
 
 // ---------------------------------------------------------------------------------------------
