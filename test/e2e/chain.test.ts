@@ -11,7 +11,6 @@
  * test/unit/deploy/chain-transform.test.ts): durations ÷ 60 and file_sd targets carrying the
  * `__meta_kubernetes_*` labels discovery would give. Nothing else of the shipped files changes.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -26,6 +25,7 @@ import { scaleAlertmanagerTimers, scaleRemediatorRules, scaleRuleFile, scrapeJob
 import { freePort, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { NotificationReceiver } from '../helpers/notification-receiver.js';
 import { pollUntil } from '../helpers/sim-helpers.js';
+import { renderManifests } from '../helpers/rbac-grants.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/index.js';
 import { validateConfigText } from '../../src/config/load-config.js';
 import { playbooks } from '../../playbooks/index.js';
@@ -57,7 +57,7 @@ describe.skipIf(!available)('the chain: exporter → Prometheus (shipped relabel
     pollUntil(async () => (await runs()).find((r) => r.playbook === playbook && r.target === target && done(r)), what, timeoutMs);
 
   beforeAll(async () => {
-    const manifests = execFileSync('kubectl', ['kustomize', 'deploy/kubernetes'], { encoding: 'utf8', cwd: new URL('.', ROOT).pathname });
+    const manifests = renderManifests();
     sim = await startSimCluster({
       port: 0,
       rbac: { manifests, tokens: { 'chain-worker': 'system:serviceaccount:remediator:remediator-worker', 'chain-api': 'system:serviceaccount:remediator:remediator-api' } },
