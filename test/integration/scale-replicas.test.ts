@@ -60,6 +60,13 @@ async function createDeployment(h: Harness, name: string, replicas: number): Pro
     }),
   });
   expect(res.status).toBe(201);
+  // The sim's pods turn Ready on a timer, and each status write bumps the Deployment's
+  // resourceVersion; wait for that to settle so a conflict test sees only the conflict it causes.
+  await poll(
+    async () => ((h.sim.get('deployment', NS, name) as Obj).status?.readyReplicas === replicas ? true : undefined),
+    10_000,
+    `${name} ready`,
+  );
 }
 
 function replicasOf(h: Harness, kind: 'deployment' | 'statefulset', namespace: string, name: string): number {
