@@ -78,7 +78,8 @@ describe('notifications through the notify queue (real Redis, local receiver)', 
       hook('bad-hook'),
       slack('down-slack'),
       hook('dup-hook'),
-      slack('hang-slack', { timeoutSeconds: 1 }),
+      // Long enough that the fast channel's 20 deliveries land before it even on a loaded machine.
+      slack('hang-slack', { timeoutSeconds: 4 }),
       hook('fast-hook'),
       { name: 'refused-slack', type: 'slack', url: `http://127.0.0.1:${closedPort}${slackPath('refused')}`, timeoutSeconds: 2 },
       { name: 'nofile-slack', type: 'slack', urlFile: join(dir, 'no-such-file'), timeoutSeconds: 2 },
@@ -262,13 +263,15 @@ describe('notifications through the notify queue (real Redis, local receiver)', 
     const allFast = await pollUntil(() => (receiver.received('/fast-hook').length === 20 ? Date.now() : undefined), 'the fast channel');
     expect(receiver.hangingCount).toBeGreaterThan(0);
     const firstHang = receiver.received(slackPath('hang-slack'))[0]!;
-    expect(allFast - firstHang.at).toBeLessThan(1000); // before the hanging attempts' 1 s timeout
-    expect(await count('fast-hook', 'ok')).toBe(20);
+    expect(allFast - firstHang.at).toBeLessThan(4000); // before the hanging attempts' 4 s timeout
+    expect(await count('hang-slack', 'error')).toBe(0); // none of them had ended yet
+    // The worker records a delivery after the receiver has answered it: wait for the 20th record.
+    await pollUntil(async () => ((await count('fast-hook', 'ok')) === 20 ? true : undefined), 'the fast deliveries recorded', 5000);
     console.log(`fast channel: 20 deliveries ${allFast - firstHang.at} ms after the first hanging request began`);
 
     // The hanging attempts end at their timeout and are retried.
-    await pollUntil(async () => ((await count('hang-slack', 'error')) > 0 ? true : undefined), 'a timed-out attempt', 5000);
-    const timedOut = lines.find((l) => l.includes('"channel":"hang-slack"') && l.includes('no answer within 1s'));
+    await pollUntil(async () => ((await count('hang-slack', 'error')) > 0 ? true : undefined), 'a timed-out attempt', 10_000);
+    const timedOut = lines.find((l) => l.includes('"channel":"hang-slack"') && l.includes('no answer within 4s'));
     expect(timedOut).toBeDefined();
   });
 
