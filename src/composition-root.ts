@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, describeRedis } from './redis/create-redis-client.js';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/loaded-config.js';
 import type { ClusterClient } from './kube/cluster-client.js';
@@ -84,17 +85,8 @@ export function playbookMap(list: readonly AnyPlaybook[]): Map<string, AnyPlaybo
   return new Map(list.map((p) => [p.name, p]));
 }
 
-/** Fails fast while Redis is down, so the webhook can answer 503 within its 2 s budget. */
-function commandConnection(url: string, name: string): Redis {
-  return new Redis(url, {
-    connectionName: name,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 1000,
-    commandTimeout: 1500,
-    retryStrategy: (times) => Math.min(200 * times, 2000),
-  });
-}
+/** WAIT's bound: below the command timeout and the webhook's 1.8 s deadline, so a lagging replica yields a 503 in time. */
+const REPLICA_ACK_TIMEOUT_MS = 1000;
 
 function waitReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
@@ -134,11 +126,11 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const runsWorker = role !== 'api';
 
   const { cluster, source: kubeSource } = createCluster(config, metrics);
-  logger.info({ role, kube: kubeSource, redis: redactUrl(config.redis.url), dryRun: config.dryRun }, 'starting remediator');
+  logger.info({ role, kube: kubeSource, redis: describeRedis(config.redis.connection), dryRun: config.dryRun }, 'starting remediator');
 
-  const redis = commandConnection(config.redis.url, `remediator-${role}`);
+  const redis = createRedisClient(config.redis.connection, 'command', `remediator-${role}`);
   redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
-  const queueRedis = commandConnection(config.redis.url, `remediator-${role}-queue`);
+  const queueRedis = createRedisClient(config.redis.connection, 'command', `remediator-${role}-queue`);
   queueRedis.on('error', () => undefined);
   await Promise.all([waitReady(redis, 10_000), waitReady(queueRedis, 10_000)]);
 
@@ -200,7 +192,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   let notifyWorker: NotificationWorker | undefined;
   let workerRedis: Redis | undefined;
   if (runsWorker) {
-    workerRedis = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: 'remediator-worker' });
+    workerRedis = createRedisClient(config.redis.connection, 'blocking', 'remediator-worker');
     workerRedis.on('error', () => undefined);
     const executor = new RunExecutor({
       runs,
@@ -225,10 +217,19 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     }
   }
 
+  const inbox = new AlertInbox(redis, keys);
   const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
+  // WAIT blocks the connection it runs on and covers the writes made on it: the intake gets its own.
+  const replicasAcked = config.redis.minReplicasAcked;
+  const intakeRedis = runsApi && replicasAcked > 0 ? createRedisClient(config.redis.connection, 'command', `remediator-${role}-intake`) : undefined;
+  if (intakeRedis) {
+    intakeRedis.on('error', () => undefined);
+    await waitReady(intakeRedis, 10_000);
+  }
   const intake = runsApi
     ? new AlertIntake({
-        redis,
+        redis: intakeRedis ?? redis,
+        ...(replicasAcked > 0 ? { replicas: { min: replicasAcked, timeoutMs: REPLICA_ACK_TIMEOUT_MS } } : {}),
         keys,
         playbooks,
         matchRules: (labels) => matchRules(rules, labels),
@@ -272,7 +273,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
           api: {
             auth: new TokenAuth(config.auth.tokens, authFailures),
             intake: intake!,
-            inbox: new AlertInbox(redis, keys),
+            inbox,
             simulator: new AlertSimulator({ redis, keys, rules, playbooks, guards: config.guards, episodeKey, globalDryRun: config.dryRun }),
             runs,
             playbooks,
@@ -281,7 +282,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
             pauses,
             status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await pauses.pauseState() }),
             bodyLimit: config.server.bodyLimit,
-            redisUp: () => redis.status === 'ready',
+            redisUp: () => redis.status === 'ready' && (intakeRedis === undefined || intakeRedis.status === 'ready'),
             audit: { redis, prefix: config.redis.prefix, key: options.auditKey, retention: { maxAgeMs: config.audit.maxAgeMs, maxEntries: config.audit.maxEntries } },
           },
         }
@@ -335,6 +336,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     sweeper
       .expireApprovals()
       .then(() => sweeper.sweep())
+      .then(() => (runsApi ? inbox.trim(Date.now()) : 0))
       // A verification whose next check was lost gets its last one once its deadline has passed.
       .then(() => (runsWorker ? verifier.finishOverdue(VERIFY_OVERDUE_GRACE_MS) : 0))
       .catch((err: unknown) => logger.debug({ err }, 'sweep failed'));
@@ -368,14 +370,10 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         server.closeAllConnections();
         await closed;
         // quit() waits for a reply that never comes while Redis is down; disconnect after a bound.
-        const connections = [redis, queueRedis, workerRedis].filter((c): c is Redis => c !== undefined);
+        const connections = [redis, queueRedis, workerRedis, intakeRedis].filter((c): c is Redis => c !== undefined);
         await Promise.race([Promise.allSettled(connections.map((c) => c.quit())), new Promise((r) => setTimeout(r, 1000))]);
         for (const c of connections) c.disconnect();
         logger.info('remediator stopped');
       })()),
   };
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

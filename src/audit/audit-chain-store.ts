@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { AUDIT_ENTRY_FIELD } from './audit-entry.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
 import { nextStreamId } from './stream-id.js';
+import { declaredKeysScript } from '../redis/declared-keys-lua.js';
 
 /**
  * Extends the chain only from the head the sealer read (compare on lastId), so two sealers can
@@ -9,17 +10,17 @@ import { nextStreamId } from './stream-id.js';
  * beyond the head means the head was rolled back, and re-sealing would launder edits made since.
  * KEYS: sealed, seals. ARGV: expectedLastId ('' = none), then id, seal pairs in stream order.
  */
-const COMMIT_SEALS = `
-local cur = redis.call('HGET', KEYS[1], 'lastId')
+const COMMIT_SEALS = declaredKeysScript(`
+local cur = call('HGET', KEYS[1], 'lastId')
 if (cur or '') ~= ARGV[1] then return 'CONFLICT' end
 local n = #ARGV
 for i = 2, n, 2 do
-  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then return 'SEALED' end
+  if call('HEXISTS', KEYS[2], ARGV[i]) == 1 then return 'SEALED' end
 end
-for i = 2, n, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'lastId', ARGV[n - 1], 'lastSeal', ARGV[n])
+for i = 2, n, 2 do call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+call('HSET', KEYS[1], 'lastId', ARGV[n - 1], 'lastSeal', ARGV[n])
 return 'OK'
-`;
+`);
 
 /**
  * Removes the oldest entries through ARGV[2], moves the anchor to it with its stored seal, drops
@@ -31,16 +32,16 @@ return 'OK'
  * after cutId), audit_trimmed entry JSON, the cut entry's seal, the anchor's MAC, ids whose seals
  * to drop…
  */
-const TRIM_THROUGH = `
-local cur = redis.call('HGET', KEYS[4], 'id')
+const TRIM_THROUGH = declaredKeysScript(`
+local cur = call('HGET', KEYS[4], 'id')
 if (cur or '') ~= ARGV[1] then return 'CONFLICT' end
-local seal = redis.call('HGET', KEYS[2], ARGV[2])
-if not seal or seal ~= ARGV[5] or redis.call('HGET', KEYS[3], 'lastId') == ARGV[2] then return 'UNSEALED' end
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3])
-for i = 7, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
-redis.call('HSET', KEYS[4], 'id', ARGV[2], 'seal', seal, 'mac', ARGV[6])
-return redis.call('XADD', KEYS[1], '*', '${AUDIT_ENTRY_FIELD}', ARGV[4])
-`;
+local seal = call('HGET', KEYS[2], ARGV[2])
+if not seal or seal ~= ARGV[5] or call('HGET', KEYS[3], 'lastId') == ARGV[2] then return 'UNSEALED' end
+call('XTRIM', KEYS[1], 'MINID', ARGV[3])
+for i = 7, #ARGV do call('HDEL', KEYS[2], ARGV[i]) end
+call('HSET', KEYS[4], 'id', ARGV[2], 'seal', seal, 'mac', ARGV[6])
+return call('XADD', KEYS[1], '*', '${AUDIT_ENTRY_FIELD}', ARGV[4])
+`);
 
 export interface SealedHead {
   lastId: string;

@@ -1,14 +1,15 @@
 import type { Redis } from 'ioredis';
+import { declaredKeysScript } from '../redis/declared-keys-lua.js';
 
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+const RENEW = declaredKeysScript(`
+if call('GET', KEYS[1]) == ARGV[1] then return call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
-`;
+`);
 
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+const RELEASE = declaredKeysScript(`
+if call('GET', KEYS[1]) == ARGV[1] then return call('DEL', KEYS[1]) end
 return 0
-`;
+`);
 
 type ScriptCaller = (...args: string[]) => Promise<unknown>;
 

@@ -61,16 +61,59 @@ const server = z
   })
   .prefault({});
 
+/** TLS towards Prometheus, Alertmanager or Redis: extra CA, client certificate, or no verification at all. */
+const tlsFiles = z
+  .strictObject({
+    caFile: filePath.optional(),
+    certFile: filePath.optional(),
+    keyFile: filePath.optional(),
+    insecureSkipVerify: z.boolean().default(false),
+  })
+  .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), 'set certFile and keyFile together');
+
+const HOST_PORT = /^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+const hostPorts = (what: string) =>
+  z.array(z.string().regex(HOST_PORT, `each ${what} must be host:port`)).min(1, `list at least one ${what}`);
+
 const redis = z
   .strictObject({
-    url: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+    url: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+      .optional()
+      .describe('a single Redis (default redis://127.0.0.1:6379); REDIS_URL overrides; exactly one of url, sentinel, cluster'),
+    sentinel: z
+      .strictObject({
+        name: z.string().min(1).describe('the monitored primary\'s name (sentinel monitor <name> ...)'),
+        sentinels: hostPorts('sentinel').describe('host:port of each sentinel; the client asks them in turn'),
+        passwordFile: filePath.optional().describe('password of the primary and replicas (requirepass)'),
+        sentinelPasswordFile: filePath.optional().describe('password of the sentinels themselves, when they have one'),
+        tls: tlsFiles.optional().describe('TLS to the sentinels and to the data nodes'),
+      })
+      .optional()
+      .describe('Redis Sentinel: the client asks the sentinels for the primary and follows failovers'),
+    cluster: z
+      .strictObject({
+        nodes: hostPorts('cluster node').describe('seed nodes; the client discovers the rest'),
+        passwordFile: filePath.optional(),
+        tls: tlsFiles.optional(),
+      })
+      .optional()
+      .describe('Redis Cluster: every key lives under the {prefix} hash tag, so in one slot'),
     // Used inside a `{prefix}` hash tag and in BullMQ names: braces or colons would break both.
     prefix: z
       .string()
       .regex(NAME, 'must contain only letters, digits, "_", "." and "-"')
       .default('remediator')
       .describe('all keys live under {prefix}; installs can share a Redis'),
+    minReplicasAcked: z
+      .int()
+      .min(0)
+      .max(16)
+      .default(0)
+      .describe('the webhook answers 200 only after WAIT confirms this many replicas hold the decision, 503 otherwise'),
   })
+  .refine((r) => [r.url, r.sentinel, r.cluster].filter((v) => v !== undefined).length <= 1, 'set exactly one of url, sentinel and cluster')
   .prefault({});
 
 const kubernetes = z
@@ -142,15 +185,7 @@ const endpoint = (what: string) =>
       basicAuth: z.strictObject({ username: z.string().min(1), passwordFile: filePath }).optional(),
       timeoutSeconds: z.number().positive().max(300).default(10).describe('per request'),
       retries: z.int().min(0).max(5).default(2).describe('after the first attempt, on transport errors, timeouts, 429 and 5xx'),
-      tls: z
-        .strictObject({
-          caFile: filePath.optional(),
-          certFile: filePath.optional(),
-          keyFile: filePath.optional(),
-          insecureSkipVerify: z.boolean().default(false),
-        })
-        .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), 'set certFile and keyFile together')
-        .optional(),
+      tls: tlsFiles.optional(),
     })
     .refine((e) => e.bearerTokenFile === undefined || e.basicAuth === undefined, 'set at most one of bearerTokenFile and basicAuth');
 

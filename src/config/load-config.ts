@@ -8,7 +8,7 @@ import { ConfigError, type ConfigProblem } from './config-error.js';
 import { configSchema, type ConfigDocument } from './config-schema.js';
 import { crossCheck, type PlaybookLookup } from './cross-check.js';
 import { issuesToProblems, requiredMessage } from './issues-to-problems.js';
-import type { EscalateConfig, LoadedConfig, RuleConfig, TokenConfig, TokenRole, VerifyConfig } from './loaded-config.js';
+import type { EscalateConfig, LoadedConfig, RedisConnectionConfig, RuleConfig, TlsFilesConfig, TokenConfig, TokenRole, VerifyConfig } from './loaded-config.js';
 import type { HttpEndpointConfig } from '../clients/http-endpoint.js';
 import { resolveTokens } from './resolve-tokens.js';
 
@@ -74,6 +74,11 @@ export function validateConfigText(text: string, source: string, playbooks: Play
   });
   problems.push(...secretProblems);
   const overrides = environmentOverrides(env, problems);
+  const rawRedis = raw.redis as Record<string, unknown> | undefined;
+  if (overrides.redisUrl !== undefined && typeof rawRedis === 'object' && rawRedis !== null && (rawRedis.sentinel !== undefined || rawRedis.cluster !== undefined)) {
+    // REDIS_URL would silently win over a topology someone wrote down on purpose: refuse instead.
+    problems.push({ path: 'REDIS_URL (environment)', message: `is set, but the config chooses redis.${rawRedis.sentinel !== undefined ? 'sentinel' : 'cluster'}; unset REDIS_URL or remove that key` });
+  }
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const config = build(parsed.data, { source, baseDir, secrets, overrides });
@@ -139,7 +144,7 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
   const config: LoadedConfig = {
     source: context.source,
     server: { ...doc.server, port: context.overrides.port ?? doc.server.port },
-    redis: { ...doc.redis, url: context.overrides.redisUrl ?? doc.redis.url },
+    redis: { connection: redisConnection(doc.redis, context.overrides.redisUrl, file), prefix: doc.redis.prefix, minReplicasAcked: doc.redis.minReplicasAcked },
     kubernetes: {
       requestTimeoutSeconds: doc.kubernetes.requestTimeoutSeconds,
       ...(doc.kubernetes.kubeconfig !== undefined && { kubeconfig: file(doc.kubernetes.kubeconfig) }),
@@ -199,6 +204,40 @@ function build(doc: ConfigDocument, context: BuildContext): LoadedConfig {
 }
 
 type EndpointDocument = NonNullable<ConfigDocument['prometheus']>;
+type TlsDocument = NonNullable<EndpointDocument['tls']>;
+
+function tlsConfig(tls: TlsDocument, file: (path: string) => string): TlsFilesConfig {
+  return {
+    insecureSkipVerify: tls.insecureSkipVerify,
+    ...(tls.caFile !== undefined && { caFile: file(tls.caFile) }),
+    ...(tls.certFile !== undefined && { certFile: file(tls.certFile) }),
+    ...(tls.keyFile !== undefined && { keyFile: file(tls.keyFile) }),
+  };
+}
+
+function redisConnection(doc: ConfigDocument['redis'], urlOverride: string | undefined, file: (path: string) => string): RedisConnectionConfig {
+  if (doc.sentinel) {
+    const s = doc.sentinel;
+    return {
+      mode: 'sentinel',
+      name: s.name,
+      sentinels: [...s.sentinels],
+      ...(s.passwordFile !== undefined && { passwordFile: file(s.passwordFile) }),
+      ...(s.sentinelPasswordFile !== undefined && { sentinelPasswordFile: file(s.sentinelPasswordFile) }),
+      ...(s.tls !== undefined && { tls: tlsConfig(s.tls, file) }),
+    };
+  }
+  if (doc.cluster) {
+    const c = doc.cluster;
+    return {
+      mode: 'cluster',
+      nodes: [...c.nodes],
+      ...(c.passwordFile !== undefined && { passwordFile: file(c.passwordFile) }),
+      ...(c.tls !== undefined && { tls: tlsConfig(c.tls, file) }),
+    };
+  }
+  return { mode: 'standalone', url: urlOverride ?? doc.url ?? 'redis://127.0.0.1:6379' };
+}
 
 function endpointConfig(doc: EndpointDocument, file: (path: string) => string): HttpEndpointConfig {
   const tls = doc.tls;
@@ -208,14 +247,7 @@ function endpointConfig(doc: EndpointDocument, file: (path: string) => string): 
     retries: doc.retries,
     ...(doc.bearerTokenFile !== undefined && { bearerTokenFile: file(doc.bearerTokenFile) }),
     ...(doc.basicAuth !== undefined && { basicAuth: { username: doc.basicAuth.username, passwordFile: file(doc.basicAuth.passwordFile) } }),
-    ...(tls !== undefined && {
-      tls: {
-        insecureSkipVerify: tls.insecureSkipVerify,
-        ...(tls.caFile !== undefined && { caFile: file(tls.caFile) }),
-        ...(tls.certFile !== undefined && { certFile: file(tls.certFile) }),
-        ...(tls.keyFile !== undefined && { keyFile: file(tls.keyFile) }),
-      },
-    }),
+    ...(tls !== undefined && { tls: tlsConfig(tls, file) }),
   };
 }
 

@@ -46,12 +46,27 @@ export interface NotificationConfig {
   timeoutSeconds: number;
 }
 
+export type TlsFilesConfig = NonNullable<HttpEndpointConfig['tls']>;
+
+/** How to reach Redis: exactly one topology. Password files are absolute paths, read when a client is built. */
+export type RedisConnectionConfig =
+  | { mode: 'standalone'; url: string }
+  | { mode: 'sentinel'; name: string; sentinels: string[]; passwordFile?: string; sentinelPasswordFile?: string; tls?: TlsFilesConfig }
+  | { mode: 'cluster'; nodes: string[]; passwordFile?: string; tls?: TlsFilesConfig };
+
+export interface RedisConfig {
+  connection: RedisConnectionConfig;
+  prefix: string;
+  /** Replicas WAIT must confirm before the webhook answers 200 (0: no WAIT). */
+  minReplicasAcked: number;
+}
+
 /** The validated configuration. File paths are absolute (relative ones resolve against the config file's directory). */
 export interface LoadedConfig {
   /** Where it came from (a path, or a label such as `<defaults>`). */
   source: string;
   server: { port: number; bodyLimit: string | number; shutdownGraceSeconds: number };
-  redis: { url: string; prefix: string };
+  redis: RedisConfig;
   kubernetes: { kubeconfig?: string; context?: string; requestTimeoutSeconds: number };
   dryRun: boolean;
   auth: { tokens: TokenConfig[] };

@@ -99,3 +99,6 @@ export class ConflictError extends PermanentError {
     super(message);
   }
 }
+
+/** Fewer replicas than `redis.minReplicasAcked` confirmed a write in time: answer 503, the sender retries. */
+export class ReplicaAckError extends RetryableError {}

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
+import { INBOX_MAX, INBOX_MAX_AGE_MS } from './intake-script.js';
 import { ValidationError, type GuardName } from '../domain/errors.js';
 import type { Decision } from '../observability/metrics.js';
 
@@ -84,6 +85,9 @@ function toItem(h: Record<string, string>): InboxItem {
  * Reads the alert inbox newest first. The index is walked by (first seen, episode) descending, so a
  * cursor stays valid while new records arrive (they sort before it).
  */
+/** Records one trim round removes at most (one MULTI). */
+const TRIM_BATCH = 1000;
+
 export class AlertInbox {
   constructor(
     private readonly redis: Redis,
@@ -127,6 +131,32 @@ export class AlertInbox {
         }
       }
       cursor = entries[entries.length - 1];
+    }
+  }
+
+  /**
+   * Keeps the inbox within INBOX_MAX records and INBOX_MAX_AGE_MS (first seen): drops the oldest
+   * index entries and their records. Run by the sweeper (every process, a few seconds apart), not
+   * by the intake script, whose keys are declared up front and cannot include records it would
+   * only find by reading the index; between sweeps the index may run a little over. Returns how
+   * many records it dropped.
+   */
+  async trim(nowMs: number, max = INBOX_MAX, maxAgeMs = INBOX_MAX_AGE_MS): Promise<number> {
+    let dropped = 0;
+    for (;;) {
+      const n = await this.redis.zcard(this.keys.inbox);
+      const aged = await this.redis.zrangebyscore(this.keys.inbox, '-inf', nowMs - maxAgeMs, 'LIMIT', 0, TRIM_BATCH);
+      const over = Math.max(0, Math.min(TRIM_BATCH, n - aged.length - max));
+      const oldest = over > 0 ? await this.redis.zrange(this.keys.inbox, aged.length, aged.length + over - 1) : [];
+      const episodes = [...aged, ...oldest];
+      if (episodes.length === 0) return dropped;
+      await this.redis
+        .multi()
+        .del(...episodes.map((e) => this.keys.inboxRecord(e)))
+        .zrem(this.keys.inbox, ...episodes)
+        .exec();
+      dropped += episodes.length;
+      if (episodes.length < TRIM_BATCH) return dropped;
     }
   }
 

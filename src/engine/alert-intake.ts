@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Alert, AlertRef } from '../domain/alert.js';
 import type { Run } from '../domain/run.js';
-import type { GuardName } from '../domain/errors.js';
+import { ReplicaAckError, type GuardName } from '../domain/errors.js';
 import type { Metrics, Decision } from '../observability/metrics.js';
 import type { AnyPlaybook } from './playbook.js';
 import type { EngineGuards, EngineRule } from './engine-rule.js';
@@ -11,6 +11,7 @@ import type { RedisKeys } from './redis-keys.js';
 import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INBOX_SEEN_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 import { planAlertRun } from './alert-run-plan.js';
+import { callWithDeclaredKeys, KeyHints } from '../redis/declared-keys.js';
 import type { NotificationSink } from './notification-sink.js';
 
 /** A notification already decoded at the HTTP edge. */
@@ -133,6 +134,12 @@ export interface AlertIntakeDeps {
    * entries either: they belong to a record's first write).
    */
   inbox?: boolean;
+  /**
+   * `redis.minReplicasAcked`: before answering, WAIT until this many replicas hold the decisions
+   * (ReplicaAckError when they do not within `timeoutMs`). Needs a connection of its own: WAIT
+   * blocks the connection it runs on, and covers the writes made on it.
+   */
+  replicas?: { min: number; timeoutMs: number };
 }
 
 /**
@@ -154,12 +161,15 @@ export class AlertIntake {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly inboxOn: boolean;
+  /** Keys the scripts asked for before (src/redis/declared-keys.ts). */
+  private readonly keyHints = new KeyHints();
   constructor(private readonly deps: AlertIntakeDeps) {
     this.now = deps.now ?? (() => new Date());
     this.inboxOn = deps.inbox !== false;
-    deps.redis.defineCommand('remediatorIntake', { numberOfKeys: 0, lua: INTAKE_SCRIPT });
-    deps.redis.defineCommand('remediatorEpisodes', { numberOfKeys: 0, lua: EPISODES_SCRIPT });
-    deps.redis.defineCommand('remediatorInboxSeen', { numberOfKeys: 0, lua: INBOX_SEEN_SCRIPT });
+    // No fixed numberOfKeys: each call declares its own keys (src/redis/declared-keys-lua.ts).
+    deps.redis.defineCommand('remediatorIntake', { lua: INTAKE_SCRIPT });
+    deps.redis.defineCommand('remediatorEpisodes', { lua: EPISODES_SCRIPT });
+    deps.redis.defineCommand('remediatorInboxSeen', { lua: INBOX_SEEN_SCRIPT });
   }
 
   /** Counts a repeat of an inbox record in memory; written by `flushSeen` within a second. */
@@ -185,14 +195,18 @@ export class AlertIntake {
     const redis = this.deps.redis;
     const pipeline = redis.pipeline() as ReturnType<Redis['pipeline']> & { remediatorInboxSeen(...args: string[]): unknown };
     let args: string[] = [];
+    let records: string[] = [];
+    const send = () => pipeline.remediatorInboxSeen(String(records.length), ...records, this.deps.keys.tag, ...args);
     for (const [episode, { n, last }] of batch) {
       args.push(episode, String(n), last);
-      if (args.length >= 3000) {
-        pipeline.remediatorInboxSeen(this.deps.keys.tag, ...args);
+      records.push(this.deps.keys.inboxRecord(episode));
+      if (records.length >= 1000) {
+        send();
         args = [];
+        records = [];
       }
     }
-    if (args.length > 0) pipeline.remediatorInboxSeen(this.deps.keys.tag, ...args);
+    if (records.length > 0) send();
     this.flushing = pipeline.exec().then(() => undefined, () => undefined);
     await this.flushing;
   }
@@ -297,6 +311,11 @@ export class AlertIntake {
     results.forEach((r, j) => {
       const c = candidates[j]!;
       count(c.rule, r.decision);
+      // The episode's run: declared up front when the episode comes again (one round trip).
+      if (r.runId && (r.decision === 'enqueued' || r.decision === 'awaiting_approval' || r.decision === 'duplicate')) {
+        this.keyHints.add(`ep:${c.episode}`, this.deps.keys.run(r.runId));
+        this.keyHints.add(`ep:${c.episode}`, this.deps.keys.job(r.runId));
+      }
       if (r.requeue && r.runId) toEnqueue.push({ runId: r.runId, playbook: c.playbook });
       if ((r.decision === 'enqueued' || r.decision === 'awaiting_approval') && c.created) written.push(c.created);
       if (r.decision === 'blocked' && r.first && r.guard) {
@@ -327,9 +346,27 @@ export class AlertIntake {
       metrics.alertDecisions.inc({ rule, decision }, n);
     }
     if (written.length > 0) this.deps.audit.logWritten(written);
+    // Before the jobs: a decision a failover could still lose must not start a run. A queued run
+    // whose job was never added is added by the retry of this notification, or by the sweeper.
+    if (this.deps.replicas && this.deps.replicas.min > 0) await this.confirmReplicated(this.deps.replicas, now);
     if (toEnqueue.length > 0) await this.deps.enqueuer.enqueue(toEnqueue);
 
     return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
+  }
+
+  /**
+   * WAIT for the replicas. The fence write comes first so WAIT also covers a decision this request
+   * only read (a duplicate another process or connection recorded): replication is in order, so a
+   * replica that has the fence has everything written before it.
+   */
+  private async confirmReplicated({ min, timeoutMs }: { min: number; timeoutMs: number }, now: Date): Promise<void> {
+    const replies = (await this.deps.redis.pipeline().set(this.deps.keys.replicationFence, String(now.getTime())).wait(min, timeoutMs).exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const acked = Number(replies[1]?.[1] ?? 0);
+    if (acked < min) {
+      this.deps.metrics.replicaAckFailures.inc();
+      throw new ReplicaAckError(`only ${acked} of the ${min} replicas redis.minReplicasAcked asks for confirmed the decisions within ${timeoutMs} ms; Alertmanager will retry`);
+    }
   }
 
   /** Most recent last; the oldest goes beyond SEEN_EPISODES. */
@@ -341,8 +378,14 @@ export class AlertIntake {
 
   /** Episode key -> its run, for the episodes that already started one. */
   private async lookupEpisodes(episodes: string[]): Promise<Map<string, { runId: string; requeue: boolean }>> {
-    const redis = this.deps.redis as Redis & { remediatorEpisodes(...args: string[]): Promise<(string | number)[]> };
-    const flat = await redis.remediatorEpisodes(this.deps.keys.tag, ...episodes);
+    const redis = this.deps.redis as Redis & { remediatorEpisodes(...args: string[]): Promise<(string | number)[] | string> };
+    const { keys } = this.deps;
+    const declared = new Set<string>();
+    for (const episode of episodes) {
+      declared.add(keys.episode(episode));
+      for (const key of this.keyHints.keysOf(`ep:${episode}`)) declared.add(key);
+    }
+    const flat = (await callWithDeclaredKeys(declared, this.keyHints, (k) => redis.remediatorEpisodes(String(k.length), ...k, keys.tag, ...episodes))) as (string | number)[];
     const known = new Map<string, { runId: string; requeue: boolean }>();
     episodes.forEach((episode, i) => {
       const runId = flat[2 * i];
@@ -409,12 +452,43 @@ export class AlertIntake {
     return candidate;
   }
 
+  /**
+   * Every key the intake script may touch for these candidates and inbox items: what their names
+   * give, every guard's block marker they could hit, and what earlier rounds taught (the run an
+   * episode started, the workload a pod resolved to).
+   */
+  private scriptKeys(candidates: Candidate[], inbox: InboxItem[]): Set<string> {
+    const k = this.deps.keys;
+    const out = new Set<string>([k.audit, k.runs, k.live, k.awaiting, k.pause, k.inbox]);
+    for (const c of candidates) {
+      out.add(k.episode(c.episode)).add(k.episodeResolved(c.episode));
+      for (const key of this.keyHints.keysOf(`ep:${c.episode}`)) out.add(key);
+      if (c.status === 'resolved') continue;
+      out.add(k.run(c.runId)).add(k.job(c.runId)).add(k.resolvedTarget(c.target)).add(k.held(c.rule, c.target));
+      for (const key of this.keyHints.keysOf(`tgt:${c.target}`)) out.add(key);
+      const guards: GuardName[] = ['paused', 'escalated'];
+      if (c.blockedGuard) guards.push(c.blockedGuard);
+      if (c.cooldownMs) {
+        guards.push('cooldown');
+        out.add(k.cooldown(c.playbook, c.target));
+      }
+      if (c.maxRunsPerHour !== undefined) {
+        guards.push('rate_limit');
+        out.add(k.rate(c.rule));
+      }
+      for (const guard of guards) out.add(k.episodeBlocked(c.episode, guard));
+    }
+    for (const item of inbox) out.add(k.inboxRecord(item.episode));
+    return out;
+  }
+
   private async runScript(candidates: Candidate[], inbox: InboxItem[], now: Date): Promise<{ results: ScriptResult[]; known: number[] }> {
     const redis = this.deps.redis as Redis & { remediatorIntake(...args: string[]): Promise<string> };
     // Run records and audit entries travel as their own arguments, so the script decodes only the lean part.
     const lean = candidates.map(({ doc: _doc, created: _created, notify: _notify, ...rest }) => rest);
     const bulky = candidates.flatMap((c) => [c.doc, c.created ? JSON.stringify(c.created) : '']);
-    const raw = await redis.remediatorIntake(this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), JSON.stringify(inbox), ...bulky);
+    const args = [this.deps.keys.tag, String(now.getTime()), now.toISOString(), JSON.stringify(lean), JSON.stringify(inbox), ...bulky];
+    const raw = (await callWithDeclaredKeys(this.scriptKeys(candidates, inbox), this.keyHints, (k) => redis.remediatorIntake(String(k.length), ...k, ...args))) as string;
     // cjson encodes an empty table as an object.
     const parsed = JSON.parse(raw) as { r: ScriptResult[] | Record<string, ScriptResult>; k: number[] | Record<string, number> };
     const list = <T>(v: T[] | Record<string, T>): T[] => (Array.isArray(v) ? v : Object.values(v));

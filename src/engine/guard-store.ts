@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
+import { declaredKeysScript } from '../redis/declared-keys-lua.js';
 
 /**
  * Claims the node budget atomically. Counts every unschedulable node (whoever cordoned it) plus
@@ -7,7 +8,7 @@ import type { RedisKeys } from './redis-keys.js';
  * after `staleMs` is dropped: its cordon failed or a human uncordoned it.
  * KEYS[1] claims hash (node -> claimedAt ms). ARGV: node, max, nowMs, staleMs, unschedulable...
  */
-const NODE_BUDGET_SCRIPT = `
+const NODE_BUDGET_SCRIPT = declaredKeysScript(`
 local node = ARGV[1]
 local max = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -17,64 +18,64 @@ local n = 0
 for i = 5, #ARGV do
   if not counted[ARGV[i]] then counted[ARGV[i]] = true; n = n + 1 end
 end
-local claims = redis.call('HGETALL', KEYS[1])
+local claims = call('HGETALL', KEYS[1])
 for i = 1, #claims, 2 do
   local name = claims[i]
   local at = tonumber(claims[i + 1])
   if not counted[name] then
     if now - at > stale then
-      redis.call('HDEL', KEYS[1], name)
+      call('HDEL', KEYS[1], name)
     else
       counted[name] = true; n = n + 1
     end
   end
 end
 if counted[node] then
-  redis.call('HSET', KEYS[1], node, now)
+  call('HSET', KEYS[1], node, now)
   return {1, n}
 end
 if n + 1 > max then return {0, n} end
-redis.call('HSET', KEYS[1], node, now)
+call('HSET', KEYS[1], node, now)
 return {1, n + 1}
-`;
+`);
 
-const RELEASE_LOCK_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+const RELEASE_LOCK_SCRIPT = declaredKeysScript(`
+if call('GET', KEYS[1]) == ARGV[1] then return call('DEL', KEYS[1]) end
 return 0
-`;
+`);
 
-const RENEW_LOCK_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+const RENEW_LOCK_SCRIPT = declaredKeysScript(`
+if call('GET', KEYS[1]) == ARGV[1] then return call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
-`;
+`);
 
 /**
  * A run blocked in the worker gives its episode back, so a later notification is evaluated again
  * (README "How an alert becomes an action"), and marks the block so it is counted and audited once per episode and guard.
  * KEYS: episode key, block marker. ARGV: runId, ttl seconds. Returns 1 the first time.
  */
-const RELEASE_EPISODE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+const RELEASE_EPISODE_SCRIPT = declaredKeysScript(`
+if call('GET', KEYS[1]) == ARGV[1] then call('DEL', KEYS[1]) end
+if call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
 return 0
-`;
+`);
 
 /**
  * Cluster-wide concurrency (`guards.maxConcurrentRuns`). A slot is a run id with its last
  * heartbeat; slots of runs that stopped beating (a killed worker) are freed after `staleMs`.
  * KEYS[1] slots zset. ARGV: runId, max, nowMs, staleMs. Returns {1, n} claimed or {0, n} full.
  */
-const CLAIM_SLOT_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[4]))
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-  return {1, redis.call('ZCARD', KEYS[1])}
+const CLAIM_SLOT_SCRIPT = declaredKeysScript(`
+call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[4]))
+if call('ZSCORE', KEYS[1], ARGV[1]) then
+  call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return {1, call('ZCARD', KEYS[1])}
 end
-local n = redis.call('ZCARD', KEYS[1])
+local n = call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[2]) then return {0, n} end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return {1, n + 1}
-`;
+`);
 
 type GuardRedis = Redis & {
   remediatorClaimSlot(key: string, runId: string, max: string, nowMs: string, staleMs: string): Promise<[number, number]>;

@@ -49,7 +49,7 @@ export class ManualRuns {
   private readonly now: () => number;
   constructor(private readonly deps: ManualRunsDeps) {
     this.now = deps.now ?? Date.now;
-    deps.redis.defineCommand('remediatorManualRun', { numberOfKeys: 0, lua: MANUAL_RUN_SCRIPT });
+    deps.redis.defineCommand('remediatorManualRun', { lua: MANUAL_RUN_SCRIPT });
   }
 
   async createManual(request: ManualRunRequest, operator: Operator): Promise<{ id: string; status: RunStatus }> {
@@ -117,7 +117,9 @@ export class ManualRuns {
       slotStaleMs: this.deps.slotStaleMs ?? CLAIM_TTL_MS,
     };
     const redis = this.deps.redis as Redis & { remediatorManualRun(...args: string[]): Promise<string> };
-    const result = JSON.parse(await redis.remediatorManualRun(this.deps.keys.tag, String(nowMs), at, JSON.stringify(payload))) as { ok?: boolean; guard?: GuardName; detail?: string };
+    const k = this.deps.keys;
+    const scriptKeys = [k.pause, k.lock(target), k.slots, k.runs, k.audit, k.run(id), k.live, k.awaiting];
+    const result = JSON.parse(await redis.remediatorManualRun(String(scriptKeys.length), ...scriptKeys, k.tag, String(nowMs), at, JSON.stringify(payload))) as { ok?: boolean; guard?: GuardName; detail?: string };
     const written: object[] = [trigger, ...(bypass ? [bypass] : [])];
     if (result.guard) {
       this.deps.metrics.guardBlocks.inc({ guard: result.guard });

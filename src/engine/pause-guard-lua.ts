@@ -8,7 +8,7 @@ local pauseState = nil
 local function pausedDetail(tag, playbook)
   if pauseState == nil then
     pauseState = {}
-    local flat = redis.call('HGETALL', tag .. ':pause')
+    local flat = call('HGETALL', tag .. ':pause')
     for i = 1, #flat, 2 do pauseState[flat[i]] = true end
   end
   if pauseState['global'] then return 'automation is paused globally' end

@@ -30,6 +30,18 @@ export class RedisKeys {
   cooldown(playbook: string, target: string): string {
     return `${this.tag}:cooldown:${playbook}:${target}`;
   }
+  /** A rule's runs in the last hour (`maxRunsPerHour`). */
+  rate(rule: string): string {
+    return `${this.tag}:rate:${rule}`;
+  }
+  /** BullMQ's job hash of a run (queue `jobs`, job id = run id). */
+  job(runId: string): string {
+    return `${this.tag}:jobs:${runId}`;
+  }
+  /** Written before WAIT (`redis.minReplicasAcked`), so WAIT covers what this connection read as well as wrote. */
+  get replicationFence(): string {
+    return `${this.tag}:fence`;
+  }
   lock(target: string): string {
     return `${this.tag}:lock:${target}`;
   }

@@ -6,16 +6,17 @@ import type { RedisKeys } from './redis-keys.js';
 import type { RunStore } from './run-store.js';
 import type { RunEnqueuer } from './alert-intake.js';
 import { requireReason, type Operator } from './operator.js';
+import { declaredKeysScript } from '../redis/declared-keys-lua.js';
 
 export type { Operator } from './operator.js';
 
 /** Releases a hold only if it is still the one read, and audits the ack in the same step. */
-const ACK_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+const ACK_SCRIPT = declaredKeysScript(`
+if call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+call('DEL', KEYS[1])
+call('XADD', KEYS[2], '*', 'e', ARGV[2])
 return 1
-`;
+`);
 
 export interface RunControlDeps {
   redis: Redis;

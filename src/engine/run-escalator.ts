@@ -45,7 +45,7 @@ export class RunEscalator {
   private readonly now: () => number;
   constructor(private readonly deps: RunEscalatorDeps) {
     this.now = deps.now ?? Date.now;
-    deps.redis.defineCommand('remediatorEscalate', { numberOfKeys: 0, lua: ESCALATION_SCRIPT });
+    deps.redis.defineCommand('remediatorEscalate', { lua: ESCALATION_SCRIPT });
   }
 
   /** After a verification ended: escalate on `not_resolved` (and notify on `error`). */
@@ -124,7 +124,9 @@ export class RunEscalator {
       ...(followUp ? { followUp, originDoc: JSON.stringify(run) } : {}),
     };
     const redis = this.deps.redis as Redis & { remediatorEscalate(...args: string[]): Promise<string> };
-    const outcome = await redis.remediatorEscalate(keys.tag, String(nowMs), JSON.stringify(payload));
+    const scriptKeys = [keys.escalatedRun(run.id), keys.held(rule.name, run.target), keys.repeats(rule.name, run.target), keys.audit];
+    if (followUp) scriptKeys.push(keys.run(followUp.runId), keys.runs, keys.live, keys.awaiting, keys.run(run.id));
+    const outcome = await redis.remediatorEscalate(String(scriptKeys.length), ...scriptKeys, keys.tag, String(nowMs), JSON.stringify(payload));
     if (outcome !== 'OK') return;
     const written: object[] = [entry];
     if (followUp) written.unshift(JSON.parse(followUp.created) as object);

@@ -1,23 +1,24 @@
 import type { Redis } from 'ioredis';
 import type { Run, RunStatus } from '../domain/run.js';
 import type { RedisKeys } from './redis-keys.js';
+import { declaredKeysScript } from '../redis/declared-keys-lua.js';
 
 /** Moves a run's status only from an expected one, so a concurrent cancel is never overwritten. */
-const TRANSITION_SCRIPT = `
-local st = redis.call('HGET', KEYS[1], 'status')
+const TRANSITION_SCRIPT = declaredKeysScript(`
+local st = call('HGET', KEYS[1], 'status')
 if not st then return false end
 local allowed = cjson.decode(ARGV[1])
 local ok = false
 for _, s in ipairs(allowed) do if s == st then ok = true end end
 if not ok then return st end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'doc', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'guard', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], '*', 'e', ARGV[7]) end
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], tonumber(ARGV[8]), ARGV[9]) end
+call('HSET', KEYS[1], 'status', ARGV[2], 'doc', ARGV[3])
+if ARGV[4] ~= '' then call('HSET', KEYS[1], 'reason', ARGV[4]) end
+if ARGV[5] ~= '' then call('HSET', KEYS[1], 'finishedAt', ARGV[5]) end
+if ARGV[6] ~= '' then call('HSET', KEYS[1], 'guard', ARGV[6]) end
+if ARGV[7] ~= '' then call('XADD', KEYS[2], '*', 'e', ARGV[7]) end
+if ARGV[8] ~= '' then call('ZADD', KEYS[3], tonumber(ARGV[8]), ARGV[9]) end
 return 'OK'
-`;
+`);
 
 /**
  * Run records: a hash per run. `status` (and `reason`, `finishedAt`, `guard`) are separate fields

@@ -18,7 +18,7 @@ import { DECISIONS } from '../observability/metrics.js';
 import type { RunControl } from '../engine/run-control.js';
 import type { ManualRuns } from '../engine/manual-runs.js';
 import type { PauseControl } from '../engine/pause-control.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ReplicaAckError, ValidationError } from '../domain/errors.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -55,7 +55,8 @@ const WEBHOOK_DEADLINE_MS = 1800;
 /** Errors from a Redis that is down or unreachable: the webhook answers 503 so Alertmanager retries. */
 function isRedisUnavailable(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN/i.test(message);
+  // READONLY, LOADING, MASTERDOWN, CLUSTERDOWN and TRYAGAIN are what a failing-over Sentinel set or Cluster answers.
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN|^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|Cluster isn't ready|None of startup nodes is available|All sentinels are unreachable/i.test(message);
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -205,6 +206,11 @@ export function createApp(deps: AppDeps): Express {
     }
     if (err instanceof ConflictError) {
       res.status(409).json({ error: err.code, message: err.message, ...err.body });
+      return;
+    }
+    if (err instanceof ReplicaAckError) {
+      deps.logger.warn({ err }, 'replicas did not confirm the decisions; answering 503');
+      res.status(503).json({ error: 'unavailable', message: err.message });
       return;
     }
     if (isRedisUnavailable(err)) {

@@ -54,6 +54,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly alertsReceived: Counter<'status'>;
   readonly alertsTruncated: Counter;
+  readonly replicaAckFailures: Counter;
   readonly alertDecisions: Counter<'rule' | 'decision'>;
   readonly guardBlocks: Counter<'guard'>;
   readonly runs: Counter<'playbook' | 'source' | 'status'>;
@@ -73,6 +74,11 @@ export class Metrics {
   constructor(opts: { version: string; playbooks: readonly string[]; rules: readonly string[]; channels?: readonly string[]; defaultMetrics?: boolean }) {
     const registers = [this.registry];
     this.alertsReceived = new Counter({ name: 'remediator_alerts_received_total', help: 'Alerts received from Alertmanager, by alert status.', labelNames: ['status'], registers });
+    this.replicaAckFailures = new Counter({
+      name: 'remediator_redis_replica_ack_failures_total',
+      help: 'Webhook requests answered 503 because fewer replicas than redis.minReplicasAcked confirmed the decisions (WAIT).',
+      registers,
+    });
     this.alertsTruncated = new Counter({ name: 'remediator_alerts_truncated_total', help: 'Alerts Alertmanager dropped from notifications (sum of truncatedAlerts).', registers });
     this.alertDecisions = new Counter({ name: 'remediator_alert_decisions_total', help: 'Decisions taken per alert and rule.', labelNames: ['rule', 'decision'], registers });
     this.guardBlocks = new Counter({ name: 'remediator_guard_blocks_total', help: 'Runs blocked by a guard (once per episode and guard).', labelNames: ['guard'], registers });
@@ -95,6 +101,7 @@ export class Metrics {
 
     for (const status of ['firing', 'resolved']) this.alertsReceived.inc({ status }, 0);
     this.alertsTruncated.inc(0);
+    this.replicaAckFailures.inc(0);
     for (const rule of [...opts.rules, 'none']) for (const decision of DECISIONS) this.alertDecisions.inc({ rule, decision }, 0);
     for (const guard of GUARD_NAMES) this.guardBlocks.inc({ guard }, 0);
     for (const playbook of opts.playbooks) {

@@ -234,7 +234,7 @@ describe('good fixtures', () => {
       source: 'good-minimal.yaml',
       server: { port: 8080, bodyLimit: '5mb', shutdownGraceSeconds: 30 },
       ui: {},
-      redis: { url: 'redis://127.0.0.1:6379', prefix: 'remediator' },
+      redis: { connection: { mode: 'standalone', url: 'redis://127.0.0.1:6379' }, prefix: 'remediator', minReplicasAcked: 0 },
       kubernetes: { requestTimeoutSeconds: 15 },
       dryRun: false,
       auth: { tokens: [] },
@@ -419,19 +419,69 @@ describe('tokens', () => {
   });
 });
 
+describe('redis topologies', () => {
+  it('sentinel and cluster load with absolute password files; minReplicasAcked defaults to 0', () => {
+    const sentinel = validateConfigText(
+      'redis: { sentinel: { name: mymaster, sentinels: ["10.0.0.1:26379", "[::1]:26380"], passwordFile: pw, sentinelPasswordFile: spw, tls: { caFile: ca.pem } }, minReplicasAcked: 1 }\n',
+      '/etc/remediator/remediator.yaml',
+      PLAYBOOKS,
+      { env: {} },
+    );
+    expect(sentinel.redis).toEqual({
+      prefix: 'remediator',
+      minReplicasAcked: 1,
+      connection: {
+        mode: 'sentinel',
+        name: 'mymaster',
+        sentinels: ['10.0.0.1:26379', '[::1]:26380'],
+        passwordFile: '/etc/remediator/pw',
+        sentinelPasswordFile: '/etc/remediator/spw',
+        tls: { insecureSkipVerify: false, caFile: '/etc/remediator/ca.pem' },
+      },
+    });
+    const cluster = validateConfigText('redis: { cluster: { nodes: ["a:7000", "b:7001"] }, prefix: gpu }\n', 'x', PLAYBOOKS, { env: {} });
+    expect(cluster.redis).toEqual({ prefix: 'gpu', minReplicasAcked: 0, connection: { mode: 'cluster', nodes: ['a:7000', 'b:7001'] } });
+  });
+
+  it('refuses two topologies, a node without a port, an empty list and unknown keys', () => {
+    expect(problemsOf(() => validateConfigText('redis: { url: "redis://a:6379", cluster: { nodes: ["a:7000"] } }\n', 'x', PLAYBOOKS, { env: {} }))).toEqual([
+      { path: 'redis', message: 'set exactly one of url, sentinel and cluster' },
+    ]);
+    expect(problemsOf(() => validateConfigText('redis: { cluster: { nodes: ["a"] } }\n', 'x', PLAYBOOKS, { env: {} }))).toEqual([
+      { path: 'redis.cluster.nodes[0]', message: 'each cluster node must be host:port' },
+    ]);
+    expect(problemsOf(() => validateConfigText('redis: { sentinel: { name: m, sentinels: [] } }\n', 'x', PLAYBOOKS, { env: {} }))).toEqual([
+      { path: 'redis.sentinel.sentinels', message: 'list at least one sentinel' },
+    ]);
+    expect(problemsOf(() => validateConfigText('redis: { cluster: { nodes: ["a:1"], scaleReads: slave } }\n', 'x', PLAYBOOKS, { env: {} }))[0]!.path).toBe('redis.cluster.scaleReads');
+    expect(problemsOf(() => validateConfigText('redis: { minReplicasAcked: -1 }\n', 'x', PLAYBOOKS, { env: {} }))[0]!.path).toBe('redis.minReplicasAcked');
+  });
+});
+
 describe('environment overrides', () => {
   it('PORT and REDIS_URL override the file', () => {
     const config = validateConfigText('server: { port: 9000 }\nredis: { url: "redis://file:6379" }\n', 'x', PLAYBOOKS, {
       env: { PORT: '9100', REDIS_URL: 'rediss://managed.example:6380/0' },
     });
     expect(config.server.port).toBe(9100);
-    expect(config.redis.url).toBe('rediss://managed.example:6380/0');
+    expect(config.redis.connection).toEqual({ mode: 'standalone', url: 'rediss://managed.example:6380/0' });
   });
 
   it('empty variables do not override', () => {
     const config = validateConfigText('server: { port: 9000 }\n', 'x', PLAYBOOKS, { env: { PORT: '', REDIS_URL: '' } });
     expect(config.server.port).toBe(9000);
-    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.redis.connection).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
+  });
+
+  it('REDIS_URL together with redis.sentinel or redis.cluster refuses to load', () => {
+    for (const [key, yaml] of [
+      ['sentinel', 'redis: { sentinel: { name: mymaster, sentinels: ["10.0.0.1:26379"] } }\n'],
+      ['cluster', 'redis: { cluster: { nodes: ["10.0.0.1:6379"] } }\n'],
+    ] as const) {
+      expect(problemsOf(() => validateConfigText(yaml, 'x', PLAYBOOKS, { env: { REDIS_URL: 'redis://elsewhere:6379' } }))).toEqual([
+        { path: 'REDIS_URL (environment)', message: `is set, but the config chooses redis.${key}; unset REDIS_URL or remove that key` },
+      ]);
+    }
   });
 
   it('invalid values are reported', () => {
