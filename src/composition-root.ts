@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { createRedisClient, describeRedis } from './redis/create-redis-client.js';
+import { ReplicaFence } from './redis/replica-fence.js';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/loaded-config.js';
 import type { ClusterClient } from './kube/cluster-client.js';
@@ -88,6 +89,15 @@ export function playbookMap(list: readonly AnyPlaybook[]): Map<string, AnyPlaybo
 /** WAIT's bound: below the command timeout and the webhook's 1.8 s deadline, so a lagging replica yields a 503 in time. */
 const REPLICA_ACK_TIMEOUT_MS = 1000;
 
+/** At start-up: a minReplicasAcked the primary cannot meet refuses every notification; say so once. */
+async function warnAboutReplicas(redis: Redis, min: number, logger: Logger): Promise<void> {
+  const info = await redis.info('replication').catch(() => '');
+  const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? NaN);
+  if (Number.isFinite(connected) && connected < min) {
+    logger.error({ minReplicasAcked: min, connectedReplicas: connected }, 'redis.minReplicasAcked asks for more replicas than the primary has: the webhook answers 503 until enough replicas are connected');
+  }
+}
+
 function waitReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -133,6 +143,19 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const queueRedis = createRedisClient(config.redis.connection, 'command', `remediator-${role}-queue`);
   queueRedis.on('error', () => undefined);
   await Promise.all([waitReady(redis, 10_000), waitReady(queueRedis, 10_000)]);
+
+  // redis.minReplicasAcked: WAIT blocks the connection it runs on, so it gets one of its own.
+  const replicasAcked = config.redis.minReplicasAcked;
+  const fenceRedis = replicasAcked > 0 ? createRedisClient(config.redis.connection, 'command', `remediator-${role}-fence`) : undefined;
+  if (fenceRedis) {
+    fenceRedis.on('error', () => undefined);
+    await waitReady(fenceRedis, 10_000).catch(async (err: unknown) => {
+      for (const c of [redis, queueRedis, fenceRedis]) c.disconnect();
+      throw err;
+    });
+    await warnAboutReplicas(fenceRedis, replicasAcked, logger);
+  }
+  const replicaFence = fenceRedis ? new ReplicaFence(fenceRedis, keys.replicationFence, replicasAcked, REPLICA_ACK_TIMEOUT_MS) : undefined;
 
   const audit = new RedisAuditLog({ redis, prefix: config.redis.prefix, logger });
   const sealer = new AuditSealer({
@@ -219,17 +242,10 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
 
   const inbox = new AlertInbox(redis, keys);
   const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
-  // WAIT blocks the connection it runs on and covers the writes made on it: the intake gets its own.
-  const replicasAcked = config.redis.minReplicasAcked;
-  const intakeRedis = runsApi && replicasAcked > 0 ? createRedisClient(config.redis.connection, 'command', `remediator-${role}-intake`) : undefined;
-  if (intakeRedis) {
-    intakeRedis.on('error', () => undefined);
-    await waitReady(intakeRedis, 10_000);
-  }
   const intake = runsApi
     ? new AlertIntake({
-        redis: intakeRedis ?? redis,
-        ...(replicasAcked > 0 ? { replicas: { min: replicasAcked, timeoutMs: REPLICA_ACK_TIMEOUT_MS } } : {}),
+        redis,
+        ...(replicaFence ? { replicas: replicaFence } : {}),
         keys,
         playbooks,
         matchRules: (labels) => matchRules(rules, labels),
@@ -257,6 +273,16 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         ok = false;
         checks.redis = (err as Error).message;
       }
+      if (fenceRedis) {
+        // The WAIT connection (redis.minReplicasAcked): the webhook answers 503 while this is down.
+        try {
+          await fenceRedis.ping();
+          checks.redisReplicaFence = 'ok';
+        } catch (err) {
+          ok = false;
+          checks.redisReplicaFence = (err as Error).message;
+        }
+      }
       if (runsWorker) {
         try {
           checks.kubernetes = await cluster.ping();
@@ -282,7 +308,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
             pauses,
             status: async () => ({ version: VERSION, role, dryRun: config.dryRun, paused: await pauses.pauseState() }),
             bodyLimit: config.server.bodyLimit,
-            redisUp: () => redis.status === 'ready' && (intakeRedis === undefined || intakeRedis.status === 'ready'),
+            redisUp: () => redis.status === 'ready' && (fenceRedis === undefined || fenceRedis.status === 'ready'),
             audit: { redis, prefix: config.redis.prefix, key: options.auditKey, retention: { maxAgeMs: config.audit.maxAgeMs, maxEntries: config.audit.maxEntries } },
           },
         }
@@ -331,12 +357,22 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const gaugeTimer = setInterval(() => void refreshGauges(), 5000);
   gaugeTimer.unref();
   // No run is left behind: every process takes part, one at a time (elected), each step is atomic.
-  const sweeper = new RunSweeper({ redis, keys, runs, guards: config.guards, runRetentionMs: config.runs.retentionMs, enqueuer: queue, metrics, logger });
+  const sweeper = new RunSweeper({
+    redis,
+    keys,
+    runs,
+    guards: config.guards,
+    runRetentionMs: config.runs.retentionMs,
+    enqueuer: queue,
+    metrics,
+    logger,
+    ...(replicaFence ? { replicas: replicaFence } : {}),
+    ...(runsApi ? { inbox } : {}),
+  });
   const sweepTimer = setInterval(() => {
     sweeper
       .expireApprovals()
       .then(() => sweeper.sweep())
-      .then(() => (runsApi ? inbox.trim(Date.now()) : 0))
       // A verification whose next check was lost gets its last one once its deadline has passed.
       .then(() => (runsWorker ? verifier.finishOverdue(VERIFY_OVERDUE_GRACE_MS) : 0))
       .catch((err: unknown) => logger.debug({ err }, 'sweep failed'));
@@ -370,7 +406,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         server.closeAllConnections();
         await closed;
         // quit() waits for a reply that never comes while Redis is down; disconnect after a bound.
-        const connections = [redis, queueRedis, workerRedis, intakeRedis].filter((c): c is Redis => c !== undefined);
+        const connections = [redis, queueRedis, workerRedis, fenceRedis].filter((c): c is Redis => c !== undefined);
         await Promise.race([Promise.allSettled(connections.map((c) => c.quit())), new Promise((r) => setTimeout(r, 1000))]);
         for (const c of connections) c.disconnect();
         logger.info('remediator stopped');

@@ -71,9 +71,13 @@ const tlsFiles = z
   })
   .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), 'set certFile and keyFile together');
 
-const HOST_PORT = /^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+const HOST_PORT = /^(?:[^\s:/[\]]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/;
+const isHostPort = (text: string) => {
+  const port = Number(HOST_PORT.exec(text)?.[1]);
+  return port >= 1 && port <= 65535;
+};
 const hostPorts = (what: string) =>
-  z.array(z.string().regex(HOST_PORT, `each ${what} must be host:port`)).min(1, `list at least one ${what}`);
+  z.array(z.string().refine(isHostPort, `each ${what} must be host:port (port 1-65535)`)).min(1, `list at least one ${what}`);
 
 const redis = z
   .strictObject({

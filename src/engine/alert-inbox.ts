@@ -150,11 +150,12 @@ export class AlertInbox {
       const oldest = over > 0 ? await this.redis.zrange(this.keys.inbox, aged.length, aged.length + over - 1) : [];
       const episodes = [...aged, ...oldest];
       if (episodes.length === 0) return dropped;
-      await this.redis
+      const replies = await this.redis
         .multi()
         .del(...episodes.map((e) => this.keys.inboxRecord(e)))
         .zrem(this.keys.inbox, ...episodes)
         .exec();
+      for (const [err] of replies ?? []) if (err) throw err;
       dropped += episodes.length;
       if (episodes.length < TRIM_BATCH) return dropped;
     }

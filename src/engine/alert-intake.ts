@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Alert, AlertRef } from '../domain/alert.js';
 import type { Run } from '../domain/run.js';
-import { ReplicaAckError, type GuardName } from '../domain/errors.js';
+import type { GuardName } from '../domain/errors.js';
+import type { ReplicaFence } from '../redis/replica-fence.js';
 import type { Metrics, Decision } from '../observability/metrics.js';
 import type { AnyPlaybook } from './playbook.js';
 import type { EngineGuards, EngineRule } from './engine-rule.js';
@@ -12,7 +13,7 @@ import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INBOX_SEEN_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 import { planAlertRun } from './alert-run-plan.js';
 import { callWithDeclaredKeys, KeyHints } from '../redis/declared-keys.js';
-import type { NotificationSink } from './notification-sink.js';
+import type { NotificationRequest, NotificationSink } from './notification-sink.js';
 
 /** A notification already decoded at the HTTP edge. */
 export interface IntakeNotification {
@@ -135,11 +136,10 @@ export interface AlertIntakeDeps {
    */
   inbox?: boolean;
   /**
-   * `redis.minReplicasAcked`: before answering, WAIT until this many replicas hold the decisions
-   * (ReplicaAckError when they do not within `timeoutMs`). Needs a connection of its own: WAIT
-   * blocks the connection it runs on, and covers the writes made on it.
+   * `redis.minReplicasAcked`: before answering (and before the runs are handed to the queue or
+   * anyone is notified), replicas must hold the decisions; ReplicaAckError otherwise.
    */
-  replicas?: { min: number; timeoutMs: number };
+  replicas?: Pick<ReplicaFence, 'require'>;
 }
 
 /**
@@ -308,6 +308,7 @@ export class AlertIntake {
     for (const j of knownItems) this.countSeen(inbox[j - 1]!.episode, nowIso);
     for (const item of inbox) if (item.cand === undefined) this.remember(this.recorded, item.episode);
     const written: object[] = [];
+    const notices: NotificationRequest[] = [];
     results.forEach((r, j) => {
       const c = candidates[j]!;
       count(c.rule, r.decision);
@@ -328,8 +329,8 @@ export class AlertIntake {
         written.push({ type: 'run_status', at: now.toISOString(), actor: 'alertmanager', runId: r.runId, target: c.target, to: 'cancelled', reason: 'alert resolved before the run started' });
       }
       if (c.notify && c.notify.length > 0 && r.runId) {
-        if (r.decision === 'awaiting_approval') this.deps.notifications?.notify({ event: 'awaiting_approval', runId: r.runId, channels: c.notify });
-        if (r.decision === 'blocked' && r.first && r.guard) this.deps.notifications?.notify({ event: 'blocked', runId: r.runId, channels: c.notify, detail: `guard ${r.guard}: ${r.detail ?? ''}` });
+        if (r.decision === 'awaiting_approval') notices.push({ event: 'awaiting_approval', runId: r.runId, channels: c.notify });
+        if (r.decision === 'blocked' && r.first && r.guard) notices.push({ event: 'blocked', runId: r.runId, channels: c.notify, detail: `guard ${r.guard}: ${r.detail ?? ''}` });
       }
       const decision: AlertDecision = { fingerprint: c.fingerprint, status: c.status, rule: c.rule, decision: r.decision };
       if (r.runId) decision.runId = r.runId;
@@ -346,27 +347,14 @@ export class AlertIntake {
       metrics.alertDecisions.inc({ rule, decision }, n);
     }
     if (written.length > 0) this.deps.audit.logWritten(written);
-    // Before the jobs: a decision a failover could still lose must not start a run. A queued run
-    // whose job was never added is added by the retry of this notification, or by the sweeper.
-    if (this.deps.replicas && this.deps.replicas.min > 0) await this.confirmReplicated(this.deps.replicas, now);
+    // Before the jobs and the notifications: a decision a failover could still lose must not start
+    // a run or page anyone. A queued run whose job was never added is added by the retry of this
+    // notification, or by the sweeper once the replicas confirm it.
+    if (this.deps.replicas) await this.deps.replicas.require('the decisions', '; Alertmanager will retry');
+    for (const notice of notices) this.deps.notifications?.notify(notice);
     if (toEnqueue.length > 0) await this.deps.enqueuer.enqueue(toEnqueue);
 
     return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
-  }
-
-  /**
-   * WAIT for the replicas. The fence write comes first so WAIT also covers a decision this request
-   * only read (a duplicate another process or connection recorded): replication is in order, so a
-   * replica that has the fence has everything written before it.
-   */
-  private async confirmReplicated({ min, timeoutMs }: { min: number; timeoutMs: number }, now: Date): Promise<void> {
-    const replies = (await this.deps.redis.pipeline().set(this.deps.keys.replicationFence, String(now.getTime())).wait(min, timeoutMs).exec()) ?? [];
-    for (const [err] of replies) if (err) throw err;
-    const acked = Number(replies[1]?.[1] ?? 0);
-    if (acked < min) {
-      this.deps.metrics.replicaAckFailures.inc();
-      throw new ReplicaAckError(`only ${acked} of the ${min} replicas redis.minReplicasAcked asks for confirmed the decisions within ${timeoutMs} ms; Alertmanager will retry`);
-    }
   }
 
   /** Most recent last; the oldest goes beyond SEEN_EPISODES. */
@@ -454,8 +442,8 @@ export class AlertIntake {
 
   /**
    * Every key the intake script may touch for these candidates and inbox items: what their names
-   * give, every guard's block marker they could hit, and what earlier rounds taught (the run an
-   * episode started, the workload a pod resolved to).
+   * give, and what earlier rounds taught (the run an episode started, the workload a pod resolved to).
+   * Not the job key of a new run: only this request enqueues it (the script knows, see intake-script.ts).
    */
   private scriptKeys(candidates: Candidate[], inbox: InboxItem[]): Set<string> {
     const k = this.deps.keys;
@@ -464,19 +452,10 @@ export class AlertIntake {
       out.add(k.episode(c.episode)).add(k.episodeResolved(c.episode));
       for (const key of this.keyHints.keysOf(`ep:${c.episode}`)) out.add(key);
       if (c.status === 'resolved') continue;
-      out.add(k.run(c.runId)).add(k.job(c.runId)).add(k.resolvedTarget(c.target)).add(k.held(c.rule, c.target));
+      out.add(k.run(c.runId)).add(k.resolvedTarget(c.target)).add(k.held(c.rule, c.target)).add(k.episodeBlocked(c.episode));
       for (const key of this.keyHints.keysOf(`tgt:${c.target}`)) out.add(key);
-      const guards: GuardName[] = ['paused', 'escalated'];
-      if (c.blockedGuard) guards.push(c.blockedGuard);
-      if (c.cooldownMs) {
-        guards.push('cooldown');
-        out.add(k.cooldown(c.playbook, c.target));
-      }
-      if (c.maxRunsPerHour !== undefined) {
-        guards.push('rate_limit');
-        out.add(k.rate(c.rule));
-      }
-      for (const guard of guards) out.add(k.episodeBlocked(c.episode, guard));
+      if (c.cooldownMs) out.add(k.cooldown(c.playbook, c.target));
+      if (c.maxRunsPerHour !== undefined) out.add(k.rate(c.rule));
     }
     for (const item of inbox) out.add(k.inboxRecord(item.episode));
     return out;

@@ -52,11 +52,14 @@ return 0
 /**
  * A run blocked in the worker gives its episode back, so a later notification is evaluated again
  * (README "How an alert becomes an action"), and marks the block so it is counted and audited once per episode and guard.
- * KEYS: episode key, block marker. ARGV: runId, ttl seconds. Returns 1 the first time.
+ * KEYS: episode key, the episode's block hash. ARGV: runId, ttl seconds, guard. Returns 1 the first time.
  */
 const RELEASE_EPISODE_SCRIPT = declaredKeysScript(`
 if call('GET', KEYS[1]) == ARGV[1] then call('DEL', KEYS[1]) end
-if call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+if call('HSETNX', KEYS[2], ARGV[3], ARGV[1]) == 1 then
+  call('EXPIRE', KEYS[2], ARGV[2])
+  return 1
+end
 return 0
 `);
 
@@ -79,7 +82,7 @@ return {1, n + 1}
 
 type GuardRedis = Redis & {
   remediatorClaimSlot(key: string, runId: string, max: string, nowMs: string, staleMs: string): Promise<[number, number]>;
-  remediatorReleaseEpisode(episodeKey: string, blockKey: string, runId: string, ttl: string): Promise<number>;
+  remediatorReleaseEpisode(episodeKey: string, blockKey: string, runId: string, ttl: string, guard: string): Promise<number>;
   remediatorNodeBudget(key: string, ...args: string[]): Promise<[number, number]>;
   remediatorReleaseLock(key: string, token: string): Promise<number>;
   remediatorRenewLock(key: string, token: string, ttl: string): Promise<number>;
@@ -184,7 +187,7 @@ export class GuardStore {
 
   /** True the first time this episode is blocked by this guard. */
   async releaseEpisodeAfterBlock(episode: string, guard: string, runId: string): Promise<boolean> {
-    const first = await this.redis.remediatorReleaseEpisode(this.keys.episode(episode), this.keys.episodeBlocked(episode, guard), runId, String(7 * 86_400));
+    const first = await this.redis.remediatorReleaseEpisode(this.keys.episode(episode), this.keys.episodeBlocked(episode), runId, String(7 * 86_400), guard);
     return first === 1;
   }
 

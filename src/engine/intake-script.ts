@@ -127,7 +127,10 @@ for i, c in ipairs(cands) do
       r.decision = 'duplicate'
       r.runId = runId
       local st = call('HGET', tag .. ':run:' .. runId, 'status')
-      if st == 'queued' and call('EXISTS', tag .. ':jobs:' .. runId) == 0 then r.requeue = 1 end
+      -- A run this very script created (the episode twice in one notification) has its job added
+      -- by this request: its job key was never declared, and needs no look.
+      local jobKey = tag .. ':jobs:' .. runId
+      if st == 'queued' and declared(jobKey) and call('EXISTS', jobKey) == 0 then r.requeue = 1 end
     elseif call('EXISTS', resKey) == 1 then
       r.decision = 'ignored_resolved'
     else
@@ -168,12 +171,13 @@ for i, c in ipairs(cands) do
         r.decision = 'blocked'
         r.guard = guard
         r.detail = detail
-        local bk = tag .. ':epblk:' .. c.episode .. ':' .. guard
-        local prior = call('GET', bk)
+        local bk = tag .. ':epblk:' .. c.episode
+        local prior = call('HGET', bk, guard)
         if prior then
           r.runId = prior
         else
-          call('SET', bk, c.runId, 'EX', WEEK)
+          call('HSET', bk, guard, c.runId)
+          call('EXPIRE', bk, WEEK)
           local runKey = tag .. ':run:' .. c.runId
           call('HSET', runKey, 'doc', ARGV[4 + 2 * i], 'status', 'blocked', 'reason', 'blocked by guard ' .. guard .. ': ' .. detail,
             'finishedAt', nowIso, 'guard', cjson.encode({guard = guard, detail = detail}))

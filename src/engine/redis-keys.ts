@@ -23,8 +23,9 @@ export class RedisKeys {
   resolvedTarget(target: string): string {
     return `${this.tag}:tgtmap:${target}`;
   }
-  episodeBlocked(ep: string, guard: string): string {
-    return `${this.tag}:epblk:${ep}:${guard}`;
+  /** The episode's blocks: a hash guard → the blocked run, so each guard is recorded once per episode. */
+  episodeBlocked(ep: string): string {
+    return `${this.tag}:epblk:${ep}`;
   }
   /** Per playbook and target: restarting a pod of a Deployment does not hold back scaling it. */
   cooldown(playbook: string, target: string): string {

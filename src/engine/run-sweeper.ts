@@ -7,6 +7,8 @@ import type { EngineGuards } from './engine-rule.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { RunStore } from './run-store.js';
 import type { RunEnqueuer } from './alert-intake.js';
+import type { ReplicaFence } from '../redis/replica-fence.js';
+import type { AlertInbox } from './alert-inbox.js';
 
 export interface RunSweeperDeps {
   redis: Redis;
@@ -19,6 +21,13 @@ export interface RunSweeperDeps {
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
+  /**
+   * `redis.minReplicasAcked`: a queued run without a job is enqueued again only once replicas hold
+   * it; the webhook answered 503 for it, and a failover could still lose its record.
+   */
+  replicas?: Pick<ReplicaFence, 'confirm' | 'min'>;
+  /** The alert inbox, trimmed to its bounds by whichever process holds the sweep (api processes). */
+  inbox?: Pick<AlertInbox, 'trim'>;
 }
 
 /** A queued run without a job is enqueued again after this (intake enqueues right after recording; re-adding a job id is a no-op). */
@@ -56,6 +65,8 @@ export class RunSweeper {
     const nowMs = this.now();
     // The runs index follows the run records' expiry, so queries never scan ids whose record is gone.
     await redis.zremrangebyscore(keys.runs, '-inf', nowMs - this.deps.runRetentionMs);
+    // One process at a time: two trimming by rank at once would both drop "the oldest".
+    await this.deps.inbox?.trim(nowMs);
     const ids = await redis.zrange(keys.live, 0, BATCH - 1);
     if (ids.length === 0) return;
     const pipeline = redis.pipeline();
@@ -98,6 +109,13 @@ export class RunSweeper {
         await redis.hset(keys.stranded, id, String(nowMs));
       } else if (nowMs - Number(strandedSince) > this.deps.guards.maxQueueAgeMs) {
         await this.endById(id, 'failed', `no worker resumed it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) after its worker went away`);
+      }
+    }
+    if (orphans.length > 0 && this.deps.replicas) {
+      const acked = await this.deps.replicas.confirm();
+      if (acked < this.deps.replicas.min) {
+        this.deps.logger.warn({ runs: orphans.map((o) => o.runId), acked, minReplicasAcked: this.deps.replicas.min }, 'queued runs without a job wait: the replicas have not confirmed them');
+        return;
       }
     }
     if (orphans.length > 0) {

@@ -18,7 +18,7 @@ import { DECISIONS } from '../observability/metrics.js';
 import type { RunControl } from '../engine/run-control.js';
 import type { ManualRuns } from '../engine/manual-runs.js';
 import type { PauseControl } from '../engine/pause-control.js';
-import { ConflictError, ForbiddenError, NotFoundError, ReplicaAckError, ValidationError } from '../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ReplicaAckError, RetryableError, ValidationError } from '../domain/errors.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -56,7 +56,7 @@ const WEBHOOK_DEADLINE_MS = 1800;
 function isRedisUnavailable(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
   // READONLY, LOADING, MASTERDOWN, CLUSTERDOWN and TRYAGAIN are what a failing-over Sentinel set or Cluster answers.
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN|^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|Cluster isn't ready|None of startup nodes is available|All sentinels are unreachable/i.test(message);
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN|^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|^NOREPLICAS|Cluster isn't ready|None of startup nodes is available|All sentinels are unreachable/i.test(message);
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -209,11 +209,13 @@ export function createApp(deps: AppDeps): Express {
       return;
     }
     if (err instanceof ReplicaAckError) {
+      deps.metrics.replicaAckFailures.inc();
       deps.logger.warn({ err }, 'replicas did not confirm the decisions; answering 503');
       res.status(503).json({ error: 'unavailable', message: err.message });
       return;
     }
-    if (isRedisUnavailable(err)) {
+    // Transient by its own account (a script whose keys kept changing under it): the sender retries.
+    if (isRedisUnavailable(err) || err instanceof RetryableError) {
       deps.logger.warn({ err }, 'Redis unavailable; answering 503');
       res.status(503).json({ error: 'unavailable', message: 'Redis is unavailable; retry later' });
       return;

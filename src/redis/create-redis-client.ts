@@ -68,8 +68,11 @@ export function createRedisClient(config: RedisConnectionConfig, purpose: RedisP
         name: config.name,
         sentinels: config.sentinels.map(hostPort),
         role: 'master',
-        // Sentinels publish +switch-master: reconnect to the new primary as soon as it is elected.
-        failoverDetector: true,
+        // Not ioredis's failoverDetector: its +switch-master handler, firing while the client is
+        // still reconnecting after the primary died, ends the client for good (status "end").
+        // Reconnecting asks the sentinels again anyway, and a primary demoted without dying answers
+        // READONLY, which reconnects (the refused command itself fails: the webhook answers 503).
+        reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
         sentinelRetryStrategy: (times) => Math.min(200 * times, 2000),
         ...(password !== undefined ? { password } : {}),
         ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),

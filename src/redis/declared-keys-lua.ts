@@ -14,7 +14,7 @@
 /** Where each command used by our scripts takes its keys: the first argument, or every argument. */
 export const KEY_POSITIONS: Readonly<Record<string, 'first' | 'all'>> = {
   GET: 'first', SET: 'first', DEL: 'all', EXISTS: 'all', EXPIRE: 'first', PEXPIRE: 'first', PTTL: 'first',
-  HGET: 'first', HSET: 'first', HDEL: 'first', HEXISTS: 'first', HGETALL: 'first', HINCRBY: 'first',
+  HGET: 'first', HSET: 'first', HSETNX: 'first', HDEL: 'first', HEXISTS: 'first', HGETALL: 'first', HINCRBY: 'first',
   ZADD: 'first', ZREM: 'first', ZCARD: 'first', ZRANGE: 'first', ZSCORE: 'first', ZREMRANGEBYSCORE: 'first', ZREMRANGEBYRANK: 'first',
   XADD: 'first', XTRIM: 'first',
 };
@@ -30,12 +30,16 @@ local KEY_POSITIONS = {${luaTable}}
 local function declared(key) return declaredKeys[key] == true end
 local function call(cmd, ...)
   local pos = KEY_POSITIONS[cmd]
-  if not pos then return error('undeclared-keys: ' .. cmd .. ' is not in KEY_POSITIONS (src/redis/declared-keys-lua.ts)') end
-  local n = 1
-  if pos == 'all' then n = select('#', ...) end
-  for i = 1, n do
-    local key = select(i, ...)
+  if pos == 'first' then
+    local key = ...
     if not declaredKeys[key] then return error('undeclared-keys: ' .. cmd .. ' ' .. tostring(key) .. ' is not among the script\\'s KEYS') end
+  elseif pos == 'all' then
+    for i = 1, select('#', ...) do
+      local key = select(i, ...)
+      if not declaredKeys[key] then return error('undeclared-keys: ' .. cmd .. ' ' .. tostring(key) .. ' is not among the script\\'s KEYS') end
+    end
+  else
+    return error('undeclared-keys: ' .. cmd .. ' is not in KEY_POSITIONS (src/redis/declared-keys-lua.ts)')
   end
   return redis.call(cmd, ...)
 end

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { startRedisServer, type RedisServerHandle } from './redis-server.js';
+import type { RedisServerHandle } from './redis-server.js';
+import { startTestRedis, testRedisOf, type TestRedis } from './test-redis.js';
 import { pollUntil } from './sim-helpers.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
@@ -42,10 +43,17 @@ export interface HarnessOptions {
   roles?: Role[];
   /** Use an existing Redis instead of starting one. */
   redis?: RedisServerHandle;
+  /** More keys of the `redis:` mapping, as flow-mapping entries (e.g. `minReplicasAcked: 1`). */
+  redisExtra?: string;
+  /** Use this Redis (e.g. a Sentinel set) instead of starting one; the harness stops it. */
+  testRedis?: TestRedis;
 }
 
 export interface Harness {
+  /** The single redis-server (stop, start); undefined when the suite runs on a Redis Cluster (REMEDIATOR_TEST_REDIS=cluster). */
   redis: RedisServerHandle;
+  /** The Redis the processes use, single or cluster. */
+  testRedis: TestRedis;
   sim: SimCluster;
   config: LoadedConfig;
   auditKey: Buffer;
@@ -70,7 +78,9 @@ export function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, wha
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const redis = opts.redis ?? (await startRedisServer());
+  const testRedis = opts.testRedis ?? (opts.redis ? testRedisOf(opts.redis) : await startTestRedis());
+  // Only tests that stop or freeze the one server use it; they are skipped on a cluster.
+  const redis = testRedis.server ?? (undefined as unknown as RedisServerHandle);
   const sim = await startSimCluster({ port: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'remediator-test-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -80,7 +90,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   writeFileSync(keyFile, auditKey.toString('hex'));
   const text = `
 server: { port: 8080, bodyLimit: 256kb, shutdownGraceSeconds: 5 }
-redis: { url: '${redis.url}', prefix: 't${randomBytes(4).toString('hex')}' }
+redis: { ${testRedis.yaml}, prefix: 't${randomBytes(4).toString('hex')}'${opts.redisExtra ? `, ${opts.redisExtra}` : ''} }
 kubernetes: { kubeconfig: '${kubeconfig}', requestTimeoutSeconds: 5 }
 auth:
   tokens:
@@ -106,6 +116,7 @@ ${opts.rules ?? DEFAULT_RULES}
 
   const harness: Harness = {
     redis,
+    testRedis,
     sim,
     config,
     auditKey: keyBuffer,
@@ -168,7 +179,7 @@ ${opts.rules ?? DEFAULT_RULES}
     async stop() {
       await Promise.allSettled(processes.map((p) => p.stop()));
       await sim.close();
-      if (!opts.redis) await redis.stop();
+      if (!opts.redis) await testRedis.stop();
     },
   };
   return harness;

@@ -79,7 +79,7 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boo
   });
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     [
@@ -89,6 +89,7 @@ async function launch(port: number): Promise<ChildProcess> {
       '--appendonly', 'no',
       '--dir', tmpdir(),
       '--loglevel', 'warning',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -131,13 +132,13 @@ async function launch(port: number): Promise<ChildProcess> {
  * Spawns a real `redis-server` (from PATH) on a free loopback port with persistence off, and
  * resolves once it answers PING.
  */
-export async function startRedisServer(opts: { port?: number } = {}): Promise<RedisServerHandle> {
+export async function startRedisServer(opts: { port?: number; /** More redis-server arguments, e.g. `--replicaof 127.0.0.1 6379`. */ args?: readonly string[] } = {}): Promise<RedisServerHandle> {
   let port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
   // A chosen free port can be taken by someone else before redis binds it; retry with another.
   for (let attempt = 0; ; attempt++) {
     try {
-      child = await launch(port);
+      child = await launch(port, opts.args);
       break;
     } catch (err) {
       if (opts.port !== undefined || attempt >= 2) throw err;
@@ -168,7 +169,7 @@ export async function startRedisServer(opts: { port?: number } = {}): Promise<Re
       if (stopping) await stopping;
       // A server that died on its own is restarted too.
       if (child && child.exitCode === null && child.signalCode === null) return;
-      child = await launch(port);
+      child = await launch(port, opts.args);
     },
   };
   return handle;

@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { startRedisServer } from '../helpers/redis-server.js';
+import { keysMatching, startTestRedis, testRedisMode, type TestRedis } from '../helpers/test-redis.js';
 import { RedisAuditLog } from '../../src/audit/redis-audit-log.js';
 import { AuditSealer } from '../../src/audit/audit-sealer.js';
 import { verifyAuditChain } from '../../src/audit/verify-audit-chain.js';
@@ -38,15 +39,15 @@ function entry(i: number): AuditEntry {
 }
 
 describe('AuditSealer', () => {
-  let server: RedisServerHandle;
+  let server: TestRedis;
   const conns: Redis[] = [];
   const connect = (): Redis => {
-    const r = new Redis(server.url);
+    const r = server.client();
     conns.push(r);
     return r;
   };
   beforeAll(async () => {
-    server = await startRedisServer();
+    server = await startTestRedis();
   });
   afterAll(async () => {
     for (const c of conns) c.disconnect();
@@ -87,7 +88,7 @@ describe('AuditSealer', () => {
     await sealer.trim({ maxAgeMs: 0, maxEntries: 1 });
     await sealer.stop();
     const dump: string[] = [];
-    for (const k of await redis.keys(`{${prefix}}*`)) {
+    for (const k of await keysMatching(redis, `{${prefix}}*`)) {
       const type = await redis.type(k);
       if (type === 'hash') dump.push(...Object.entries(await redis.hgetall(k)).flat());
       else if (type === 'string') dump.push((await redis.get(k)) ?? '');
@@ -184,7 +185,8 @@ describe('AuditSealer', () => {
     }
   });
 
-  test('survives Redis going away and resumes sealing when it is back', async () => {
+  // A single server stopped and started again; the Redis Cluster run leaves this to the single-server run.
+  test.skipIf(testRedisMode() === 'cluster')('survives Redis going away and resumes sealing when it is back', async () => {
     const own = await startRedisServer();
     const redis = new Redis(own.url, { maxRetriesPerRequest: 1, retryStrategy: () => 20 });
     redis.on('error', () => undefined);

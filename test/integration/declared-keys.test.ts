@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declaredKeysScript } from '../../src/redis/declared-keys-lua.js';
-import { startTestRedis, type TestRedis } from '../helpers/test-redis.js';
+import { startTestRedis, testRedisMode, type TestRedis } from '../helpers/test-redis.js';
 
 describe('declared keys at run time', () => {
   let server: TestRedis;
@@ -18,6 +18,12 @@ describe('declared keys at run time', () => {
   afterAll(async () => {
     redis?.disconnect();
     await server?.stop();
+  });
+
+  it('runs on the topology the suite asked for (a Redis Cluster under vitest.redis-cluster.config.ts)', async () => {
+    expect(server.mode).toBe(testRedisMode());
+    const info = server.mode === 'cluster' ? String(await redis.cluster('INFO')) : String(await redis.info('cluster'));
+    expect(info).toMatch(server.mode === 'cluster' ? /cluster_state:ok/ : /cluster_enabled:0/);
   });
 
   it('refuses an undeclared key and writes nothing before it', async () => {

@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { startRedisServer, freePort, type RedisServerHandle } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
+import { startTestRedis, type TestRedis } from '../helpers/test-redis.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
 import { poll, TOKENS } from '../helpers/harness.js';
@@ -30,7 +30,7 @@ interface Proc {
  * simulated cluster's own record of the requests it received.
  */
 describe('alert storm against two api and two worker processes', () => {
-  let redis: RedisServerHandle;
+  let redis: TestRedis;
   let sim: SimCluster;
   const procs: Proc[] = [];
   let config: string;
@@ -44,7 +44,7 @@ describe('alert storm against two api and two worker processes', () => {
   }
 
   beforeAll(async () => {
-    redis = await startRedisServer();
+    redis = await startTestRedis();
     sim = await startSimCluster({ port: 0 });
     const dir = mkdtempSync(join(tmpdir(), 'remediator-storm-'));
     writeFileSync(join(dir, 'kubeconfig'), simKubeconfigYaml(sim.url));
@@ -52,7 +52,7 @@ describe('alert storm against two api and two worker processes', () => {
     config = join(dir, 'remediator.yaml');
     writeFileSync(
       config,
-      `redis: { url: '${redis.url}', prefix: ${PREFIX} }
+      `redis: { ${redis.yaml}, prefix: ${PREFIX} }
 kubernetes: { kubeconfig: ./kubeconfig }
 auth:
   tokens:
@@ -114,7 +114,7 @@ rules:
     const statuses = await Promise.all([gpuStorm, ...oomStorm, gpuStorm, ...oomStorm].flatMap((body) => apis.map((a) => post(a.port, body))));
     expect(statuses.every((s) => s === 200)).toBe(true);
 
-    const store = new RunStore(new Redis(redis.url), new RedisKeys(PREFIX));
+    const store = new RunStore(redis.client(), new RedisKeys(PREFIX));
     const runs = await poll(async () => {
       const page = await store.query({}, 500);
       return page.items.length > 0 && page.items.every((r) => isTerminal(r.status)) ? page.items : undefined;

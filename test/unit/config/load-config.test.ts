@@ -448,8 +448,9 @@ describe('redis topologies', () => {
       { path: 'redis', message: 'set exactly one of url, sentinel and cluster' },
     ]);
     expect(problemsOf(() => validateConfigText('redis: { cluster: { nodes: ["a"] } }\n', 'x', PLAYBOOKS, { env: {} }))).toEqual([
-      { path: 'redis.cluster.nodes[0]', message: 'each cluster node must be host:port' },
+      { path: 'redis.cluster.nodes[0]', message: 'each cluster node must be host:port (port 1-65535)' },
     ]);
+    expect(problemsOf(() => validateConfigText('redis: { cluster: { nodes: ["a:70000", "b:0"] } }\n', 'x', PLAYBOOKS, { env: {} })).map((p) => p.path)).toEqual(['redis.cluster.nodes[0]', 'redis.cluster.nodes[1]']);
     expect(problemsOf(() => validateConfigText('redis: { sentinel: { name: m, sentinels: [] } }\n', 'x', PLAYBOOKS, { env: {} }))).toEqual([
       { path: 'redis.sentinel.sentinels', message: 'list at least one sentinel' },
     ]);
