@@ -9,18 +9,21 @@
  *
  * Env: BENCH_SEGMENT_SECONDS (1.25), BENCH_ROUNDS (4; a round is R N N R), BENCH_CONCURRENCY (32),
  * BENCH_POOL (500 notifications replayed), BENCH_LOG_LEVEL (info, as in production; to /dev/null),
- * BENCH_SCENARIOS (a,b,c), BENCH_SUITES (startup,webhook,inbox).
+ * BENCH_SCENARIOS (a,b,c), BENCH_SUITES (startup,webhook,inbox,replicas).
  *
  * Suite `inbox` (issue 13): the cost of the alert inbox, Remediator with it on vs off
  * (`RemediatorOptions.inbox: false`, a benchmark baseline only), two receivers on one Redis,
  * segments on off off on per round, the same scenarios; ratios on/off per round and their median.
  * Writes bench/results/inbox-latest.json.
+ *
+ * Suite `replicas` (issue 16): the cost of `redis.minReplicasAcked: 1` against 0, the same A/B
+ * shape, on a Redis with one replica. Writes bench/results/replicas-latest.json.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { Redis } from 'ioredis';
-import { startBenchEnv, TOKEN, type Receiver, type ReceiverName } from './setup.js';
+import { startBenchEnv, TOKEN, type BenchEnv, type PairNames, type Receiver, type ReceiverName } from './setup.js';
 import { ALERTS_PER_NOTIFICATION } from './traffic.js';
 import type { LoadMode, LoadResult } from './load-generator.js';
 
@@ -270,7 +273,7 @@ function finishReport(lines: string[], checks: Check[], t0: number, name: string
   if (!allOk) process.exitCode = 1;
 }
 
-interface InboxRound {
+interface AbRound {
   throughput: number;
   p50: number;
   p99: number;
@@ -278,17 +281,17 @@ interface InboxRound {
   serverCpuPerReq: number;
 }
 
-interface InboxScenarioResult {
+interface AbScenarioResult {
   scenario: string;
   label: string;
-  on: Summary;
-  off: Summary;
-  /** on/off of each round (on off off on): both segments of a receiver in a round pooled. */
-  rounds: InboxRound[];
+  a: Summary;
+  b: Summary;
+  /** a/b of each round (a b b a): both segments of a receiver in a round pooled. */
+  rounds: AbRound[];
   /** The median of the rounds' ratios, and their spread (min, max). */
-  median: InboxRound;
-  min: InboxRound;
-  max: InboxRound;
+  median: AbRound;
+  min: AbRound;
+  max: AbRound;
 }
 
 /** Jobs enqueued = new episodes delivered (none lost or doubled), and every notification answered 200 in the end. */
@@ -346,11 +349,31 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Suite `inbox`: Remediator with the alert inbox on vs off, same run, same Redis, same traffic. */
-async function inboxMain(): Promise<void> {
+interface AbSpec<P extends 'inbox' | 'replicas'> {
+  pair: P;
+  /** The receiver whose cost is measured, and the one it is compared with. */
+  a: PairNames<P>;
+  b: PairNames<P>;
+  /** Shown as the column value, e.g. `on` / `off`. */
+  aLabel: string;
+  bLabel: string;
+  title: string;
+  /** What the ratio a/b means, for the reader. */
+  explain: string;
+  file: string;
+  /** An extra line per scenario (e.g. the inbox records left), read after the scenario's last segment. */
+  after?: (env: BenchEnv<PairNames<P>>, scenario: string) => Promise<string>;
+}
+
+/**
+ * An A/B suite: two Remediator api processes that differ in one thing, same run, same Redis, same
+ * traffic, segments A B B A per round; ratios A/B per round and their median (min, max).
+ * Suite `inbox`: the alert inbox on vs off. Suite `replicas`: `redis.minReplicasAcked: 1` vs 0.
+ */
+async function abSuite<P extends 'inbox' | 'replicas'>(spec: AbSpec<P>): Promise<void> {
   const t0 = Date.now();
   const loadBefore = loadavg();
-  const env = await startBenchEnv({ logLevel: LOG_LEVEL, pair: 'inbox' });
+  const env = await startBenchEnv({ logLevel: LOG_LEVEL, pair: spec.pair });
 
   const segment = async (r: Receiver, mode: LoadMode, durationMs: number): Promise<SegmentResult> => {
     const cpu0 = serverCpuMs(env.loadgen.threadIds);
@@ -365,15 +388,14 @@ async function inboxMain(): Promise<void> {
     const before = await r.jobCount();
     await check(phase, r, before, [await segment(r, mode, ms)]);
   };
-  const inboxRecords = async (prefix: string): Promise<number> => env.redis.zcard(`{${prefix}}:inbox`).catch(() => -1);
-  const ratio = (on: Summary, off: Summary): InboxRound => ({
-    throughput: on.reqPerSec / off.reqPerSec,
-    p50: on.p50Ms / off.p50Ms,
-    p99: on.p99Ms / off.p99Ms,
-    redisCpuPerReq: on.redisCpuMsPerReq / off.redisCpuMsPerReq,
-    serverCpuPerReq: on.serverCpuMsPerReq / off.serverCpuMsPerReq,
+  const ratio = (a: Summary, b: Summary): AbRound => ({
+    throughput: a.reqPerSec / b.reqPerSec,
+    p50: a.p50Ms / b.p50Ms,
+    p99: a.p99Ms / b.p99Ms,
+    redisCpuPerReq: a.redisCpuMsPerReq / b.redisCpuMsPerReq,
+    serverCpuPerReq: a.serverCpuMsPerReq / b.serverCpuMsPerReq,
   });
-  const over = (rounds: InboxRound[], agg: (xs: number[]) => number): InboxRound => ({
+  const over = (rounds: AbRound[], agg: (xs: number[]) => number): AbRound => ({
     throughput: agg(rounds.map((r) => r.throughput)),
     p50: agg(rounds.map((r) => r.p50)),
     p99: agg(rounds.map((r) => r.p99)),
@@ -381,32 +403,32 @@ async function inboxMain(): Promise<void> {
     serverCpuPerReq: agg(rounds.map((r) => r.serverCpuPerReq)),
   });
 
-  const results: InboxScenarioResult[] = [];
-  const inboxSizes: { scenario: string; on: number; off: number }[] = [];
+  const results: AbScenarioResult[] = [];
+  const afterLines: string[] = [];
   const scenario = async (name: string, label: string, mode: LoadMode): Promise<void> => {
     await env.reset();
-    const { 'inbox-on': on, 'inbox-off': off } = env.receivers;
-    if (mode !== 'new') for (const r of [on, off]) await single(`${name} seed`, r, 'seed', 0);
-    const segs: Record<'inbox-on' | 'inbox-off', SegmentResult[]> = { 'inbox-on': [], 'inbox-off': [] };
-    const before = { on: await on.jobCount(), off: await off.jobCount() };
+    const a = env.receivers[spec.a];
+    const b = env.receivers[spec.b];
+    if (mode !== 'new') for (const r of [a, b]) await single(`${name} seed`, r, 'seed', 0);
+    const segs = { a: [] as SegmentResult[], b: [] as SegmentResult[] };
+    const before = { a: await a.jobCount(), b: await b.jobCount() };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const r of [on, off, off, on] as const) segs[r.name as 'inbox-on' | 'inbox-off'].push(await segment(r, mode, SEGMENT_MS));
+      for (const [side, r] of [['a', a], ['b', b], ['b', b], ['a', a]] as const) segs[side].push(await segment(r, mode, SEGMENT_MS));
     }
-    await check(name, on, before.on, segs['inbox-on']);
-    await check(name, off, before.off, segs['inbox-off']);
-    inboxSizes.push({ scenario: name, on: await inboxRecords(on.prefix), off: await inboxRecords(off.prefix) });
-    const rounds = Array.from({ length: ROUNDS }, (_, i) =>
-      ratio(summarize(segs['inbox-on'].slice(2 * i, 2 * i + 2)), summarize(segs['inbox-off'].slice(2 * i, 2 * i + 2))),
-    );
-    const onS = summarize(segs['inbox-on']);
-    const offS = summarize(segs['inbox-off']);
-    results.push({ scenario: name, label, on: onS, off: offS, rounds, median: over(rounds, median), min: over(rounds, (xs) => Math.min(...xs)), max: over(rounds, (xs) => Math.max(...xs)) });
-    process.stderr.write(`  ${name}: on ${onS.reqPerSec.toFixed(0)} vs off ${offS.reqPerSec.toFixed(0)} req/s (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+    await check(name, a, before.a, segs.a);
+    await check(name, b, before.b, segs.b);
+    if (spec.after) afterLines.push(await spec.after(env, name));
+    const rounds = Array.from({ length: ROUNDS }, (_, i) => ratio(summarize(segs.a.slice(2 * i, 2 * i + 2)), summarize(segs.b.slice(2 * i, 2 * i + 2))));
+    const aS = summarize(segs.a);
+    const bS = summarize(segs.b);
+    results.push({ scenario: name, label, a: aS, b: bS, rounds, median: over(rounds, median), min: over(rounds, (xs) => Math.min(...xs)), max: over(rounds, (xs) => Math.max(...xs)) });
+    process.stderr.write(`  ${name}: ${spec.aLabel} ${aS.reqPerSec.toFixed(0)} vs ${spec.bLabel} ${bS.reqPerSec.toFixed(0)} req/s (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   };
 
-  process.stderr.write(`bench inbox: ${CONCURRENCY} connections, ${ROUNDS} × (on off off on) × ${SEGMENT_MS / 1000} s per scenario\n`);
+  const order = `${spec.aLabel} ${spec.bLabel} ${spec.bLabel} ${spec.aLabel}`;
+  process.stderr.write(`bench ${spec.pair}: ${CONCURRENCY} connections, ${ROUNDS} × (${order}) × ${SEGMENT_MS / 1000} s per scenario\n`);
   try {
-    await warmUpAndRun([env.receivers['inbox-on'], env.receivers['inbox-off']], single, scenario);
+    await warmUpAndRun([env.receivers[spec.a], env.receivers[spec.b]], single, scenario);
   } catch (err) {
     await env.close().catch(() => undefined);
     throw err;
@@ -415,51 +437,54 @@ async function inboxMain(): Promise<void> {
 
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   const x = (n: number) => `${f(n, 2)}×`;
+  const ab = `${spec.aLabel}/${spec.bLabel}`;
   const lines: string[] = [''];
-  lines.push(`Remediator webhook, alert inbox on vs off — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, Redis ${machine.redis}`);
-  lines.push(`${CONCURRENCY} keep-alive connections, closed loop, ${ALERTS_PER_NOTIFICATION} alerts per notification, ${ROUNDS} rounds × (on off off on) × ${SEGMENT_MS / 1000} s per scenario`);
+  lines.push(`${spec.title} — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, Redis ${machine.redis}`);
+  lines.push(`${CONCURRENCY} keep-alive connections, closed loop, ${ALERTS_PER_NOTIFICATION} alerts per notification, ${ROUNDS} rounds × (${order}) × ${SEGMENT_MS / 1000} s per scenario`);
   if (Math.max(machine.loadavg1mBefore, machine.loadavg1mAfter) > machine.cores) {
     lines.push(`WARNING: load average ${machine.loadavg1mBefore} → ${machine.loadavg1mAfter} on ${machine.cores} cores: other processes share the CPUs; absolute figures are low and noisy, ratios less so.`);
   }
   lines.push('');
-  lines.push(`${'scenario'.padEnd(14)}${'inbox'.padEnd(22)}${'req/s'.padStart(8)}${'alerts/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'node ms/req'.padStart(13)}${'redis ms/req'.padStart(14)}${'non-200'.padStart(9)}`);
+  lines.push(`${'scenario'.padEnd(14)}${spec.pair.padEnd(22)}${'req/s'.padStart(8)}${'alerts/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'node ms/req'.padStart(13)}${'redis ms/req'.padStart(14)}${'non-200'.padStart(9)}`);
   for (const r of results) {
-    for (const who of ['on', 'off'] as const) {
+    for (const [who, label] of [['a', spec.aLabel], ['b', spec.bLabel]] as const) {
       const s = r[who];
       lines.push(
-        `${(who === 'on' ? r.scenario : '').padEnd(14)}${who.padEnd(22)}${f(s.reqPerSec).padStart(8)}${f(s.alertsPerSec).padStart(10)}${f(s.p50Ms, 1).padStart(9)}${f(s.p99Ms, 1).padStart(9)}${f(s.serverCpuMsPerReq, 3).padStart(13)}${f(s.redisCpuMsPerReq, 3).padStart(14)}${String(s.retried).padStart(9)}`,
+        `${(who === 'a' ? r.scenario : '').padEnd(14)}${label.padEnd(22)}${f(s.reqPerSec).padStart(8)}${f(s.alertsPerSec).padStart(10)}${f(s.p50Ms, 1).padStart(9)}${f(s.p99Ms, 1).padStart(9)}${f(s.serverCpuMsPerReq, 3).padStart(13)}${f(s.redisCpuMsPerReq, 3).padStart(14)}${String(s.retried).padStart(9)}`,
       );
     }
-    const row = (label: string, q: InboxRound) =>
+    const row = (label: string, q: AbRound) =>
       `${''.padEnd(14)}${label.padEnd(22)}${x(q.throughput).padStart(8)}${x(q.throughput).padStart(10)}${x(q.p50).padStart(9)}${x(q.p99).padStart(9)}${x(q.serverCpuPerReq).padStart(13)}${x(q.redisCpuPerReq).padStart(14)}`;
-    lines.push(row('on/off median rounds', r.median));
+    lines.push(row(`${ab} median rounds`, r.median));
     lines.push(row('  min', r.min));
     lines.push(row('  max', r.max));
     lines.push(`${''.padEnd(14)}rounds throughput ${r.rounds.map((q) => f(q.throughput, 2)).join(' ')}; redis ms/req ${r.rounds.map((q) => f(q.redisCpuPerReq, 2)).join(' ')}`);
   }
   lines.push('');
-  lines.push('on/off: throughput < 1 = the inbox costs throughput; latency and CPU > 1 = the inbox costs that much more. Median (min, max) of the per-round ratios.');
-  lines.push(`inbox records at the end (on / off): ${inboxSizes.map((s) => `${s.scenario} ${s.on} / ${s.off}`).join(', ')}`);
+  lines.push(`${ab}: ${spec.explain} Median (min, max) of the per-round ratios.`);
+  lines.push(...afterLines);
   lines.push('');
-  finishReport(lines, checks, t0, 'inbox-latest.json', {
+  finishReport(lines, checks, t0, spec.file, {
     machine,
     settings: {
       concurrency: CONCURRENCY,
       segmentSeconds: SEGMENT_MS / 1000,
       rounds: ROUNDS,
-      order: 'on off off on',
+      order,
       alertsPerNotification: ALERTS_PER_NOTIFICATION,
       replayPoolNotifications: POOL.size,
       mixDuplicateShare: 1 - 1 / MIX_NEW_EVERY,
       remediatorLogLevel: LOG_LEVEL,
     },
-    scenarios: results,
-    inboxRecordsAtEnd: inboxSizes,
+    scenarios: results.map(({ a, b, ...rest }) => ({ ...rest, [spec.aLabel]: a, [spec.bLabel]: b })),
   });
 }
 
-/** BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off); default all three. */
-const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook,inbox').split(',').map((x) => x.trim()));
+/**
+ * BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off),
+ * `replicas` (minReplicasAcked 1 vs 0, a primary with one replica); default all four.
+ */
+const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook,inbox,replicas').split(',').map((x) => x.trim()));
 
 async function suites(): Promise<void> {
   if (SUITES.has('startup')) {
@@ -467,7 +492,34 @@ async function suites(): Promise<void> {
     await runStartupBench();
   }
   if (SUITES.has('webhook')) await main();
-  if (SUITES.has('inbox')) await inboxMain();
+  if (SUITES.has('inbox')) {
+    await abSuite({
+      pair: 'inbox',
+      a: 'inbox-on',
+      b: 'inbox-off',
+      aLabel: 'on',
+      bLabel: 'off',
+      title: 'Remediator webhook, alert inbox on vs off',
+      explain: 'throughput < 1 = the inbox costs throughput; latency and CPU > 1 = the inbox costs that much more.',
+      file: 'inbox-latest.json',
+      after: async (env, scenario) => {
+        const records = (prefix: string) => env.redis.zcard(`{${prefix}}:inbox`).catch(() => -1);
+        return `inbox records at the end of ${scenario} (on / off): ${await records(env.receivers['inbox-on'].prefix)} / ${await records(env.receivers['inbox-off'].prefix)}`;
+      },
+    });
+  }
+  if (SUITES.has('replicas')) {
+    await abSuite({
+      pair: 'replicas',
+      a: 'acked',
+      b: 'unacked',
+      aLabel: 'acked',
+      bLabel: 'unacked',
+      title: 'Remediator webhook, redis.minReplicasAcked 1 (WAIT for one replica) vs 0, a primary with one replica on the same machine',
+      explain: 'the cost of answering only once a replica holds the decisions (a fence write and WAIT 1 on a connection of its own, shared by the notifications in flight): throughput < 1 and latency > 1 by that much.',
+      file: 'replicas-latest.json',
+    });
+  }
 }
 
 suites().catch((err: unknown) => {

@@ -24,10 +24,14 @@ import { startLoadGenerator, type LoadGenerator } from './loadgen-client.js';
 
 export const TOKEN = 'bench-am-token-0123456789';
 
-export type ReceiverName = 'remediator' | 'naive' | 'inbox-on' | 'inbox-off';
-/** `naive`: Remediator vs the naive receiver (suite webhook); `inbox`: Remediator with its alert inbox on vs off (suite inbox). */
-export type BenchPair = 'naive' | 'inbox';
-type PairNames<P extends BenchPair> = P extends 'naive' ? 'remediator' | 'naive' : 'inbox-on' | 'inbox-off';
+export type ReceiverName = 'remediator' | 'naive' | 'inbox-on' | 'inbox-off' | 'acked' | 'unacked';
+/**
+ * `naive`: Remediator vs the naive receiver (suite webhook); `inbox`: Remediator with its alert
+ * inbox on vs off (suite inbox); `replicas`: Remediator with `redis.minReplicasAcked: 1` vs 0, on a
+ * primary with one replica (suite replicas).
+ */
+export type BenchPair = 'naive' | 'inbox' | 'replicas';
+export type PairNames<P extends BenchPair> = P extends 'naive' ? 'remediator' | 'naive' : P extends 'inbox' ? 'inbox-on' | 'inbox-off' : 'acked' | 'unacked';
 
 export interface Receiver {
   name: ReceiverName;
@@ -68,6 +72,8 @@ export async function startBenchEnv<P extends BenchPair = 'naive'>(opts: { logLe
   type N = PairNames<P>;
   const pair: BenchPair = opts.pair ?? 'naive';
   const redisServer = await startRedisServer();
+  // Suite replicas: one replica of the bench's Redis, synced before anything is measured.
+  const replica = pair === 'replicas' ? await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(redisServer.port), '--repl-diskless-load', 'on-empty-db'] }) : undefined;
   const sim = await startSimCluster({ port: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'remediator-bench-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -78,12 +84,19 @@ export async function startBenchEnv<P extends BenchPair = 'naive'>(opts: { logLe
   // As in production, every audit entry is also a log line (level info); written to /dev/null.
   const logger = createLogger({ level: opts.logLevel, destination: pino.destination({ dest: '/dev/null', sync: true }) });
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null, connectionName: 'bench' });
+  if (replica) {
+    const deadline = Date.now() + 20_000;
+    while (!/slave0:.*state=online/.test(await redis.info('replication'))) {
+      if (Date.now() > deadline) throw new Error('the bench replica did not come online within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 
-  const remediatorConfig = (rPrefix: string) =>
+  const remediatorConfig = (rPrefix: string, minReplicasAcked = 0) =>
     validateConfigText(
       `
 server: { port: 8080, bodyLimit: 5mb, shutdownGraceSeconds: 5 }
-redis: { url: '${redisServer.url}', prefix: '${rPrefix}' }
+redis: { url: '${redisServer.url}', prefix: '${rPrefix}', minReplicasAcked: ${minReplicasAcked} }
 kubernetes: { kubeconfig: '${kubeconfig}', requestTimeoutSeconds: 5 }
 auth:
   tokens:
@@ -100,12 +113,15 @@ ${REMEDIATOR_RULES_YAML}
   const startReceivers = async (): Promise<Running<N>> => {
     const rPrefix = `bench-r-${randomBytes(3).toString('hex')}`;
     const nPrefix = `bench-n-${randomBytes(3).toString('hex')}`;
-    const remediator = await startRemediator({ config: remediatorConfig(rPrefix), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
+    const remediator = await startRemediator({ config: remediatorConfig(rPrefix, pair === 'replicas' ? 1 : 0), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
     // Suite inbox: a second Remediator, identical but for its intake writing no alert inbox.
+    // Suite replicas: a second Remediator, identical but for not waiting for the replica.
     const other =
       pair === 'inbox'
         ? await startRemediator({ config: remediatorConfig(nPrefix), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1', inbox: false })
-        : await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
+        : pair === 'replicas'
+          ? await startRemediator({ config: remediatorConfig(nPrefix, 0), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' })
+          : await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
     const counters: Queue[] = [];
     const receiver = (name: ReceiverName, url: string, prefix: string): Receiver => {
       const counter = new Queue('jobs', { connection: redis, prefix: `{${prefix}}` });
@@ -124,7 +140,9 @@ ${REMEDIATOR_RULES_YAML}
     const receivers =
       pair === 'inbox'
         ? { 'inbox-on': receiver('inbox-on', remediator.url, rPrefix), 'inbox-off': receiver('inbox-off', other.url, nPrefix) }
-        : { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', other.url, nPrefix) };
+        : pair === 'replicas'
+          ? { acked: receiver('acked', remediator.url, rPrefix), unacked: receiver('unacked', other.url, nPrefix) }
+          : { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', other.url, nPrefix) };
     return {
       receivers: receivers as Record<N, Receiver>,
       counters,
@@ -162,6 +180,7 @@ ${REMEDIATOR_RULES_YAML}
       await running.stop();
       await redis.quit();
       await sim.close();
+      await replica?.stop();
       await redisServer.stop();
     },
   };
