@@ -149,7 +149,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
   const fenceRedis = replicasAcked > 0 ? createRedisClient(config.redis.connection, 'command', `remediator-${role}-fence`) : undefined;
   if (fenceRedis) {
     fenceRedis.on('error', () => undefined);
-    await waitReady(fenceRedis, 10_000).catch(async (err: unknown) => {
+    await waitReady(fenceRedis, 10_000).catch((err: unknown) => {
       for (const c of [redis, queueRedis, fenceRedis]) c.disconnect();
       throw err;
     });
@@ -367,7 +367,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     metrics,
     logger,
     ...(replicaFence ? { replicas: replicaFence } : {}),
-    ...(runsApi ? { inbox } : {}),
+    // Whichever process holds the sweep trims the inbox, a worker as well as an api.
+    inbox,
   });
   const sweepTimer = setInterval(() => {
     sweeper

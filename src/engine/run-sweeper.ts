@@ -26,7 +26,7 @@ export interface RunSweeperDeps {
    * it; the webhook answered 503 for it, and a failover could still lose its record.
    */
   replicas?: Pick<ReplicaFence, 'confirm' | 'min'>;
-  /** The alert inbox, trimmed to its bounds by whichever process holds the sweep (api processes). */
+  /** The alert inbox, trimmed to its bounds by whichever process holds the sweep. */
   inbox?: Pick<AlertInbox, 'trim'>;
 }
 

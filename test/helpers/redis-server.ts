@@ -16,13 +16,28 @@ const STOP_DEADLINE_MS = 5_000;
 
 // Children that outlive a crashed test run would hold ports and confuse the next run.
 const live = new Set<ChildProcess>();
+const onExit: (() => void)[] = [];
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const child of live) child.kill('SIGKILL');
+    for (const fn of onExit) fn();
   });
+}
+
+/** SIGKILLed when the test process exits, unless it exited first (also for test/helpers/redis-topology.ts). */
+export function trackChild(child: ChildProcess): void {
+  live.add(child);
+  installExitHook();
+  child.once('exit', () => live.delete(child));
+}
+
+/** Runs when the test process exits, after every tracked child was killed (e.g. removing temp dirs). */
+export function atTestExit(fn: () => void): void {
+  onExit.push(fn);
+  installExitHook();
 }
 
 /** A port free at the time of asking; the caller may still lose a race for it. */
@@ -93,8 +108,7 @@ async function launch(port: number, extraArgs: readonly string[] = []): Promise<
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  live.add(child);
-  installExitHook();
+  trackChild(child);
   let output = '';
   const collect = (d: Buffer): void => {
     // Only kept to explain a failed start; cap it so a chatty server cannot grow memory.
@@ -106,7 +120,6 @@ async function launch(port: number, extraArgs: readonly string[] = []): Promise<
   child.once('error', (err) => {
     spawnError = err;
   });
-  child.once('exit', () => live.delete(child));
 
   const deadline = Date.now() + STARTUP_DEADLINE_MS;
   for (;;) {

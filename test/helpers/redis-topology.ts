@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, waitForExit } from './redis-server.js';
+import { atTestExit, freePort, trackChild, waitForExit } from './redis-server.js';
 
 export interface RedisClusterHandle {
   /** '127.0.0.1:port' of every node, all primaries. */
@@ -70,18 +70,11 @@ interface Proc {
   output(): string;
 }
 
-// Children that outlive a crashed test run would hold ports and confuse the next run.
-const live = new Set<ChildProcess>();
+// Temp dirs of a crashed test run are removed when it exits (its children are killed: trackChild).
 const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
+atTestExit(() => {
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
@@ -107,8 +100,7 @@ async function freePorts(n: number, taken: Set<number> = new Set()): Promise<num
 async function spawnRedis(label: string, ports: number[], dir: string, args: string[]): Promise<Proc> {
   const port = ports[0]!;
   const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  installExitHook();
+  trackChild(child);
   let output = '';
   const collect = (d: Buffer): void => {
     // Kept (a bounded tail) to explain a failed start or a topology that does not converge.
@@ -121,7 +113,6 @@ async function spawnRedis(label: string, ports: number[], dir: string, args: str
   child.once('error', (err) => {
     spawnError = err;
   });
-  child.once('exit', () => live.delete(child));
   const proc: Proc = { label, port, ports, dir, child, output: () => output.slice(-OUTPUT_TAIL_CHARS).trim() };
 
   const deadline = Date.now() + STARTUP_DEADLINE_MS;

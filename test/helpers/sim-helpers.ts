@@ -53,6 +53,19 @@ export async function pollUntil<T>(fn: () => T | undefined | Promise<T | undefin
   }
 }
 
+/** Calls `fn` until it stops throwing (a client reconnecting, a server starting); rethrows its last error at the deadline. */
+export async function retryUntil<T>(fn: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
 export function kubeConfigFor(sim: SimCluster): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromString(sim.kubeconfigYaml());

@@ -1,18 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Redis } from 'ioredis';
 import { freePort, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-
-async function pollUntil<T>(fn: () => Promise<T>, deadlineMs = 5000): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+import { retryUntil } from '../helpers/sim-helpers.js';
 
 describe('startRedisServer', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -36,7 +25,7 @@ describe('startRedisServer', () => {
     await server.start();
     expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
     // persistence is off, so the restarted server is empty
-    expect(await pollUntil(() => redis.get('k'))).toBeNull();
+    expect(await retryUntil(() => redis.get('k'))).toBeNull();
 
     await server.stop();
     await server.stop(); // idempotent

@@ -8,18 +8,8 @@ import {
   type RedisClusterHandle,
   type RedisSentinelHandle,
 } from '../helpers/redis-topology.js';
+import { retryUntil } from '../helpers/sim-helpers.js';
 
-async function pollUntil<T>(fn: () => Promise<T>, deadlineMs: number): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 function hostPort(addr: string): { host: string; port: number } {
   const [host, port] = addr.split(':');
@@ -128,8 +118,8 @@ describe('startRedisSentinelSet', () => {
     expect(await set!.primaryPort()).toBe(newPrimary);
 
     // The same client instance finds the new primary through the sentinels by itself.
-    expect(await pollUntil(() => client!.get('before-failover'), 15_000)).toBe('kept');
-    expect(await pollUntil(() => client!.set('after-failover', 'written'), 15_000)).toBe('OK');
+    expect(await retryUntil(() => client!.get('before-failover'), 15_000)).toBe('kept');
+    expect(await retryUntil(() => client!.set('after-failover', 'written'), 15_000)).toBe('OK');
 
     const direct = new Redis({ host: '127.0.0.1', port: newPrimary });
     try {
