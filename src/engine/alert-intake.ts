@@ -151,6 +151,12 @@ export class AlertIntake {
   /** Episodes this process has seen recently (a hint only: Redis decides). */
   private readonly seen = new Set<string>();
   /**
+   * Episodes whose run this process recorded and handed to the queue (or left awaiting approval):
+   * a repeat needs no look at whether its job exists. A crash between recording and enqueueing
+   * leaves the episode out, so the retry looks (and the sweeper catches the rest).
+   */
+  private readonly enqueued = new Set<string>();
+  /**
    * Unmatched and invalid episodes whose inbox record this process saw the script write: their
    * repeats are only counted. Apart from `seen`, which is noted before the script runs, so a
    * notification whose script failed (Redis down) still gets its record when it is retried.
@@ -309,14 +315,16 @@ export class AlertIntake {
     for (const item of inbox) if (item.cand === undefined) this.remember(this.recorded, item.episode);
     const written: object[] = [];
     const notices: NotificationRequest[] = [];
+    const started: string[] = [];
     results.forEach((r, j) => {
       const c = candidates[j]!;
       count(c.rule, r.decision);
-      // The episode's run: declared up front when the episode comes again (one round trip).
-      if (r.runId && (r.decision === 'enqueued' || r.decision === 'awaiting_approval' || r.decision === 'duplicate')) {
+      // A duplicate's run: declared up front when the episode comes again (one round trip).
+      if (r.runId && r.decision === 'duplicate') {
         this.keyHints.add(`ep:${c.episode}`, this.deps.keys.run(r.runId));
         this.keyHints.add(`ep:${c.episode}`, this.deps.keys.job(r.runId));
       }
+      if (r.decision === 'enqueued' || r.decision === 'awaiting_approval') started.push(c.episode);
       if (r.requeue && r.runId) toEnqueue.push({ runId: r.runId, playbook: c.playbook });
       if ((r.decision === 'enqueued' || r.decision === 'awaiting_approval') && c.created) written.push(c.created);
       if (r.decision === 'blocked' && r.first && r.guard) {
@@ -353,6 +361,7 @@ export class AlertIntake {
     if (this.deps.replicas) await this.deps.replicas.require('the decisions', '; Alertmanager will retry');
     for (const notice of notices) this.deps.notifications?.notify(notice);
     if (toEnqueue.length > 0) await this.deps.enqueuer.enqueue(toEnqueue);
+    for (const episode of started) this.remember(this.enqueued, episode);
 
     return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
   }
@@ -371,9 +380,10 @@ export class AlertIntake {
     const declared = new Set<string>();
     for (const episode of episodes) {
       declared.add(keys.episode(episode));
-      for (const key of this.keyHints.keysOf(`ep:${episode}`)) declared.add(key);
+      if (!this.enqueued.has(episode)) for (const key of this.keyHints.keysOf(`ep:${episode}`)) declared.add(key);
     }
-    const flat = (await callWithDeclaredKeys(declared, this.keyHints, (k) => redis.remediatorEpisodes(String(k.length), ...k, keys.tag, ...episodes))) as (string | number)[];
+    const check = episodes.map((e) => (this.enqueued.has(e) ? '0' : '1')).join('');
+    const flat = (await callWithDeclaredKeys(declared, this.keyHints, (k) => redis.remediatorEpisodes(String(k.length), ...k, keys.tag, check, ...episodes))) as (string | number)[];
     const known = new Map<string, { runId: string; requeue: boolean }>();
     episodes.forEach((episode, i) => {
       const runId = flat[2 * i];

@@ -215,28 +215,30 @@ return cjson.encode({r = out, k = known})
 `);
 
 /**
- * The lean first look: for each episode key (ARGV[2..]), the run it started ('' if none) and
- * whether that run is queued without a job (then the caller enqueues it again). Flat array; or,
- * when a started run's keys were not declared, NEED_KEYS and which.
+ * The lean first look: for each episode key (ARGV[3..]), the run it started ('' if none) and,
+ * where ARGV[2] has a '1' at the episode's position, whether that run is queued without a job
+ * (then the caller enqueues it again). The caller skips that look for runs it enqueued itself.
+ * Flat array; or, when a run to look at was not declared, NEED_KEYS and which.
  */
 export const EPISODES_SCRIPT = declaredKeysScript(`
 local tag = ARGV[1]
+local check = ARGV[2]
 local out = {}
 local need = {}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local runId = call('GET', tag .. ':ep:' .. ARGV[i])
-  if runId then
+  if runId and string.sub(check, i - 2, i - 2) == '1' then
     for _, key in ipairs({tag .. ':run:' .. runId, tag .. ':jobs:' .. runId}) do
       if not declared(key) then need[#need + 1] = {'ep:' .. ARGV[i], key} end
     end
   end
 end
 if #need > 0 then return '${NEED_KEYS_PREFIX}' .. cjson.encode(need) end
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local runId = call('GET', tag .. ':ep:' .. ARGV[i])
   if runId then
     local requeue = 0
-    if call('HGET', tag .. ':run:' .. runId, 'status') == 'queued' and call('EXISTS', tag .. ':jobs:' .. runId) == 0 then requeue = 1 end
+    if string.sub(check, i - 2, i - 2) == '1' and call('HGET', tag .. ':run:' .. runId, 'status') == 'queued' and call('EXISTS', tag .. ':jobs:' .. runId) == 0 then requeue = 1 end
     out[#out + 1] = runId
     out[#out + 1] = requeue
   else

@@ -43,6 +43,8 @@ export interface HarnessOptions {
   roles?: Role[];
   /** Use an existing Redis instead of starting one. */
   redis?: RedisServerHandle;
+  /** The sweeper's interval (default 200 ms); a long one keeps it out of a test's way. */
+  sweepIntervalMs?: number;
   /** More keys of the `redis:` mapping, as flow-mapping entries (e.g. `minReplicasAcked: 1`). */
   redisExtra?: string;
   /** Use this Redis (e.g. a Sentinel set) instead of starting one; the harness stops it. */
@@ -107,7 +109,7 @@ ${opts.rules ?? DEFAULT_RULES}
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const processes: Remediator[] = [];
   const startProcess = async (role: Role) => {
-    const p = await startRemediator({ config, role, auditKey: keyBuffer, logger, port: 0, host: '127.0.0.1', sealIntervalMs: 200, sweepIntervalMs: 200 });
+    const p = await startRemediator({ config, role, auditKey: keyBuffer, logger, port: 0, host: '127.0.0.1', sealIntervalMs: 200, sweepIntervalMs: opts.sweepIntervalMs ?? 200 });
     processes.push(p);
     return p;
   };
