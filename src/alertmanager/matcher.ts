@@ -1,6 +1,12 @@
+import { RE2JS } from 're2js';
 import { ValidationError } from '../domain/errors.js';
 
 export type MatchOperator = '=' | '!=' | '=~' | '!~';
+
+/** A compiled matcher regex: a whole-value match, in linear time. */
+export interface LabelRegex {
+  test(value: string): boolean;
+}
 
 /**
  * One Alertmanager label matcher. `regex` is set for `=~` and `!~` and is anchored on both ends,
@@ -10,15 +16,15 @@ export interface Matcher {
   readonly name: string;
   readonly operator: MatchOperator;
   readonly value: string;
-  readonly regex?: RegExp;
+  readonly regex?: LabelRegex;
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 // Longest operators first: `=~` must win over `=`, or the `~` would become part of the value.
 const OPERATORS: readonly MatchOperator[] = ['=~', '!~', '!=', '='];
-// RE2 flags that mean the same in JavaScript. `m` is left out on purpose: in RE2 a leading `(?m)`
-// stays inside the anchoring group, while a JS `m` flag would also loosen the outer `^`/`$`.
-const LEADING_FLAGS = /^\(\?([is]+)\)/;
+/** Compiled patterns by source; rules compile once, simulations and API filters reuse them. */
+const compiled = new Map<string, LabelRegex>();
+const COMPILED_MAX = 2000;
 
 /**
  * Parses one matcher in Alertmanager syntax: `name="value"`, `name!="value"`, `name=~"re"`,
@@ -154,29 +160,24 @@ function unescape(raw: string): string {
 }
 
 /**
- * Alertmanager regexes are Go RE2. JavaScript understands the common subset the same way; the
- * leading `(?i)`/`(?s)` flag groups RE2 users write are turned into JS flags. The `u` flag is
- * tried first (so `.` matches a whole code point, as in RE2), then plain mode, which accepts
- * escapes such as `\-` outside a character class that RE2 allows and `u` mode rejects.
+ * Alertmanager regexes are Go RE2, and so are these: re2js (RE2's own semantics and syntax, linear
+ * time whatever the pattern and the label), anchored as Alertmanager anchors them. A pattern RE2
+ * refuses (lookaround, backreferences, repeat counts over 1000) is refused here with RE2's reason;
+ * a pattern that backtracks catastrophically in JavaScript (`(a+)+$`) is harmless.
  */
-function compileAnchored(pattern: string, fail: (reason: string) => never): RegExp {
-  let body = pattern;
-  let flags = '';
-  const leading = LEADING_FLAGS.exec(body);
-  if (leading) {
-    flags = [...new Set(leading[1])].join('');
-    body = body.slice(leading[0].length);
-  }
-  const anchored = `^(?:${body})$`;
+function compileAnchored(pattern: string, fail: (reason: string) => never): LabelRegex {
+  const cached = compiled.get(pattern);
+  if (cached) return cached;
+  let re: RE2JS;
   try {
-    return new RegExp(anchored, `${flags}u`);
-  } catch {
-    try {
-      return new RegExp(anchored, flags);
-    } catch (error) {
-      // V8 repeats the whole anchored pattern in its message; keep only the reason.
-      const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
-      return fail(`invalid regular expression ${JSON.stringify(pattern)}: ${reason}`);
-    }
+    re = RE2JS.compile(`^(?:${pattern})$`);
+  } catch (error) {
+    // re2js quotes the offending part, e.g. "invalid named capture: `(?<=a)b`".
+    const reason = (error as Error).message.replace(/^error parsing regexp: /, '');
+    return fail(`invalid regular expression ${JSON.stringify(pattern)} (RE2 syntax): ${reason}`);
   }
+  const regex: LabelRegex = { test: (value) => re.matches(value) };
+  if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value as string);
+  compiled.set(pattern, regex);
+  return regex;
 }

@@ -246,7 +246,7 @@ const rule = z.strictObject({
     '"none" is reserved: it is the metrics label of decisions no rule made',
   ),
   // At least one: a rule without matchers would act on every alert Alertmanager sends.
-  matchers: z.array(matcherText).min(1, 'at least one matcher is required').describe('Alertmanager matcher syntax'),
+  matchers: z.array(matcherText).min(1, 'at least one matcher is required').describe('Alertmanager matcher syntax; =~ and !~ take RE2 regexes, anchored on both ends and matched in linear time, as Alertmanager does'),
   playbook: z.string().min(1),
   params: z.record(z.string(), z.unknown()).default({}).describe('merged over params derived from the alert'),
   cooldown: duration().optional().describe('per target'),
