@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import { parseMatcher } from '../alertmanager/matcher.js';
 import { parseDuration } from '../domain/duration.js';
 import { DEFAULT_ALERT_PARAM_KEYS } from './alert-param-keys.js';
@@ -86,6 +86,15 @@ export function validateConfigText(text: string, source: string, playbooks: Play
   return config;
 }
 
+/** How many node copies aliases may expand to; a real config uses a handful. */
+const MAX_ALIAS_COUNT = 100;
+
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, col: offset - before.lastIndexOf('\n') };
+}
+
 function parseYaml(text: string, source: string): Record<string, unknown> {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -101,11 +110,25 @@ function parseYaml(text: string, source: string): Record<string, unknown> {
       }),
     );
   }
+  // A config needs no tags: `!!python/object`, `!!binary`, `!!set` or `!custom` would otherwise
+  // arrive as an odd string, Buffer or Set and fail far from the cause, or not at all.
+  const tagged: ConfigProblem[] = [];
+  visit(doc, (_key, node) => {
+    if ((isScalar(node) || isMap(node) || isSeq(node)) && node.tag !== undefined) {
+      const at = node.range ? lineCol(text, node.range[0]) : undefined;
+      tagged.push({ path: at ? `line ${at.line}, column ${at.col}` : '(yaml)', message: `YAML tag ${node.tag} is not allowed in a config (plain values only)` });
+    }
+  });
+  if (tagged.length > 0) throw new ConfigError(source, tagged);
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 100 });
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
-    throw new ConfigError(source, [{ path: '(yaml)', message: (error as Error).message }]);
+    const message = (error as Error).message;
+    // An alias expanding into ever more copies (a "billion laughs" file) stops here, cheaply.
+    throw new ConfigError(source, [
+      { path: '(yaml)', message: /alias count/i.test(message) ? `aliases expand to more than ${MAX_ALIAS_COUNT} copies: refused as a resource exhaustion attack (an "alias bomb")` : message },
+    ]);
   }
   // An empty file is a valid config: every default.
   if (value === null || value === undefined) return {};

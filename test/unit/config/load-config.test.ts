@@ -419,6 +419,36 @@ describe('tokens', () => {
   });
 });
 
+describe('hostile YAML', () => {
+  it('refuses an alias bomb quickly, with a clear reason', () => {
+    const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+    const text = levels.map((name, i) => `${name}: &${name} [${i === 0 ? Array(9).fill('"lol"').join(',') : Array(9).fill(`*${levels[i - 1]}`).join(',')}]`).join('\n') + '\n';
+    const started = performance.now();
+    expect(problemsOf(() => validateConfigText(text, 'x', PLAYBOOKS, { env: {} }))).toEqual([
+      { path: '(yaml)', message: 'aliases expand to more than 100 copies: refused as a resource exhaustion attack (an "alias bomb")' },
+    ]);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it.each([
+    ['dryRun: !!python/object:os.system "rm -rf /"\n', 'tag:yaml.org,2002:python/object:os.system'],
+    ['dryRun: !custom true\n', '!custom'],
+    ['dryRun: !!binary aGVsbG8=\n', 'tag:yaml.org,2002:binary'],
+    ['guards: !!set { maxConcurrentRuns }\n', 'tag:yaml.org,2002:set'],
+    ['dryRun: !!str true\n', 'tag:yaml.org,2002:str'],
+  ])('refuses a tagged value: %j', (text, tag) => {
+    const problems = problemsOf(() => validateConfigText(text, 'x', PLAYBOOKS, { env: {} }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toMatch(/^line 1, column \d+$/);
+    expect(problems[0]!.message).toBe(`YAML tag ${tag} is not allowed in a config (plain values only)`);
+  });
+
+  it('still takes a few aliases, as people write them', () => {
+    const config = validateConfigText('guards: &g { maxConcurrentRuns: 3 }\n', 'x', PLAYBOOKS, { env: {} });
+    expect(config.guards.maxConcurrentRuns).toBe(3);
+  });
+});
+
 describe('redis topologies', () => {
   it('sentinel and cluster load with absolute password files; minReplicasAcked defaults to 0', () => {
     const sentinel = validateConfigText(
