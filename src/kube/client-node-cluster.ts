@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { KubeApiError, PermanentError } from '../domain/errors.js';
 import { VERSION } from '../version.js';
+import { assertNamespace, assertObjectName } from '../domain/target.js';
 import type {
   ClusterClient,
   EventSpec,
@@ -108,6 +109,16 @@ function requireNamespace(ref: ObjectRef): string {
 }
 
 /**
+ * The last check before a request: every name that reaches a Kubernetes path is a valid
+ * namespace (DNS label) or object name (DNS subdomain), so no value from an alert (`../x`, `a/b`,
+ * 300 characters) can steer or widen a request, whoever called.
+ */
+function assertRef(ref: ObjectRef): void {
+  if (ref.namespace !== undefined) assertNamespace(ref.namespace);
+  assertObjectName(ref.name, `${ref.kind} name`);
+}
+
+/**
  * ClusterClient over @kubernetes/client-node 1.4. Every request goes through one executor
  * (timeout, metrics observer, error mapping); wire objects become domain types before they
  * leave this class.
@@ -141,6 +152,8 @@ export class ClientNodeCluster implements ClusterClient {
   // ---- workloads -------------------------------------------------------------------------
 
   async getScale(kind: WorkloadKind, namespace: string, name: string): Promise<ScaleInfo | undefined> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const resource = `${RESOURCE[kind]}/scale`;
     const scale = await this.orUndefined(
       this.exec.run('get', resource, (o) =>
@@ -160,6 +173,8 @@ export class ClientNodeCluster implements ClusterClient {
     resourceVersion: string,
     opts: MutationOptions,
   ): Promise<ScaleInfo> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     // A patch is unconditional unless it carries resourceVersion; with it, a stale read is a 409.
     const body = { metadata: { resourceVersion }, spec: { replicas } };
     const params = { namespace, name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager };
@@ -176,6 +191,8 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async findHpaFor(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     // A cluster that does not serve autoscaling/v2 (404) has no HPA that could fight the scale.
     const hpas = await this.orUndefined(
       this.listAll('horizontalpodautoscalers', (page, o) => this.autoscaling.listNamespacedHorizontalPodAutoscalerWithHttpInfo({ namespace, ...page }, o)),
@@ -186,6 +203,8 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getWorkload(kind: WorkloadInfo['kind'], namespace: string, name: string): Promise<WorkloadInfo | undefined> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const params = { namespace, name };
     const send: KubeSend<{ metadata?: k8s.V1ObjectMeta; spec?: { selector?: k8s.V1LabelSelector } }> = (o) => {
       switch (kind) {
@@ -204,6 +223,8 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getWorkloadStatus(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadStatus | undefined> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const params = { namespace, name };
     const send: KubeSend<WireRollout> = (o) =>
       kind === 'Deployment'
@@ -214,6 +235,8 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getPodTemplate(kind: WorkloadKind, namespace: string, name: string): Promise<PodTemplateInfo | undefined> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const params = { namespace, name };
     const send: KubeSend<WireTemplated> = (o) =>
       kind === 'Deployment'
@@ -231,6 +254,8 @@ export class ClientNodeCluster implements ClusterClient {
     resourceVersion: string,
     opts: MutationOptions,
   ): Promise<PodTemplateInfo> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     // Strategic merge: `containers` merges by name, so only this container's memory changes; the
     // resourceVersion makes the patch conditional on the template the caller computed from.
     const body = memoryLimitPatch(change, resourceVersion);
@@ -244,6 +269,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getNamespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
+    assertNamespace(namespace);
     const ns = await this.orUndefined(
       this.exec.run('get', 'namespaces', (o) => this.core.readNamespaceWithHttpInfo({ name: namespace }, o)),
     );
@@ -253,6 +279,8 @@ export class ClientNodeCluster implements ClusterClient {
   // ---- pods ------------------------------------------------------------------------------
 
   async getPod(namespace: string, name: string): Promise<PodInfo | undefined> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const pod = await this.orUndefined(
       this.exec.run('get', 'pods', (o) => this.core.readNamespacedPodWithHttpInfo({ namespace, name }, o)),
     );
@@ -261,6 +289,7 @@ export class ClientNodeCluster implements ClusterClient {
 
   /** An empty selector lists every pod of the namespace. */
   async listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]> {
+    assertNamespace(namespace);
     const selector = labelSelectorString(labelSelector);
     const pods = await this.listAll('pods', (page, o) =>
       this.core.listNamespacedPodWithHttpInfo({ namespace, ...(selector ? { labelSelector: selector } : {}), ...page }, o),
@@ -269,6 +298,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async listPodsOnNode(node: string): Promise<PodInfo[]> {
+    assertObjectName(node, 'node name');
     const fieldSelector = `spec.nodeName=${node}`;
     const pods = await this.listAll('pods', (page, o) =>
       this.core.listPodForAllNamespacesWithHttpInfo({ fieldSelector, ...page }, o),
@@ -282,6 +312,8 @@ export class ClientNodeCluster implements ClusterClient {
     uid: string,
     opts: MutationOptions & { gracePeriodSeconds?: number },
   ): Promise<'evicted' | 'gone'> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const dryRun = dryRunParam(opts);
     const body: k8s.V1Eviction = {
       apiVersion: 'policy/v1',
@@ -311,6 +343,8 @@ export class ClientNodeCluster implements ClusterClient {
     uid: string,
     opts: MutationOptions & { gracePeriodSeconds?: number },
   ): Promise<'deleted' | 'gone'> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const dryRun = dryRunParam(opts);
     const body: k8s.V1DeleteOptions = {
       preconditions: { uid },
@@ -331,11 +365,13 @@ export class ClientNodeCluster implements ClusterClient {
   // ---- nodes -----------------------------------------------------------------------------
 
   async getNode(name: string): Promise<NodeInfo | undefined> {
+    assertObjectName(name, 'name');
     const node = await this.orUndefined(this.exec.run('get', 'nodes', (o) => this.core.readNodeWithHttpInfo({ name }, o)));
     return node ? toNodeInfo(node) : undefined;
   }
 
   async setUnschedulable(name: string, unschedulable: boolean, opts: MutationOptions & { annotations?: Record<string, string> }): Promise<NodeInfo> {
+    assertObjectName(name, 'name');
     const body = { spec: { unschedulable }, ...(opts.annotations ? { metadata: { annotations: opts.annotations } } : {}) };
     const node = await this.exec.run(
       'patch',
@@ -351,6 +387,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async replaceNodeTaints(name: string, taints: Taint[], resourceVersion: string, opts: MutationOptions): Promise<NodeInfo> {
+    assertObjectName(name, 'name');
     // spec.taints is an atomic list: this replaces every taint, so it must be conditional on the
     // resourceVersion the caller read the list at (a concurrent change → 409, re-read, retry).
     const body = { metadata: { resourceVersion }, spec: { taints: taints.map(toWireTaint) } };
@@ -371,6 +408,7 @@ export class ClientNodeCluster implements ClusterClient {
   // ---- marks -----------------------------------------------------------------------------
 
   async annotate(ref: ObjectRef, key: string, value: string, opts: MutationOptions): Promise<void> {
+    assertRef(ref);
     const body = { metadata: { annotations: { [key]: value } } };
     const { name } = ref;
     const common = { name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager };
@@ -396,6 +434,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async createEvent(ref: ObjectRef, event: EventSpec, opts: MutationOptions): Promise<void> {
+    assertRef(ref);
     const clusterScoped = CLUSTER_SCOPED.has(ref.kind);
     // Without eventTime the server requires the event's namespace to equal the object's, and
     // `default` for cluster-scoped objects.
@@ -432,6 +471,8 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async eventExists(namespace: string, name: string): Promise<boolean> {
+    assertNamespace(namespace);
+    assertObjectName(name, 'name');
     const event = await this.orUndefined(this.exec.run('get', 'events', (o) => this.core.readNamespacedEventWithHttpInfo({ namespace, name }, o)));
     return event !== undefined;
   }

@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClientNodeCluster } from '../../src/kube/client-node-cluster.js';
 import { loadKubeConfig } from '../../src/kube/load-kube-config.js';
-import { KubeApiError } from '../../src/domain/errors.js';
+import { KubeApiError, PermanentError } from '../../src/domain/errors.js';
 import type { KubeObject, Pod } from '../../src/sim/kube-types.js';
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
@@ -723,5 +723,33 @@ describe('rollout status (getWorkloadStatus) as the simulated controllers report
       readyReplicas: 3,
       availableReplicas: 3,
     });
+  });
+});
+
+describe('names are checked before any request', () => {
+  const hostile = ['../x', 'a/b', 'x'.repeat(300), 'Upper', '', 'kube-system/..', 'a%2Fb', 'ok?watch=1', '__proto__'];
+  it.each(hostile)('%j: refused as a permanent error, and the API server never hears of it', async (bad) => {
+    const before = sim.requests.length;
+    const calls: (() => Promise<unknown>)[] = [
+      () => cluster.getPod('default', bad),
+      () => cluster.getPod(bad, 'web-0'),
+      () => cluster.evictPod('default', bad, 'uid', { dryRun: false }),
+      () => cluster.deletePod(bad, 'web-0', 'uid', { dryRun: false }),
+      () => cluster.patchScale('Deployment', 'default', bad, 3, '1', { dryRun: false }),
+      () => cluster.getNode(bad),
+      () => cluster.setUnschedulable(bad, true, { dryRun: false }),
+      () => cluster.listPodsOnNode(bad),
+      () => cluster.annotate({ kind: 'Deployment', namespace: 'default', name: bad }, 'k', 'v', { dryRun: false }),
+      () => cluster.annotate({ kind: 'Deployment', namespace: bad, name: 'web' }, 'k', 'v', { dryRun: false }),
+    ];
+    for (const call of calls) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PermanentError);
+      expect((err as Error).message).toMatch(/is not a valid Kubernetes (name|namespace)/);
+    }
+    expect(sim.requests.slice(before)).toEqual([]);
   });
 });
