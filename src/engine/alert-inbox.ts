@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
 import { INBOX_MAX, INBOX_MAX_AGE_MS } from './intake-script.js';
+import { declaredKeysScript } from '../redis/declared-keys-lua.js';
 import { ValidationError, type GuardName } from '../domain/errors.js';
 import type { Decision } from '../observability/metrics.js';
 
@@ -85,14 +86,39 @@ function toItem(h: Record<string, string>): InboxItem {
  * Reads the alert inbox newest first. The index is walked by (first seen, episode) descending, so a
  * cursor stays valid while new records arrive (they sort before it).
  */
-/** Records one trim round removes at most (one MULTI). */
+/** Records one trim round removes at most (one script call). */
 const TRIM_BATCH = 1000;
+
+/**
+ * KEYS: the index, then the records of ARGV[3..] (the oldest index entries, oldest first).
+ * ARGV: max records, the oldest first-seen (ms) kept, episodes. Drops each episode while it is
+ * older than that or the index holds more than max; stops at the first it keeps. Returns how many.
+ */
+const INBOX_TRIM_SCRIPT = declaredKeysScript(`
+local max = tonumber(ARGV[1])
+local cutoff = tonumber(ARGV[2])
+local n = call('ZCARD', KEYS[1])
+local dropped = 0
+for i = 3, #ARGV do
+  local score = call('ZSCORE', KEYS[1], ARGV[i])
+  if score then
+    if tonumber(score) >= cutoff and n <= max then break end
+    call('ZREM', KEYS[1], ARGV[i])
+    call('DEL', KEYS[i - 1])
+    n = n - 1
+    dropped = dropped + 1
+  end
+end
+return dropped
+`);
 
 export class AlertInbox {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    redis.defineCommand('remediatorInboxTrim', { lua: INBOX_TRIM_SCRIPT });
+  }
 
   /**
    * How often an episode's notifications arrived and when the last one did (for a run's `seen` and
@@ -142,22 +168,17 @@ export class AlertInbox {
    * many records it dropped.
    */
   async trim(nowMs: number, max = INBOX_MAX, maxAgeMs = INBOX_MAX_AGE_MS): Promise<number> {
+    const redis = this.redis as Redis & { remediatorInboxTrim(...args: string[]): Promise<number> };
     let dropped = 0;
     for (;;) {
-      const n = await this.redis.zcard(this.keys.inbox);
-      const aged = await this.redis.zrangebyscore(this.keys.inbox, '-inf', nowMs - maxAgeMs, 'LIMIT', 0, TRIM_BATCH);
-      const over = Math.max(0, Math.min(TRIM_BATCH, n - aged.length - max));
-      const oldest = over > 0 ? await this.redis.zrange(this.keys.inbox, aged.length, aged.length + over - 1) : [];
-      const episodes = [...aged, ...oldest];
-      if (episodes.length === 0) return dropped;
-      const replies = await this.redis
-        .multi()
-        .del(...episodes.map((e) => this.keys.inboxRecord(e)))
-        .zrem(this.keys.inbox, ...episodes)
-        .exec();
-      for (const [err] of replies ?? []) if (err) throw err;
-      dropped += episodes.length;
-      if (episodes.length < TRIM_BATCH) return dropped;
+      // The oldest entries are only candidates: the script drops each one only if it is still too
+      // old or the inbox still too full when it runs, so a concurrent trim never drops twice.
+      const candidates = await this.redis.zrange(this.keys.inbox, 0, TRIM_BATCH - 1);
+      if (candidates.length === 0) return dropped;
+      const keys = [this.keys.inbox, ...candidates.map((e) => this.keys.inboxRecord(e))];
+      const n = await redis.remediatorInboxTrim(String(keys.length), ...keys, String(max), String(nowMs - maxAgeMs), ...candidates);
+      dropped += n;
+      if (n < TRIM_BATCH) return dropped;
     }
   }
 

@@ -52,12 +52,21 @@ const BATCH = 1000;
 export class RunSweeper {
   private readonly now: () => number;
   private readonly instance = randomUUID();
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly deps: RunSweeperDeps) {
     this.now = deps.now ?? Date.now;
   }
 
-  async sweep(): Promise<void> {
+  /** One sweep at a time in this process: a slow one (a big inbox trim) must not overlap the next tick. */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
     const { redis, keys } = this.deps;
     const lock = `${keys.tag}:sweeper`;
     if ((await redis.set(lock, this.instance, 'PX', 15_000, 'NX')) !== 'OK' && (await redis.get(lock)) !== this.instance) return;

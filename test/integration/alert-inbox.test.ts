@@ -8,6 +8,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notification } from '../helpers/alerts.js';
 import { poll, startHarness, TOKENS, type Harness } from '../helpers/harness.js';
+import { AlertInbox } from '../../src/engine/alert-inbox.js';
+import { INBOX_MAX_AGE_MS } from '../../src/engine/intake-script.js';
+import { RedisKeys } from '../../src/engine/redis-keys.js';
 
 let h: Harness;
 let client: Redis;
@@ -140,6 +143,24 @@ describe('the alert inbox', () => {
     expect((await inbox('?since=1h&decision=unmatched&limit=500')).items.length).toBeGreaterThanOrEqual(32);
     expect((await h.get('/api/v1/alerts?decision=bogus', TOKENS.viewer)).status).toBe(400);
     expect((await h.get('/api/v1/alerts?limit=0', TOKENS.viewer)).status).toBe(400);
+  });
+
+  it('trims to the bound exactly when several trims run at once, oldest first, the too-old ones too', async () => {
+    const keys = new RedisKeys('trim-race');
+    const inbox = new AlertInbox(client, keys);
+    const now = Date.now();
+    const pipeline = client.pipeline();
+    for (let i = 0; i < 2500; i++) {
+      // Episodes 0..99 are older than the age bound; the rest are recent, oldest first.
+      const score = i < 100 ? now - INBOX_MAX_AGE_MS - 1000 + i : now - 100_000 + i;
+      pipeline.zadd(keys.inbox, score, `ep-${i}`).hset(keys.inboxRecord(`ep-${i}`), 'seen', '1');
+    }
+    await pipeline.exec();
+    const dropped = await Promise.all([inbox.trim(now, 1000), inbox.trim(now, 1000), inbox.trim(now, 1000)]);
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(1500);
+    expect(await client.zcard(keys.inbox)).toBe(1000);
+    expect(await client.zrange(keys.inbox, 0, 0)).toEqual(['ep-1500']);
+    expect(await client.exists(keys.inboxRecord('ep-1499'), keys.inboxRecord('ep-1500'))).toBe(1);
   });
 
   it('stays bounded (10,000 records once the sweeper trimmed) under a 20,000-episode storm', async () => {
