@@ -482,9 +482,10 @@ async function abSuite<P extends 'inbox' | 'replicas'>(spec: AbSpec<P>): Promise
 
 /**
  * BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off),
- * `replicas` (minReplicasAcked 1 vs 0, a primary with one replica); default all four.
+ * `replicas` (minReplicasAcked 1 vs 0, a primary with one replica), `soak` (bench/soak.ts, 10 min);
+ * default all five.
  */
-const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook,inbox,replicas').split(',').map((x) => x.trim()));
+const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook,inbox,replicas,soak').split(',').map((x) => x.trim()));
 
 async function suites(): Promise<void> {
   if (SUITES.has('startup')) {
@@ -492,6 +493,10 @@ async function suites(): Promise<void> {
     await runStartupBench();
   }
   if (SUITES.has('webhook')) await main();
+  if (SUITES.has('soak')) {
+    const { runSoakBench } = await import('./soak.js');
+    await runSoakBench();
+  }
   if (SUITES.has('inbox')) {
     await abSuite({
       pair: 'inbox',
