@@ -15,7 +15,7 @@ import { SimApi } from './sim-api.js';
 import { PDBS, PODS, SimControllers } from './sim-controllers.js';
 import { SIM_DEFAULT_TOKEN, simKubeconfigYaml } from './sim-kubeconfig.js';
 import { defaultSeed, type SimSeed } from './sim-seed.js';
-import { SimHttpHandler, type SimFault, type SimRequestRecord } from './sim-server.js';
+import { SimHttpHandler, type SimEarlyFault, type SimFault, type SimRequestRecord } from './sim-server.js';
 import { SimStore } from './sim-store.js';
 
 export interface SimClusterOptions {
@@ -73,13 +73,15 @@ export interface SimCluster {
    */
   authLog(): SimAuthRecord[];
   /**
-   * Makes matching applied requests lose (or delay) their answer after the change is stored;
-   * faults are tried in the order they were injected.
+   * A SimFault makes matching applied requests lose (or delay) their answer after the change is
+   * stored. A SimEarlyFault (`stage: 'before-apply'`) refuses matching requests with a Status
+   * (500, 503, 429 with or without Retry-After, 409, ...), holds them without an answer, or
+   * serves them late, before anything is applied. Each kind is tried in the order injected.
    */
-  injectFault(fault: SimFault): void;
-  /** Drops every fault not yet used up. */
+  injectFault(fault: SimFault | SimEarlyFault): void;
+  /** Drops every fault not yet used up, of both kinds. */
   clearFaults(): void;
-  /** Also ends answers that a 'none' fault left open. */
+  /** Also ends answers that a 'none' fault or an early fault left open. */
   close(): Promise<void>;
 }
 
@@ -150,7 +152,7 @@ class RunningSimCluster implements SimCluster {
     return this.rbac?.log() ?? [];
   }
 
-  injectFault(fault: SimFault): void {
+  injectFault(fault: SimFault | SimEarlyFault): void {
     this.handler.injectFault(fault);
   }
 

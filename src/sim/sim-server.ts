@@ -27,6 +27,9 @@ import {
   type StatusBody,
 } from './status.js';
 import { toServedVersion } from './versions.js';
+import { checkEarlyFault, earlyFaultStatus, PLAIN_TOO_MANY_REQUESTS, type PathTarget, type SimEarlyEffect, type SimEarlyFault } from './sim-early-faults.js';
+
+export type { SimEarlyAnswer, SimEarlyEffect, SimEarlyFault } from './sim-early-faults.js';
 
 export interface SimRequestRecord {
   method: string;
@@ -52,8 +55,16 @@ export interface SimRequestRecord {
    * run. Known once the handler has run; false until then and for everything else.
    */
   applied?: boolean;
-  /** Set when an injected fault replaced or delayed the answer (see SimFault). */
-  fault?: SimFaultAnswer;
+  /**
+   * Set when an injected fault replaced or delayed the answer: a SimFault's answer (the request
+   * was applied), or what a SimEarlyFault did before anything was applied ('refused', 'hung',
+   * 'delayed'; a delayed write that then meets a SimFault shows the latter).
+   */
+  fault?: SimFaultAnswer | SimEarlyEffect;
+  /** How long a SimEarlyFault held the request before refusing or serving it. */
+  delayedMs?: number;
+  /** A request a 'hang' fault held: how long until the client (or the sim closing) dropped the connection. */
+  hungForMs?: number;
   /** With RBAC on: the authenticated user (system:admin for the sim's own token). */
   user?: string;
 }
@@ -221,6 +232,16 @@ function resolveRoute(group: string, version: string, rest: string[]): Route | u
   return { scope: { def, version }, name: rest[1], subresource: rest[2], watch };
 }
 
+/** Group, resource and name of an API path (a subresource names its parent object), when it is one. */
+function pathTarget(pathname: string): PathTarget | undefined {
+  const segments = pathname.split('/').filter((s) => s !== '');
+  let route: Route | undefined;
+  if (segments[0] === 'api' && segments[1] === 'v1') route = resolveRoute('', 'v1', segments.slice(2));
+  else if (segments[0] === 'apis' && segments.length >= 4) route = resolveRoute(segments[1] ?? '', segments[2] ?? '', segments.slice(3));
+  if (!route) return undefined;
+  return { gr: { group: route.scope.def.group, resource: route.scope.def.plural }, ...(route.name ? { name: route.name } : {}) };
+}
+
 /** The 500 a client gets when an 'error' fault swallowed the real answer of an applied write. */
 function lostAnswerStatus(record: SimRequestRecord): StatusBody {
   const message = `Internal error occurred: sim fault: ${record.method} ${record.path} was applied but its answer was lost after the write`;
@@ -236,50 +257,78 @@ function lostAnswerStatus(record: SimRequestRecord): StatusBody {
   };
 }
 
-interface PendingFault {
-  fault: SimFault;
+interface PendingFault<F> {
+  fault: F;
   remaining: number;
+}
+
+function faultTimes(times: number | undefined): number {
+  const n = times ?? 1;
+  if (!(n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1))) throw new Error(`sim: fault times must be a positive integer or Infinity, got ${n}`);
+  return n;
+}
+
+/** The first pending fault that matches, consumed; synchronous so concurrent requests cannot both take the last hit. */
+function takeFrom<F extends { match(record: SimRequestRecord): boolean }>(faults: PendingFault<F>[], record: SimRequestRecord): F | undefined {
+  const index = faults.findIndex((p) => {
+    try {
+      return p.fault.match(record);
+    } catch (err) {
+      process.stderr.write(`sim: fault matcher threw, treated as no match: ${String(err)}\n`);
+      return false;
+    }
+  });
+  const pending = faults[index];
+  if (!pending) return undefined;
+  pending.remaining -= 1;
+  if (pending.remaining <= 0) faults.splice(index, 1);
+  return pending.fault;
+}
+
+function isEarly(fault: SimFault | SimEarlyFault): fault is SimEarlyFault {
+  return (fault as Partial<SimEarlyFault>).stage === 'before-apply';
 }
 
 export class SimHttpHandler {
   private readonly watches = new Set<ServerResponse>();
   // send() only sees the response; faults are decided on the request it answers.
   private readonly recordOf = new WeakMap<ServerResponse, SimRequestRecord>();
-  private faults: PendingFault[] = [];
+  private faults: PendingFault<SimFault>[] = [];
+  private earlyFaults: PendingFault<SimEarlyFault>[] = [];
+  /** Answers an early fault holds back (hung, or waiting out a delay): ended when the sim closes. */
+  private readonly held = new Set<ServerResponse>();
+  private readonly delays = new Set<NodeJS.Timeout>();
 
   constructor(private readonly opts: SimServerOptions) {}
 
-  /** Ends open watch streams so the server can close. */
+  /** Ends open watch streams, and answers early faults hold back, so the server can close. */
   closeWatches(): void {
     for (const res of this.watches) res.end();
     this.watches.clear();
+    for (const timer of this.delays) clearTimeout(timer);
+    this.delays.clear();
+    for (const res of this.held) res.destroy();
+    this.held.clear();
   }
 
-  injectFault(fault: SimFault): void {
-    const times = fault.times ?? 1;
-    if (!Number.isInteger(times) || times < 1) throw new Error(`sim: fault times must be a positive integer, got ${times}`);
-    this.faults.push({ fault, remaining: times });
+  /** A SimFault (applied, then the answer lost or delayed) or a SimEarlyFault (refused, hung or slow before anything is applied). */
+  injectFault(fault: SimFault | SimEarlyFault): void {
+    const remaining = faultTimes(fault.times);
+    if (isEarly(fault)) {
+      checkEarlyFault(fault);
+      this.earlyFaults.push({ fault, remaining });
+    } else {
+      this.faults.push({ fault, remaining });
+    }
   }
 
   clearFaults(): void {
     this.faults = [];
+    this.earlyFaults = [];
   }
 
-  /** The first pending fault that matches, consumed; synchronous so concurrent requests cannot both take the last hit. */
   private takeFault(record: SimRequestRecord): SimFault | undefined {
-    const index = this.faults.findIndex((p) => {
-      try {
-        return p.fault.match(record);
-      } catch (err) {
-        process.stderr.write(`sim: fault matcher threw, treated as no match: ${String(err)}\n`);
-        return false;
-      }
-    });
-    const pending = this.faults[index];
-    if (!pending) return undefined;
-    pending.remaining -= 1;
-    if (pending.remaining <= 0) this.faults.splice(index, 1);
-    return pending.fault;
+    return takeFrom(this.faults, record);
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -312,6 +361,8 @@ export class SimHttpHandler {
         const options = isRecord(parsed) && isRecord(parsed['deleteOptions']) ? parsed['deleteOptions'] : parsed;
         if (isRecord(options) && Array.isArray(options['dryRun'])) record.dryRun ||= options['dryRun'].includes('All');
         this.authenticate(req, url, record);
+        const early = takeFrom(this.earlyFaults, record);
+        if (early) return this.answerEarly(req, res, url, text, record, early);
         this.route(req, res, url, text);
         if (res.headersSent) record.status = res.statusCode;
       })
@@ -374,13 +425,80 @@ export class SimHttpHandler {
     }
   }
 
+  /** Refuses, holds or delays a request an early fault caught; nothing is applied unless it is served. */
+  private async answerEarly(req: IncomingMessage, res: ServerResponse, url: URL, text: string, record: SimRequestRecord, fault: SimEarlyFault): Promise<void> {
+    if (fault.answer === 'hang') {
+      record.fault = 'hung';
+      const since = Date.now();
+      this.hold(res);
+      res.once('close', () => {
+        record.hungForMs = Date.now() - since;
+      });
+      return;
+    }
+    if (fault.delayMs !== undefined && fault.delayMs > 0) {
+      record.delayedMs = fault.delayMs;
+      if (fault.answer === 'serve') record.fault = 'delayed';
+      this.hold(res);
+      const delayMs = fault.delayMs;
+      const waited = await new Promise<'elapsed' | 'gone'>((resolve) => {
+        const timer = setTimeout(() => {
+          this.delays.delete(timer);
+          resolve('elapsed');
+        }, delayMs);
+        this.delays.add(timer);
+        // The client going away (or the sim closing) ends the wait early.
+        res.once('close', () => {
+          clearTimeout(timer);
+          this.delays.delete(timer);
+          resolve('gone');
+        });
+      });
+      this.held.delete(res);
+      // The request's context is done: it is dropped, never applied.
+      if (waited === 'gone' || res.destroyed || res.writableEnded) return;
+    }
+    if (fault.answer === 'serve') {
+      record.fault = 'delayed';
+      try {
+        this.route(req, res, url, text);
+        if (res.headersSent) record.status = res.statusCode;
+      } catch (err) {
+        this.sendError(res, err);
+        record.status = res.statusCode;
+      }
+      return;
+    }
+    record.fault = 'refused';
+    record.status = fault.answer;
+    if (fault.plainText) {
+      res.writeHead(429, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'X-Content-Type-Options': 'nosniff',
+        ...(fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {}),
+      });
+      res.end(PLAIN_TOO_MANY_REQUESTS);
+      return;
+    }
+    // Written directly: a refusal must never meet a SimFault (which only hits applied requests anyway).
+    this.write(res, fault.answer, earlyFaultStatus({ ...fault, answer: fault.answer }, record, pathTarget(url.pathname)));
+  }
+
+  private hold(res: ServerResponse): void {
+    this.held.add(res);
+    res.once('close', () => this.held.delete(res));
+  }
+
   private write(res: ServerResponse, code: number, body: unknown): void {
     const text = JSON.stringify(body);
+    // ErrorNegotiated: a Status that carries a retry hint also says so in the Retry-After header.
+    const retryAfter = isRecord(body) && body['kind'] === 'Status' && isRecord(body['details']) ? body['details']['retryAfterSeconds'] : undefined;
     res.writeHead(code, {
       'Content-Type': 'application/json',
       'Content-Length': Buffer.byteLength(text),
       'Cache-Control': 'no-cache, private',
       'Audit-Id': randomUUID(),
+      ...(typeof retryAfter === 'number' && retryAfter > 0 ? { 'Retry-After': String(retryAfter) } : {}),
     });
     res.end(text);
   }
