@@ -29,6 +29,8 @@ export class KubeApiError extends RemediatorError {
     message: string,
     readonly verb: string,
     readonly resource: string,
+    /** The server's `Retry-After` (429, 503), capped: the next attempt waits at least this long. */
+    readonly retryAfterMs?: number,
   ) {
     super(`${verb} ${resource}: ${code} ${reason}: ${message}`);
     this.retryable = code === 409 || code === 429 || code >= 500 || code === 0;

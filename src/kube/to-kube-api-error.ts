@@ -20,6 +20,21 @@ const NETWORK_ERROR_CODES = new Set([
 interface StatusBody {
   reason?: unknown;
   message?: unknown;
+  details?: { retryAfterSeconds?: unknown };
+}
+
+/** A Retry-After longer than this is taken as this: a run waits, it does not wait forever. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** The server's Retry-After, from the header (seconds or an HTTP date) or the Status' `details.retryAfterSeconds`. */
+function retryAfterMs(headers: Record<string, string> | undefined, status: StatusBody | undefined): number | undefined {
+  const header = Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+  let ms: number | undefined;
+  if (header !== undefined && /^\s*\d+\s*$/.test(header)) ms = Number(header) * 1000;
+  else if (header !== undefined && !Number.isNaN(Date.parse(header))) ms = Math.max(0, Date.parse(header) - Date.now());
+  const seconds = status?.details?.retryAfterSeconds;
+  if (ms === undefined && typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) ms = seconds * 1000;
+  return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
 function bodyText(body: unknown): string | undefined {
@@ -76,7 +91,7 @@ export function toKubeApiError(err: unknown, verb: string, resource: string): Re
     const reason = typeof status?.reason === 'string' && status.reason ? status.reason : reasonFromCode(code);
     let message = typeof status?.message === 'string' ? status.message : bodyText(err.body);
     if (!message) message = code === 401 ? 'the API server rejected the credentials' : reasonFromCode(code);
-    return new KubeApiError(code, reason, message.slice(0, 1000), verb, resource);
+    return new KubeApiError(code, reason, message.slice(0, 1000), verb, resource, retryAfterMs(err.headers, status));
   }
   if (isNetworkError(err)) {
     const message = err instanceof Error ? err.message : String(err);

@@ -13,6 +13,19 @@ export interface RunJobData {
 export const JOB_ATTEMPTS = 5;
 export const JOB_BACKOFF_MS = 2000;
 
+/** The backoff type of run jobs: `runBackoff`, which the worker registers (run-worker.ts). */
+export const RUN_BACKOFF = 'run-backoff';
+
+/**
+ * Delay before retry `attemptsMade` of a run: exponential from JOB_BACKOFF_MS (2 s, 4 s, 8 s, …),
+ * and never sooner than the API server asked (`Retry-After` on a 429 or 503, kept on the error).
+ */
+export function runBackoff(attemptsMade: number, _type?: string, err?: Error): number {
+  const exponential = JOB_BACKOFF_MS * 2 ** Math.max(0, attemptsMade - 1);
+  const asked = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof asked === 'number' && asked > exponential ? asked : exponential;
+}
+
 /**
  * The producer side. The job id is the run id, so re-adding a run (an Alertmanager retry after a
  * 503) is a no-op in BullMQ. `enqueue` fails fast when Redis is unreachable: the connection has
@@ -37,7 +50,7 @@ export class RunQueue implements RunEnqueuer {
         opts: {
           jobId: r.runId,
           attempts: JOB_ATTEMPTS,
-          backoff: { type: 'exponential', delay: JOB_BACKOFF_MS },
+          backoff: { type: RUN_BACKOFF, delay: JOB_BACKOFF_MS },
           removeOnComplete: { age: 86_400, count: 10_000 },
           removeOnFail: { age: 7 * 86_400 },
         },

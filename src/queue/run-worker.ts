@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RunExecutor } from '../engine/run-executor.js';
 import { CLAIM_TTL_MS, STALL_CHECK_MS } from '../engine/claim-timing.js';
 import { closeWorker } from './close-worker.js';
-import { QUEUE_NAME, JOB_ATTEMPTS, type RunJobData } from './run-queue.js';
+import { QUEUE_NAME, JOB_ATTEMPTS, runBackoff, type RunJobData } from './run-queue.js';
 
 /**
  * BullMQ worker wrapper. On shutdown it stops fetching, lets running steps finish within the
@@ -45,6 +45,7 @@ export class RunWorker {
         lockDuration: CLAIM_TTL_MS,
         stalledInterval: STALL_CHECK_MS,
         maxStalledCount: 1,
+        settings: { backoffStrategy: runBackoff },
       },
     );
     this.worker.on('error', (err) => opts.logger.warn({ err }, 'worker connection error'));
