@@ -7,6 +7,7 @@ import { RUN_STATUSES, type RunStatus } from '../domain/run.js';
 import { ValidationError } from '../domain/errors.js';
 import { isDuration, parseDuration } from '../domain/duration.js';
 import type { TokenAuth, Principal } from './auth.js';
+import { jsonBody } from './json-body.js';
 
 export interface ControlRouteDeps {
   auth: TokenAuth;
@@ -54,7 +55,7 @@ export function parseSince(value: string, now = Date.now()): number {
 /** Manual runs, approvals, cancellation, pause/resume and run listing (docs/http-api.md). */
 export function controlRoutes(deps: ControlRouteDeps): Router {
   const router = express.Router();
-  const json = express.json({ limit: '256kb', type: () => true, strict: false });
+  const json = jsonBody('256kb');
   const { auth, control, manualRuns, pauses, runs } = deps;
 
   router.get('/api/v1/status', auth.require('viewer'), handle(async (_req, res) => {

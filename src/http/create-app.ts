@@ -7,6 +7,7 @@ import type { RunStore } from '../engine/run-store.js';
 import type { AnyPlaybook } from '../engine/playbook.js';
 import { parseWebhookPayload } from '../alertmanager/webhook-payload.js';
 import { HttpError } from './http-error.js';
+import { jsonBody } from './json-body.js';
 import type { TokenAuth } from './auth.js';
 import { controlRoutes, parseSince } from './control-routes.js';
 import { uiRoutes } from '../ui/ui-routes.js';
@@ -88,7 +89,7 @@ export function createApp(deps: AppDeps): Express {
 
   const api = deps.api;
   if (api) {
-    const json = express.json({ limit: api.bodyLimit, type: () => true, strict: false });
+    const json = jsonBody(api.bodyLimit);
     const alerts: RequestHandler = async (req, res, next) => {
       try {
         if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry');

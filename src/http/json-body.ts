@@ -1,0 +1,71 @@
+import express, { type RequestHandler } from 'express';
+
+/**
+ * The API's JSON body parser: any content type, any JSON value (each handler says what it needs,
+ * as a 400), at most `limit` bytes (413), and every string and key well-formed Unicode.
+ *
+ * JSON may spell a lone surrogate (`"\ud800"`), which JSON.parse keeps as such. Such a string can
+ * not be encoded as UTF-8, and the Redis scripts' JSON decoder refuses its escape outright ("invalid
+ * unicode escape code"): an alert whose fingerprint, alertname or generatorURL held one made the
+ * webhook answer 500, which Alertmanager retries for ever. Lone surrogates become U+FFFD here, as
+ * Go's encoding/json (Alertmanager's) decodes them, so no handler ever sees one.
+ */
+export function jsonBody(limit: string | number): RequestHandler {
+  const parse = express.json({ limit, type: () => true, strict: false });
+  return (req, res, next) => {
+    parse(req, res, (err?: unknown) => {
+      if (err) {
+        next(err);
+        return;
+      }
+      req.body = toWellFormed(req.body);
+      next();
+    });
+  };
+}
+
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+
+function fix(s: string): string {
+  return (s as unknown as WellFormedString).isWellFormed() ? s : (s as unknown as WellFormedString).toWellFormed();
+}
+
+/**
+ * A parsed JSON value with lone surrogates in its strings and keys replaced by U+FFFD, changed in
+ * place. Iterative: a body may nest deeper than the call stack goes.
+ */
+export function toWellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return fix(value);
+  if (typeof value !== 'object' || value === null) return value;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const v: unknown = node[i];
+        if (typeof v === 'string') node[i] = fix(v);
+        else if (typeof v === 'object' && v !== null) stack.push(v);
+      }
+      continue;
+    }
+    const record = node as Record<string, unknown>;
+    let badKey = false;
+    for (const key of Object.keys(record)) {
+      if (!(key as unknown as WellFormedString).isWellFormed()) badKey = true;
+      // JSON.parse makes every key an own data property (`__proto__` too), so these read and write it.
+      const v = record[key];
+      if (typeof v === 'string') record[key] = fix(v);
+      else if (typeof v === 'object' && v !== null) stack.push(v);
+    }
+    if (badKey) {
+      // Re-added in order, as own properties (a plain assignment to `__proto__` would set the prototype).
+      const entries = Object.entries(record);
+      for (const [key] of entries) delete record[key];
+      for (const [key, v] of entries) Object.defineProperty(record, fix(key), { value: v, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return value;
+}
