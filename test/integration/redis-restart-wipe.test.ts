@@ -1,0 +1,363 @@
+/**
+ * Issue 17, must-show 1: Redis goes away under load.
+ *
+ * - Restarted with AOF (`appendfsync always`): every alert answered 200 has its run afterwards, the
+ *   runs end, nothing is acted on twice.
+ * - Wiped (`FLUSHALL`): episode keys, cooldowns and locks are gone, but every action stamped its
+ *   target with `remediator.dev/last-action`, so the same alerts' new episodes arriving within the
+ *   rule's cooldown are blocked by the annotation: nothing is acted on twice.
+ *
+ * Both count what the simulated cluster applied (its own request record), not what Remediator says.
+ *
+ * Known gaps (reported with issue 17, see the comments at the tests): a run in flight when Redis is
+ * wiped can act without ever stamping its target, so its target may be acted on again within the
+ * cooldown (the third test pins this down as `it.fails`; the second reports how often it happened);
+ * and the sweeper can rewrite a run that just succeeded to `failed` (tolerated, named, in the first).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { atTestExit, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { startHarness, poll, type Harness } from '../helpers/harness.js';
+import { notification } from '../helpers/alerts.js';
+import { testRedisMode } from '../helpers/test-redis.js';
+import { isTerminal, type Run } from '../../src/domain/run.js';
+import { LAST_ACTION_ANNOTATION } from '../../src/engine/run-executor.js';
+
+const NS = 'default';
+
+function rules(cooldown: string): string {
+  return `
+rules:
+  - name: scale-slow
+    matchers: ['alertname="LLMHighLatencyP95"']
+    playbook: scale-replicas
+    params: { maxReplicas: 6, waitForReadySeconds: 0 }
+    cooldown: ${cooldown}
+`;
+}
+
+/** One-replica CPU Deployments, one per alert of the stream. */
+async function createDeployments(h: Harness, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const res = await fetch(`${h.sim.url}/apis/apps/v1/namespaces/${NS}/deployments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace: NS, labels: { app: name } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu: '5m', memory: '8Mi' } } }] } },
+        },
+      }),
+    });
+    expect(res.status, await res.text()).toBe(201);
+  }
+}
+
+function alertFor(name: string, startsAt: string): Record<string, unknown> {
+  return notification([{ labels: { alertname: 'LLMHighLatencyP95', namespace: NS, deployment: name, severity: 'warning' }, startsAt }]);
+}
+
+/** Applied (2xx, not dry) scale requests per Deployment, from the sim's own record. */
+function scalesApplied(h: Harness): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of h.sim.requests) {
+    const m = /^\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/([^/]+)\/scale$/.exec(r.path);
+    if (!m || r.method === 'GET' || r.dryRun || !(r.status >= 200 && r.status < 300)) continue;
+    counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function lastAction(h: Harness, name: string): { runId?: string; playbook?: string; time?: string } | undefined {
+  const raw = h.sim.get('deployment', NS, name)?.metadata.annotations?.[LAST_ACTION_ANNOTATION];
+  return raw ? (JSON.parse(raw) as { runId?: string; playbook?: string; time?: string }) : undefined;
+}
+
+interface Delivery {
+  name: string;
+  /** Every answer, in order: an HTTP status, or 0 for a request that got no HTTP answer. */
+  statuses: number[];
+  body: { decisions: { decision: string; runId?: string; guard?: string }[] };
+  /** When the 200 arrived. */
+  at: number;
+}
+
+/** Posts until a 200, as Alertmanager does: any non-2xx (or no answer) is retried. */
+async function deliver(h: Harness, name: string, body: unknown, onAnswer?: (status: number) => void, deadlineMs = 40_000): Promise<Delivery> {
+  const statuses: number[] = [];
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    let status = 0;
+    let answer: unknown;
+    try {
+      const res = await h.post(body);
+      status = res.status;
+      answer = res.body;
+    } catch {
+      status = 0;
+    }
+    statuses.push(status);
+    onAnswer?.(status);
+    if (status === 200) return { name, statuses, body: answer as Delivery['body'], at: Date.now() };
+    if (Date.now() > deadline) throw new Error(`${name}: no 200 within ${deadlineMs} ms (answers ${statuses.join(',')})`);
+    // Alertmanager's retry backoff, shortened.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Launches one delivery every `intervalMs` (a steady stream); `at(i)` runs before the i-th. */
+async function stream(names: readonly string[], intervalMs: number, send: (name: string) => Promise<Delivery>, at?: (i: number) => Promise<void> | void): Promise<Delivery[]> {
+  const pending: Promise<Delivery>[] = [];
+  for (let i = 0; i < names.length; i++) {
+    await at?.(i);
+    pending.push(send(names[i]!));
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return Promise.all(pending);
+}
+
+function runIdsOf(deliveries: readonly Delivery[]): string[] {
+  return deliveries.flatMap((d) => d.body.decisions.map((x) => x.runId).filter((id): id is string => typeof id === 'string'));
+}
+
+async function allTerminal(h: Harness, ids: readonly string[], timeoutMs: number, allowMissing = false): Promise<Map<string, Run>> {
+  return poll(
+    async () => {
+      const out = new Map<string, Run>();
+      for (const id of ids) {
+        const run = await h.main.runs.get(id).catch(() => undefined);
+        if (!run || !run.status) {
+          // Wiped: gone, or rewritten without its status by an attempt that was running.
+          if (allowMissing) continue;
+          return undefined;
+        }
+        if (!isTerminal(run.status)) return undefined;
+        out.set(id, run);
+      }
+      return out;
+    },
+    timeoutMs,
+    `${ids.length} runs to end`,
+  );
+}
+
+describe.skipIf(testRedisMode() === 'cluster')('Redis restarted or wiped under load (issue 17)', () => {
+  let h: Harness | undefined;
+  let redis: RedisServerHandle | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    await redis?.stop();
+    h = undefined;
+    redis = undefined;
+  });
+
+  it('restarted with AOF (appendfsync always) mid-stream: every alert answered 200 has its run, each run ends, each target is scaled once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remediator-aof-'));
+    atTestExit(() => rmSync(dir, { recursive: true, force: true }));
+    // Later arguments win: our own directory, AOF on, every write fsynced before Redis answers.
+    redis = await startRedisServer({ args: ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] });
+    h = await startHarness({ redis, rules: rules('1h') });
+    const N = 40;
+    const names = Array.from({ length: N }, (_, i) => `aof-${i}`);
+    await createDeployments(h, names);
+    const startsAt = new Date(Date.now() - 60_000).toISOString();
+    const marker = `remediator-aof-check-${Date.now()}`;
+
+    let restart: Promise<void> | undefined;
+    let stoppedAt = 0;
+    let startedAt = 0;
+    let refused = 0;
+    const send = (name: string): Promise<Delivery> => deliver(h!, name, alertFor(name, startsAt), (status) => (refused += status === 200 ? 0 : 1));
+    const t0 = Date.now();
+    const deliveries = await stream(names, 60, send, (i) => {
+      if (i !== Math.floor(N / 3)) return;
+      restart = (async () => {
+        await h!.main.redis.set(`${h!.config.redis.prefix}:${marker}`, '1');
+        stoppedAt = Date.now();
+        await redis!.stop(); // SIGTERM: Redis writes the AOF out and exits
+        // Down until the webhook has visibly refused the stream (each 503 is retried by its sender).
+        const before = refused;
+        await poll(async () => (refused >= before + 20 ? true : undefined), 10_000, 'the stream refused while Redis is down');
+        await redis!.start();
+        startedAt = Date.now();
+      })();
+    });
+    await restart;
+    const streamMs = Date.now() - t0;
+
+    // The AOF kept what was written before the stop.
+    expect(await h.main.redis.get(`${h.config.redis.prefix}:${marker}`)).toBe('1');
+    const retried = deliveries.filter((d) => d.statuses.length > 1);
+    const non200 = deliveries.flatMap((d) => d.statuses.filter((s) => s !== 200));
+    // Some of the stream really met the outage and was retried.
+    expect(retried.length).toBeGreaterThan(0);
+    expect(non200.every((s) => s === 503 || s === 0)).toBe(true);
+
+    // Every 200 named its run, and that run is in Redis now (nothing acknowledged was lost).
+    for (const d of deliveries) {
+      expect(d.body.decisions, d.name).toHaveLength(1);
+      expect(['enqueued', 'duplicate'], `${d.name}: ${JSON.stringify(d.body.decisions[0])}`).toContain(d.body.decisions[0]!.decision);
+      expect(d.body.decisions[0]!.runId, d.name).toBeTruthy();
+    }
+    const ids = runIdsOf(deliveries);
+    expect(new Set(ids).size).toBe(N);
+    const missing: string[] = [];
+    for (const id of ids) if (!(await h.main.runs.get(id))) missing.push(id);
+    expect(missing, 'runs answered 200 but absent after the restart').toEqual([]);
+
+    const runs = await allTerminal(h, ids, 45_000);
+    const byStatus = new Map<string, number>();
+    for (const r of runs.values()) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+    // KNOWN BUG (reported with issue 17): RunSweeper.end() transitions from whatever status it
+    // re-reads, so a sweep whose (non-atomic) pipeline saw a run 'running' and its job completed
+    // rewrites a run that has just succeeded to 'failed'. Such a run acted once, recorded its scale
+    // and its stamp; it is tolerated here, named on the console, and judged by the cluster's record.
+    const overwritten = [...runs.values()].filter((r) => r.status === 'failed' && r.reason === 'its queue job completed without the run recording an end' && r.steps.some((s) => s.action === 'scale' && s.result === 'ok') && r.steps.some((s) => s.action === 'annotate' && s.result === 'ok'));
+    if (overwritten.length > 0) console.warn(`[redis-restart] succeeded runs rewritten to failed by the sweeper: ${overwritten.map((r) => r.target).join(' ')}`);
+    const summary = (r: Run) => `${r.target}: ${r.status} ${r.reason} (attempts ${r.attempts}, steps ${r.steps.map((s) => `${s.action}:${s.result}@${s.attempt}`).join(' ')}, scales applied ${scalesApplied(h!).get(r.target.split('/')[2]!) ?? 0})`;
+    expect([...runs.values()].filter((r) => (r.status !== 'succeeded' || !r.changed) && !overwritten.includes(r)).map(summary)).toEqual([]);
+
+    // The cluster saw exactly one scale per target, and each ends at 2 replicas.
+    const applied = scalesApplied(h);
+    expect(names.filter((n) => applied.get(n) !== 1).map((n) => `${n}: ${applied.get(n) ?? 0}`)).toEqual([]);
+    for (const n of names) expect(h.sim.get('deployment', NS, n)?.spec?.['replicas'], n).toBe(2);
+    // One run per alert: the retries were duplicates of the episode, never second runs.
+    const all = await h.main.runs.list({ limit: 1000 });
+    const perTarget = new Map<string, number>();
+    for (const r of all) perTarget.set(r.target, (perTarget.get(r.target) ?? 0) + 1);
+    expect(names.filter((n) => perTarget.get(`deployment/${NS}/${n}`) !== 1)).toEqual([]);
+
+    console.info(
+      `[redis-restart] ${N} alerts in ${streamMs} ms; Redis down ${startedAt - stoppedAt} ms; ${retried.length} alerts retried, ${non200.length} non-200 answers (${non200.filter((s) => s === 503).length}×503, ${non200.filter((s) => s === 0).length}×no answer); runs ${JSON.stringify(Object.fromEntries(byStatus))}; scales applied ${[...applied.values()].reduce((a, b) => a + b, 0)}`,
+    );
+  }, 90_000);
+
+  it('wiped (FLUSHALL) mid-stream: the same alerts\' new episodes within the cooldown are blocked by the last-action annotation; a target stamped before the wipe is not scaled again', async () => {
+    redis = await startRedisServer();
+    h = await startHarness({ redis, rules: rules('1h') });
+    const N = 30;
+    const names = Array.from({ length: N }, (_, i) => `wipe-${i}`);
+    await createDeployments(h, names);
+    const wave1 = new Date(Date.now() - 120_000).toISOString();
+    const wave2 = new Date(Date.now() - 10_000).toISOString();
+    const admin = h.testRedis.client();
+    try {
+      const flushAt = Math.floor(N / 2);
+      let stampedAtFlush: string[] = [];
+      const t0 = Date.now();
+      const first = await stream(names, 60, (n) => deliver(h!, n, alertFor(n, wave1)), async (i) => {
+        if (i !== flushAt) return;
+        // Mid-stream, once a third of the targets were acted on and stamped; runs of the others are queued or running.
+        await poll(async () => (names.filter((n) => lastAction(h!, n) !== undefined).length >= N / 3 ? true : undefined), 20_000, 'a third of the targets stamped');
+        stampedAtFlush = names.filter((n) => lastAction(h!, n) !== undefined);
+        expect(await admin.flushall()).toBe('OK');
+      });
+      expect(first.every((d) => d.statuses.at(-1) === 200)).toBe(true);
+      // Alerts first posted after the wipe: Redis saw all of their history.
+      const afterWipe = names.slice(flushAt);
+      // Posted before the wipe and not yet stamped when it came: their runs were queued (lost with
+      // their jobs) or in flight. Reported, not judged here (see the next test).
+      const inFlight = names.slice(0, flushAt).filter((n) => !stampedAtFlush.includes(n));
+
+      // The first wave settles: every run still on record ends. A record the wipe took is gone, or
+      // (an attempt that was running rewrote its document) left without a status: counted.
+      const firstIds = runIdsOf(first);
+      await allTerminal(h, firstIds, 45_000, true);
+      let statusless = 0;
+      for (const id of firstIds) {
+        const run = await h.main.runs.get(id);
+        if (run && !run.status) statusless++;
+      }
+      const appliedAfterFirst = scalesApplied(h);
+
+      // The same alerts fire again (a new episode each), and Alertmanager repeats the old ones (their
+      // episode keys went with the wipe), all within the hour's cooldown.
+      let k = 0;
+      const second = await stream(names.flatMap((n) => [n, n]), 30, (n) => deliver(h!, n, alertFor(n, k++ % 2 === 0 ? wave2 : wave1)));
+      const secondIds = runIdsOf(second).filter((id) => !firstIds.includes(id));
+      const secondRuns = await allTerminal(h, secondIds, 45_000);
+      const streamMs = Date.now() - t0;
+
+      const applied = scalesApplied(h);
+      // Every target was acted on (the wipe lost queued runs; their alerts' repeats acted).
+      expect(names.filter((n) => (applied.get(n) ?? 0) === 0)).toEqual([]);
+      // Stamped before the wipe: Redis forgot their cooldowns; the annotation alone held them. Each
+      // of their new runs was blocked by it, and none scaled again.
+      expect(stampedAtFlush.filter((n) => applied.get(n) !== 1).map((n) => `${n}: ${applied.get(n)}`)).toEqual([]);
+      let blockedByAnnotation = 0;
+      for (const n of stampedAtFlush) {
+        const runs = [...secondRuns.values()].filter((r) => r.target === `deployment/${NS}/${n}`);
+        expect(runs.length, n).toBeGreaterThan(0);
+        for (const r of runs) {
+          expect(`${r.status} ${r.guard?.guard}`, `${n}: ${r.reason}`).toBe('blocked cooldown');
+          expect(r.reason).toContain(LAST_ACTION_ANNOTATION);
+          blockedByAnnotation++;
+        }
+      }
+      // First posted after the wipe: acted on once, the rest blocked (by Redis or the annotation).
+      expect(afterWipe.filter((n) => applied.get(n) !== 1).map((n) => `${n}: ${applied.get(n)}`)).toEqual([]);
+      for (const r of secondRuns.values()) {
+        if (afterWipe.some((n) => r.target === `deployment/${NS}/${n}`)) expect(`${r.status} ${r.guard?.guard}`, `${r.target}: ${r.reason}`).toBe('blocked cooldown');
+      }
+      const blockedAtIntake = second.flatMap((d) => d.body.decisions).filter((d) => d.decision === 'blocked').length;
+      const twice = inFlight.filter((n) => (applied.get(n) ?? 0) > 1);
+
+      console.info(
+        `[redis-wipe] ${N} targets; FLUSHALL before alert ${flushAt} with ${stampedAtFlush.length} stamped, ${inFlight.length} queued or in flight (${inFlight.filter((n) => (appliedAfterFirst.get(n) ?? 0) > 0).length} of those scaled in the first wave, ${twice.length} of them twice: ${twice.join(' ') || '-'}); ${statusless} run records without a status left by the wipe; second wave ${second.length} notifications: ${blockedByAnnotation} runs blocked by the annotation, ${blockedAtIntake} blocked at intake; scales applied ${[...applied.values()].reduce((a, b) => a + b, 0)}; ${Date.now() - t0} ms (stream ${streamMs} ms)`,
+      );
+    } finally {
+      admin.disconnect();
+    }
+  }, 90_000);
+
+  // KNOWN GAP (reported with issue 17): scale-replicas stamps `remediator.dev/last-action` in a
+  // request of its own after the scale (and after an Event). When Redis is wiped between the two,
+  // the attempt loses its target lock and its job, the stamp never comes, and the next episode
+  // within the cooldown scales again. `it.fails` keeps the suite green while the gap is open and
+  // turns red once it is closed: then make this an ordinary `it`.
+  it.fails('wiped while a scale is between its request and its stamp: the next episode within the cooldown must not scale again', async () => {
+    redis = await startRedisServer();
+    h = await startHarness({ redis, rules: rules('1h') });
+    const name = 'inflight-0';
+    await createDeployments(h, [name]);
+    const admin = h.testRedis.client();
+    try {
+      let secondRun: string | undefined;
+      let held = false;
+      h.sim.injectFault({
+        // The first run's Event, sent after its scale and before its stamp.
+        match: (r) => r.method === 'POST' && r.path === `/api/v1/namespaces/${NS}/events` && JSON.stringify(r.body).includes(`"${name}"`),
+        answer: 'normal',
+        afterApply: async () => {
+          held = true;
+          await admin.flushall();
+          const d = await deliver(h!, name, alertFor(name, new Date(Date.now() - 10_000).toISOString()));
+          secondRun = d.body.decisions[0]?.runId;
+          // Hold the answer (within the client's 5 s timeout) until the new episode's run has ended.
+          if (secondRun) {
+            await poll(async () => {
+              const r = await h!.main.runs.get(secondRun!);
+              return r?.status && isTerminal(r.status) ? true : undefined;
+            }, 4000, 'the new episode\'s run').catch(() => undefined);
+          }
+        },
+      });
+      const first = await deliver(h, name, alertFor(name, new Date(Date.now() - 120_000).toISOString()));
+      expect(first.body.decisions[0]?.decision).toBe('enqueued');
+      await poll(async () => (held && secondRun ? true : undefined), 20_000, 'the wipe and the new episode');
+      const run = await h.waitRun(secondRun!, undefined, 20_000);
+      const applied = scalesApplied(h).get(name) ?? 0;
+      console.info(`[redis-wipe-inflight] new episode's run: ${run.status} (${run.reason}); scales applied to ${name}: ${applied}`);
+      expect(applied).toBe(1);
+      expect(run.status).toBe('blocked');
+    } finally {
+      admin.disconnect();
+    }
+  }, 60_000);
+});
