@@ -102,5 +102,8 @@ export class ConflictError extends PermanentError {
   }
 }
 
+/** A run's record vanished from Redis under a running attempt (a wipe): the attempt stops, nothing is recreated. */
+export class RunRecordGoneError extends PermanentError {}
+
 /** Fewer replicas than `redis.minReplicasAcked` confirmed a write in time: answer 503, the sender retries. */
 export class ReplicaAckError extends RetryableError {}

@@ -29,6 +29,11 @@ export interface MutationSink {
    * whose outcome is now known. Throws when Redis cannot take it.
    */
   persist(audited?: readonly RunStep[]): Promise<void>;
+  /**
+   * Throws if the attempt was stopped (lost lock, cancel, shutdown) since `beforeMutation`: the
+   * last check, right before a request leaves. Optional for sinks without a stop signal.
+   */
+  assertActive?(): void;
 }
 
 function refPath(ref: ObjectRef): string {
@@ -406,6 +411,9 @@ export class RecordingCluster implements ClusterClient {
     this.sink.steps.push(step);
     // No request leaves before its intent is durable: otherwise a lost answer could not be resumed.
     await this.persist(superseded ? [superseded] : []);
+    // The lock may have been lost while the intent was saved: then the step stays open (the next
+    // attempt reads it back) and nothing is sent.
+    this.sink.assertActive?.();
 
     let result: T;
     try {

@@ -250,6 +250,9 @@ export class RunExecutor {
         const entries = audited.map((step) => this.mutationEntry(run, step));
         await this.deps.runs.saveDoc(run, entries);
       },
+      assertActive: () => {
+        if (signal.aborted) throw abortReason(signal);
+      },
     };
     const cluster = new RecordingCluster(this.deps.cluster, sink);
     const settled = await cluster.settleOpenSteps();

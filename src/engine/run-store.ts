@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Run, RunStatus } from '../domain/run.js';
 import type { RedisKeys } from './redis-keys.js';
 import { declaredKeysScript } from '../redis/declared-keys-lua.js';
+import { RunRecordGoneError } from '../domain/errors.js';
 
 /** Moves a run's status only from an expected one, so a concurrent cancel is never overwritten. */
 const TRANSITION_SCRIPT = declaredKeysScript(`
@@ -21,6 +22,18 @@ return 'OK'
 `);
 
 /**
+ * Rewrites a run's document (and appends its audit entries) only while the record has its
+ * status: after a wipe, a running attempt must not recreate a record with a doc and no status.
+ * KEYS: run, audit stream. ARGV: doc, audit entries… Returns 'OK' or 'GONE'.
+ */
+const SAVE_DOC_SCRIPT = declaredKeysScript(`
+if call('HEXISTS', KEYS[1], 'status') == 0 then return 'GONE' end
+call('HSET', KEYS[1], 'doc', ARGV[1])
+for i = 2, #ARGV do call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
+return 'OK'
+`);
+
+/**
  * Run records: a hash per run. `status` (and `reason`, `finishedAt`, `guard`) are separate fields
  * so the intake script can cancel a run without rewriting its JSON document.
  */
@@ -35,6 +48,7 @@ export class RunStore {
     private readonly logWritten: (entries: readonly object[]) => void = () => undefined,
   ) {
     redis.defineCommand('remediatorTransition', { numberOfKeys: 3, lua: TRANSITION_SCRIPT });
+    redis.defineCommand('remediatorSaveDoc', { numberOfKeys: 2, lua: SAVE_DOC_SCRIPT });
   }
 
   async get(id: string): Promise<Run | undefined> {
@@ -48,16 +62,12 @@ export class RunStore {
    * not at all.
    */
   async saveDoc(run: Run, auditEntries: readonly object[] = []): Promise<void> {
-    if (auditEntries.length === 0) {
-      await this.redis.hset(this.keys.run(run.id), 'doc', JSON.stringify(run));
-      return;
-    }
-    const multi = this.redis.multi().hset(this.keys.run(run.id), 'doc', JSON.stringify(run));
-    for (const entry of auditEntries) multi.xadd(this.keys.audit, '*', 'e', JSON.stringify(entry));
-    const results = await multi.exec();
-    if (!results) throw new Error('run update aborted');
-    for (const [err] of results) if (err) throw err;
-    this.logWritten(auditEntries);
+    const redis = this.redis as Redis & { remediatorSaveDoc(...args: string[]): Promise<string> };
+    const result = await redis.remediatorSaveDoc(this.keys.run(run.id), this.keys.audit, JSON.stringify(run), ...auditEntries.map((e) => JSON.stringify(e)));
+    // Redis lost the record (wiped, or restarted without persistence): never recreate half a run;
+    // the attempt stops here, before its next request.
+    if (result === 'GONE') throw new RunRecordGoneError(`run ${run.id}: its record is gone from Redis (wiped or restarted without persistence); this attempt stops`);
+    if (auditEntries.length > 0) this.logWritten(auditEntries);
   }
 
   /**

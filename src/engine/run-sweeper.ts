@@ -95,7 +95,7 @@ export class RunSweeper {
       if (status === 'awaiting_approval') continue;
       if (failed !== null) {
         // Stalled past BullMQ's limit, or failed while Redis errored: the executor recorded no end.
-        await this.endById(id, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(`${keys.bullPrefix}:jobs:${id}`, 'failedReason')) ?? 'unknown reason'}`);
+        await this.endById(id, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(`${keys.bullPrefix}:jobs:${id}`, 'failedReason')) ?? 'unknown reason'}`, [status as RunStatus]);
         continue;
       }
       if (status === 'queued') {
@@ -110,14 +110,14 @@ export class RunSweeper {
         continue;
       }
       // Running: the run record is read only when it has to end.
-      if (!hasJob) await this.endById(id, 'failed', 'its queue job was removed outside Remediator while it ran');
-      else if (completed !== null) await this.endById(id, 'failed', 'its queue job completed without the run recording an end');
+      if (!hasJob) await this.endById(id, 'failed', 'its queue job was removed outside Remediator while it ran', ['running']);
+      else if (completed !== null) await this.endById(id, 'failed', 'its queue job completed without the run recording an end', ['running']);
       else if (locked) {
         if (strandedSince !== null) await redis.hdel(keys.stranded, id);
       } else if (strandedSince === null) {
         await redis.hset(keys.stranded, id, String(nowMs));
       } else if (nowMs - Number(strandedSince) > this.deps.guards.maxQueueAgeMs) {
-        await this.endById(id, 'failed', `no worker resumed it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) after its worker went away`);
+        await this.endById(id, 'failed', `no worker resumed it within guards.maxQueueAge (${seconds(this.deps.guards.maxQueueAgeMs)}) after its worker went away`, ['running']);
       }
     }
     if (orphans.length > 0 && this.deps.replicas) {
@@ -147,9 +147,13 @@ export class RunSweeper {
     }
   }
 
-  private async endById(id: string, status: 'expired' | 'failed', reason: string): Promise<void> {
+  /**
+   * Ends the run only from a status the sweep saw it in: its pipeline is not atomic, so a run that
+   * succeeded between the reads (status `running`, then its job completed) must stay succeeded.
+   */
+  private async endById(id: string, status: 'expired' | 'failed', reason: string, seenIn: readonly RunStatus[] = ['queued', 'running']): Promise<void> {
     const run = await this.deps.runs.get(id);
-    if (run) await this.end(run, status, reason);
+    if (run && seenIn.includes(run.status)) await this.end(run, status, reason);
   }
 
   private async end(run: Run, status: 'expired' | 'failed', reason: string): Promise<void> {
