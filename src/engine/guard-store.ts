@@ -139,6 +139,11 @@ export class GuardStore {
     return (await this.redis.get(key)) === runId;
   }
 
+  /** Gives back a cooldown this run claimed and never used (compare-and-delete, RELEASE_LOCK_SCRIPT). */
+  async releaseCooldown(playbook: string, target: string, runId: string): Promise<void> {
+    await this.redis.remediatorReleaseLock(this.keys.cooldown(playbook, target), runId);
+  }
+
   async acquireLock(target: string, token: string, ttlMs: number): Promise<boolean> {
     const ok = await this.redis.set(this.keys.lock(target), token, 'PX', ttlMs, 'NX');
     if (ok === 'OK') return true;

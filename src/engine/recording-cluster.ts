@@ -11,7 +11,7 @@ import type {
   WorkloadKind,
 } from '../kube/cluster-client.js';
 import type { RunStep } from '../domain/run.js';
-import { KubeApiError, PermanentError, RetryableError } from '../domain/errors.js';
+import { KubeApiError, PermanentError, RetryableError, RunRecordGoneError } from '../domain/errors.js';
 import { memoryBytes } from '../domain/quantity.js';
 import type { ActionName } from './playbook.js';
 import { checkIntent, memoryOf, taintChange, taintsToward, type IntentCheck, type StepIntent } from './step-intent.js';
@@ -493,6 +493,8 @@ export class RecordingCluster implements ClusterClient {
     try {
       await this.sink.persist(audited);
     } catch (err) {
+      // A wiped record is not a Redis hiccup: the executor gives back what the attempt claimed.
+      if (err instanceof RunRecordGoneError) throw err;
       throw new RetryableError(`could not record a step of the run in Redis: ${message(err)}`, { cause: err });
     }
   }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterClient, ObjectRef } from '../kube/cluster-client.js';
 import type { Run, RunStatus, RunStep, PlaybookOutcome } from '../domain/run.js';
-import { GuardBlockedError, KubeApiError, RemediatorError, RetryableError, RunCancelledError, RunSkippedError } from '../domain/errors.js';
+import { GuardBlockedError, KubeApiError, RemediatorError, RetryableError, RunCancelledError, RunRecordGoneError, RunSkippedError } from '../domain/errors.js';
 import { describeSamples, type PromQuerier } from '../clients/prometheus-client.js';
 import { parseTarget } from '../domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -159,6 +159,16 @@ export class RunExecutor {
   }
 
   private async failure(run: Run, err: unknown, attempt: AttemptInfo, log: Logger): Promise<RunStatus | undefined> {
+    if (err instanceof RunRecordGoneError) {
+      // Redis was wiped under this attempt. A cooldown it claimed in the new Redis was claimed after
+      // the wipe, and the save that found the record gone came before any further request: give it
+      // back, or the alert's next episode would be held for a cooldown with nothing done. The
+      // record is gone, so there is nothing to end; the target's last-action annotation still holds
+      // whatever an earlier request did.
+      await this.deps.guards.releaseCooldown(run.playbook, run.target, run.id).catch(() => undefined);
+      log.error({ err }, 'run record gone from Redis (wiped or restarted without persistence); attempt stopped');
+      return undefined;
+    }
     if (run.status === 'queued' && !(err instanceof GuardBlockedError)) {
       // Failed before it started (e.g. the target could not be resolved): record it as failed.
       run.reason = err instanceof Error ? err.message : String(err);

@@ -66,6 +66,29 @@ export async function retryUntil<T>(fn: () => Promise<T>, timeoutMs = 5000): Pro
   }
 }
 
+/**
+ * Creates a Deployment through the simulated API server (as a client would) and fails unless it is
+ * created. `readyDelayMs` sets how long its pods take to turn Ready (sim annotation).
+ */
+export async function createDeployment(sim: SimCluster, namespace: string, name: string, opts: { replicas?: number; readyDelayMs?: number } = {}): Promise<void> {
+  const annotations = opts.readyDelayMs === undefined ? undefined : { 'sim.remediator.dev/ready-delay-ms': String(opts.readyDelayMs) };
+  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/${namespace}/deployments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace, labels: { app: name } },
+      spec: {
+        replicas: opts.replicas ?? 1,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name }, ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu: '5m', memory: '8Mi' } } }] } },
+      },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`creating deployment ${namespace}/${name}: ${res.status} ${await res.text()}`);
+}
+
 export function kubeConfigFor(sim: SimCluster): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromString(sim.kubeconfigYaml());

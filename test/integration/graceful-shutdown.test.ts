@@ -21,6 +21,7 @@ import { spawnServe, waitWorkerReady, type WorkerProcess } from '../helpers/work
 import { startSimCluster, type SimCluster } from '../../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../../src/sim/sim-kubeconfig.js';
 import { poll, TOKENS } from '../helpers/harness.js';
+import { createDeployment as createSimDeployment } from '../helpers/sim-helpers.js';
 import { notification } from '../helpers/alerts.js';
 import { RunStore } from '../../src/engine/run-store.js';
 import { RedisKeys } from '../../src/engine/redis-keys.js';
@@ -50,23 +51,8 @@ function alert(alertname: string, name: string): string {
   return JSON.stringify(notification([{ labels: { alertname, namespace: NS, deployment: name, severity: 'warning' }, startsAt: '2026-12-01T10:00:00.000Z' }]));
 }
 
-async function createDeployment(sim: SimCluster, name: string, replicas: number, readyDelayMs?: number): Promise<void> {
-  const annotations = readyDelayMs === undefined ? undefined : { 'sim.remediator.dev/ready-delay-ms': String(readyDelayMs) };
-  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/${NS}/deployments`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace: NS, labels: { app: name } },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name }, ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu: '5m', memory: '8Mi' } } }] } },
-      },
-    }),
-  });
-  expect(res.status, await res.text()).toBe(201);
+function createDeployment(sim: SimCluster, name: string, replicas: number, readyDelayMs?: number): Promise<void> {
+  return createSimDeployment(sim, NS, name, { replicas, ...(readyDelayMs !== undefined ? { readyDelayMs } : {}) });
 }
 
 function scalesApplied(sim: SimCluster, name: string): number {

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atTestExit, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { startHarness, poll, type Harness } from '../helpers/harness.js';
+import { createDeployment } from '../helpers/sim-helpers.js';
 import { notification } from '../helpers/alerts.js';
 import { testRedisMode } from '../helpers/test-redis.js';
 import { isTerminal, type Run } from '../../src/domain/run.js';
@@ -40,23 +41,7 @@ rules:
 
 /** One-replica CPU Deployments, one per alert of the stream. */
 async function createDeployments(h: Harness, names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    const res = await fetch(`${h.sim.url}/apis/apps/v1/namespaces/${NS}/deployments`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name, namespace: NS, labels: { app: name } },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: name } },
-          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu: '5m', memory: '8Mi' } } }] } },
-        },
-      }),
-    });
-    expect(res.status, await res.text()).toBe(201);
-  }
+  for (const name of names) await createDeployment(h.sim, NS, name);
 }
 
 function alertFor(name: string, startsAt: string): Record<string, unknown> {

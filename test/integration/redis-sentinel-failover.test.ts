@@ -16,6 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notification } from '../helpers/alerts.js';
 import { poll, startHarness, type Harness } from '../helpers/harness.js';
+import { createDeployment } from '../helpers/sim-helpers.js';
 import { startRedisSentinelSet, type RedisSentinelHandle } from '../helpers/redis-topology.js';
 import { testRedisOfSentinel } from '../helpers/test-redis.js';
 import { isTerminal } from '../../src/domain/run.js';
@@ -52,23 +53,7 @@ describe('Sentinel failover under a notification stream (minReplicasAcked: 1)', 
   beforeAll(async () => {
     set = await startRedisSentinelSet({ replicas: 2, sentinels: 3, downAfterMs: 1000, failoverTimeoutMs: 3000 });
     h = await startHarness({ testRedis: testRedisOfSentinel(set), redisExtra: 'minReplicasAcked: 1', rules: RULES, extra: 'guards: { maxConcurrentRuns: 20 }' });
-    for (let i = 0; i < DEPLOYMENTS; i++) {
-      const res = await fetch(`${h.sim.url}/apis/apps/v1/namespaces/${NS}/deployments`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: `fo-${i}`, namespace: NS },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: { app: `fo-${i}` } },
-            template: { metadata: { labels: { app: `fo-${i}` }, annotations: { 'sim.remediator.dev/ready-delay-ms': '2000' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27', resources: { requests: { cpu: '1m', memory: '1Mi' } } }] } },
-          },
-        }),
-      });
-      expect(res.status).toBe(201);
-    }
+    for (let i = 0; i < DEPLOYMENTS; i++) await createDeployment(h.sim, NS, `fo-${i}`, { readyDelayMs: 2000 });
   }, 120_000);
 
   afterAll(async () => {
