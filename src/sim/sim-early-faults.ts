@@ -8,7 +8,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { SimRequestRecord } from './sim-server.js';
-import { OPTIMISTIC_LOCK_MESSAGE, qualifiedResource, type GroupResource, type StatusBody } from './status.js';
+import { failureStatus, internalErrorStatus, OPTIMISTIC_LOCK_MESSAGE, qualifiedResource, type GroupResource, type StatusBody } from './status.js';
 
 /**
  * What happens to a request an early fault caught:
@@ -74,19 +74,6 @@ function reasonOf(code: number): string {
   return (STATUS_CODES[code] ?? 'Unknown').replace(/[^A-Za-z]/g, '');
 }
 
-function status(code: number, reason: string, message: string, details?: StatusBody['details']): StatusBody {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    ...(details && Object.keys(details).length > 0 ? { details } : {}),
-    code,
-  };
-}
-
 /** The Status kube-apiserver writes for this refusal (k8s.io/apimachinery/pkg/api/errors). */
 export function earlyFaultStatus(fault: SimEarlyFault & { answer: number }, record: SimRequestRecord, target: PathTarget | undefined): StatusBody {
   const code = fault.answer;
@@ -95,30 +82,29 @@ export function earlyFaultStatus(fault: SimEarlyFault & { answer: number }, reco
   switch (code) {
     case 500: {
       // NewInternalError
-      const inner = fault.message ?? what;
-      return status(500, 'InternalError', `Internal error occurred: ${inner}`, { causes: [{ message: inner }] });
+      return internalErrorStatus(fault.message ?? what);
     }
     case 503:
       // NewServiceUnavailable (+ the retry hint the server adds while it is shutting down or overloaded)
-      return status(503, 'ServiceUnavailable', fault.message ?? `${what}: the server is currently unable to handle the request`, retry);
+      return failureStatus(503, 'ServiceUnavailable', fault.message ?? `${what}: the server is currently unable to handle the request`, retry);
     case 429:
       // NewTooManyRequests(message, retryAfterSeconds) / NewTooManyRequestsError(message)
-      return status(429, 'TooManyRequests', fault.message ?? 'Too many requests, please try again later.', retry);
+      return failureStatus(429, 'TooManyRequests', fault.message ?? 'Too many requests, please try again later.', retry);
     case 504:
       // NewTimeoutError
-      return status(504, 'Timeout', `Timeout: ${fault.message ?? `${what}: request did not complete within the allowed duration`}`, retry);
+      return failureStatus(504, 'Timeout', `Timeout: ${fault.message ?? `${what}: request did not complete within the allowed duration`}`, retry);
     case 409: {
       // NewConflict: what an update or a patch with a stale resourceVersion gets.
       const why = fault.message ?? OPTIMISTIC_LOCK_MESSAGE;
-      if (!target?.name) return status(409, 'Conflict', `Operation cannot be fulfilled: ${why}`);
-      return status(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(target.gr)} "${target.name}": ${why}`, {
+      if (!target?.name) return failureStatus(409, 'Conflict', `Operation cannot be fulfilled: ${why}`);
+      return failureStatus(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(target.gr)} "${target.name}": ${why}`, {
         name: target.name,
         ...(target.gr.group ? { group: target.gr.group } : {}),
         kind: target.gr.resource,
       });
     }
     default:
-      return status(code, reasonOf(code), fault.message ?? what, retry);
+      return failureStatus(code, reasonOf(code), fault.message ?? what, retry);
   }
 }
 

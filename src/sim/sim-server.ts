@@ -18,6 +18,8 @@ import type { SimStore } from './sim-store.js';
 import { renderTable, wantsTable } from './tables.js';
 import {
   badRequest,
+  failureStatus,
+  internalErrorStatus,
   invalid,
   methodNotSupported,
   pathNotFound,
@@ -245,16 +247,7 @@ function pathTarget(pathname: string): PathTarget | undefined {
 /** The 500 a client gets when an 'error' fault swallowed the real answer of an applied write. */
 function lostAnswerStatus(record: SimRequestRecord): StatusBody {
   const message = `Internal error occurred: sim fault: ${record.method} ${record.path} was applied but its answer was lost after the write`;
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason: 'InternalError',
-    details: { causes: [{ message }] },
-    code: 500,
-  };
+  return failureStatus(500, 'InternalError', message, { causes: [{ message }] });
 }
 
 interface PendingFault<F> {
@@ -508,19 +501,7 @@ export class SimHttpHandler {
       res.end();
       return;
     }
-    const status: StatusBody =
-      err instanceof SimApiError
-        ? err.body
-        : {
-            kind: 'Status',
-            apiVersion: 'v1',
-            metadata: {},
-            status: 'Failure',
-            message: `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`,
-            reason: 'InternalError',
-            details: { causes: [{ message: err instanceof Error ? err.message : String(err) }] },
-            code: 500,
-          };
+    const status = err instanceof SimApiError ? err.body : internalErrorStatus(err instanceof Error ? err.message : String(err));
     this.send(res, status.code, status);
   }
 

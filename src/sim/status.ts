@@ -78,6 +78,25 @@ function compactDetails(details: StatusDetails): StatusDetails {
   return out;
 }
 
+/** A Failure Status body; `details` only when it says something. */
+export function failureStatus(code: number, reason: string, message: string, details?: StatusBody['details']): StatusBody {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details && Object.keys(details).length > 0 ? { details } : {}),
+    code,
+  };
+}
+
+/** NewInternalError: the message wrapped as the server wraps it, and repeated as the cause. */
+export function internalErrorStatus(inner: string): StatusBody {
+  return failureStatus(500, 'InternalError', `Internal error occurred: ${inner}`, { causes: [{ message: inner }] });
+}
+
 export function qualifiedResource(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }
