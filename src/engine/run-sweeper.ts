@@ -80,7 +80,7 @@ export class RunSweeper {
     if (ids.length === 0) return;
     const pipeline = redis.pipeline();
     for (const id of ids) {
-      const job = `${keys.bullPrefix}:jobs:${id}`;
+      const job = keys.job(id);
       pipeline.hget(keys.run(id), 'status').exists(job).exists(`${job}:lock`).zscore(`${keys.bullPrefix}:jobs:failed`, id).zscore(`${keys.bullPrefix}:jobs:completed`, id).hget(keys.stranded, id);
     }
     const replies = ((await pipeline.exec()) ?? []).map(([, value]) => value);
@@ -95,7 +95,7 @@ export class RunSweeper {
       if (status === 'awaiting_approval') continue;
       if (failed !== null) {
         // Stalled past BullMQ's limit, or failed while Redis errored: the executor recorded no end.
-        await this.endById(id, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(`${keys.bullPrefix}:jobs:${id}`, 'failedReason')) ?? 'unknown reason'}`, [status as RunStatus]);
+        await this.endById(id, 'failed', `its queue job failed outside the playbook: ${(await redis.hget(keys.job(id), 'failedReason')) ?? 'unknown reason'}`, [status as RunStatus]);
         continue;
       }
       if (status === 'queued') {
