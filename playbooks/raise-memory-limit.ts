@@ -18,7 +18,8 @@
  * changes) with the resourceVersion it read as a precondition. A 409 fails the attempt
  * retryably; the retried job re-reads and moves toward the limit this run recorded before
  * sending (a retry that finds the limit at or above it is done), so an answer lost after the
- * server applied the patch never raises twice.
+ * server applied the patch never raises twice. The same patch sets `remediator.dev/last-action`,
+ * so the raise and its stamp (the cooldown a wiped Redis relies on) land together or not at all.
  *
  * Health check (README "Closing the loop"): after a real change (also one an earlier attempt of the run made),
  * polls the workload until its controller observed the new generation and the rollout is
@@ -159,15 +160,15 @@ export const raiseMemoryLimit = definePlaybook<RaiseMemoryLimitParams>({
       limit: plan.limit,
       ...(container.memoryRequestBytes !== undefined && container.memoryRequestBytes > plan.limitBytes ? { request: plan.limit } : {}),
     };
-    // A 409 (someone changed the workload since it was read) is retryable: the job is retried,
-    // and the retry moves toward the limit recorded now (planFor), never past it.
-    await ctx.cluster.setMemoryLimit(kind, namespace, name, change, template.resourceVersion, { dryRun: ctx.dryRun });
-
     const capped = plan.capped ? ` (capped at maxLimit ${params.maxLimit})` : '';
     const request = change.request !== undefined ? `; request set to ${change.request} (it was ${container.memoryRequest}, above the new limit)` : '';
     const reason = `${ctx.dryRun ? 'would raise' : 'raised'} the memory limit of ${what} from ${container.memoryLimit} to ${plan.limit}${capped}${request}`;
+    // A 409 (someone changed the workload since it was read) is retryable: the job is retried,
+    // and the retry moves toward the limit recorded now (planFor), never past it. The stamp rides
+    // in the same patch: a stamp sent after it would be lost if the attempt stopped in between.
+    const annotations = ctx.lastActionAnnotation(reason);
+    await ctx.cluster.setMemoryLimit(kind, namespace, name, change, template.resourceVersion, { dryRun: ctx.dryRun, annotations });
     await ctx.event(ref, 'RemediationMemoryLimit', reason);
-    await ctx.stampLastAction(ref, reason);
     if (ctx.dryRun) return { result: 'changed', reason };
     if (params.timeoutSeconds === 0) return { result: 'changed', reason: `${reason}; not waiting for the rollout` };
     const health = await waitForRollout(ctx, ref, target, params.timeoutSeconds, reason);

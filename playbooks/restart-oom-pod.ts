@@ -9,6 +9,8 @@
  * owning workload (ReplicaSet, Deployment, StatefulSet, DaemonSet) carries
  * `<guards.optOutLabel>: "true"`. Refuses gracePeriodSeconds 0 for StatefulSet pods.
  * A PDB that allows no disruption (429) fails the attempt retryably; the queue retries later.
+ * The owning workload's `remediator.dev/last-action` stamp is written *before* the restart, so
+ * the cooldown it carries survives an attempt stopped right after it; the Event follows it.
  *
  * Health check (README "Closing the loop"): that wait, bounded by waitForReadySeconds (0 = no wait, no health
  * check), reports its verdict: healthy with the Ready replacement, or (timeout) unhealthy with
@@ -133,6 +135,10 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
 
     const verb = params.method === 'evict' ? 'evicted' : 'deleted';
     const opts = { dryRun: ctx.dryRun, gracePeriodSeconds: params.gracePeriodSeconds };
+    // The owner's stamp goes first: written after the restart, it is lost when the attempt stops
+    // in between, and with it the cooldown a wiped Redis relies on (it counts from the decision,
+    // like the Redis cooldown).
+    if (owner.ref !== undefined) await ctx.stampLastAction(owner.ref, `${ctx.dryRun ? `would ${params.method}` : params.method === 'evict' ? 'evicting' : 'deleting'} pod ${podName}${oomNote}`);
     let result: 'evicted' | 'deleted' | 'gone';
     try {
       result =
@@ -151,7 +157,6 @@ export const restartOomPod = definePlaybook<RestartOomPodParams>({
 
     const done = `${ctx.dryRun ? `would ${params.method}` : verb} pod ${podName}${oomNote}`;
     await ctx.event({ kind: 'Pod', namespace, name, uid: pod.uid }, 'RemediationRestart', done);
-    if (owner.ref !== undefined) await ctx.stampLastAction(owner.ref, done);
 
     if (ctx.dryRun) return { result: 'changed', reason: done };
     if (params.waitForReadySeconds === 0) return { result: 'changed', reason: `${done}; not waiting for a replacement` };

@@ -7,6 +7,9 @@
  * `<guards.optOutLabel>: "true"`. Noop when already there. Never moves against
  * the intended direction, also when a concurrent writer wins the resourceVersion race.
  *
+ * Stamps `remediator.dev/last-action` *before* the scale (then reads the scale again), so the
+ * cooldown it carries survives an attempt stopped right after the scale; the Event follows it.
+ *
  * Health check (README "Closing the loop"): after a real change (also one an earlier attempt of the run made),
  * polls the workload's status until its controller has observed the change and the rollout
  * reached the new count: scale-up → availableReplicas ≥ target; scale-down → status.replicas ≤
@@ -14,7 +17,8 @@
  * by waitForReadySeconds (0 = no wait, no health check); past it the run fails saying what is
  * missing, and the new count stays. Dry runs and noops never wait.
  *
- * kubectl equivalent: `kubectl -n NS scale deployment/NAME --replicas=N --resource-version=RV`,
+ * kubectl equivalent: `kubectl -n NS annotate deployment/NAME --overwrite remediator.dev/last-action=…`,
+ * `kubectl -n NS scale deployment/NAME --replicas=N --resource-version=RV`,
  * then `kubectl -n NS rollout status deployment/NAME --timeout=300s`.
  */
 import { z } from 'zod';
@@ -132,6 +136,15 @@ export const scaleReplicas = definePlaybook<ScaleReplicasParams>({
       return { result: 'noop', reason: plan.why ?? `${target} already has ${initial} replicas` };
     }
 
+    // The stamp goes first: the scale subresource cannot carry it, and a stamp written after the
+    // scale is lost when the attempt stops in between (Redis wiped, lock lost, process killed),
+    // and with it the cooldown a wiped Redis relies on. Like the Redis cooldown, it counts from
+    // the decision to act. The stamp changes the resourceVersion, so the scale is planned again
+    // from a fresh read.
+    const ref: ObjectRef = { kind, namespace, name };
+    await ctx.stampLastAction(ref, `${ctx.dryRun ? 'would scale' : 'scaling'} ${target} from ${initial} to ${plan.desired}`);
+    scale = await readScale(ctx, kind, namespace, name, target);
+
     for (let attempt = 1; ; attempt++) {
       if (!movesToward(plan.direction, scale.replicas, plan.desired)) {
         return {
@@ -201,12 +214,10 @@ async function readScale(ctx: PlaybookContext, kind: WorkloadKind, namespace: st
   return scale;
 }
 
-/** The Event and the last-action stamp of a scale; returns its reason. */
+/** The Event of a scale (its stamp went before it); returns its reason. */
 async function mark(ctx: PlaybookContext, kind: WorkloadKind, namespace: string, name: string, target: string, from: number, to: number): Promise<string> {
-  const ref: ObjectRef = { kind, namespace, name };
   const reason = `${ctx.dryRun ? 'would scale' : 'scaled'} ${target} from ${from} to ${to}`;
-  await ctx.event(ref, 'RemediationScale', reason);
-  await ctx.stampLastAction(ref, reason);
+  await ctx.event({ kind, namespace, name }, 'RemediationScale', reason);
   return reason;
 }
 

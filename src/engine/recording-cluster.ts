@@ -188,7 +188,14 @@ export class RecordingCluster implements ClusterClient {
     });
   }
 
-  async setMemoryLimit(kind: WorkloadKind, ns: string, name: string, change: MemoryLimitChange, resourceVersion: string, _opts: MutationOptions): Promise<PodTemplateInfo> {
+  async setMemoryLimit(
+    kind: WorkloadKind,
+    ns: string,
+    name: string,
+    change: MemoryLimitChange,
+    resourceVersion: string,
+    opts: MutationOptions & { annotations?: Record<string, string> },
+  ): Promise<PodTemplateInfo> {
     const id = `${kind}/${ns}/${name}`;
     const limitBytes = memoryBytes(change.limit);
     if (limitBytes === undefined) throw new PermanentError(`memory limit "${change.limit}" is not a valid quantity`);
@@ -196,7 +203,8 @@ export class RecordingCluster implements ClusterClient {
     const from = before?.containers.find((c) => c.name === change.container)?.memoryLimit;
     const object = `${kind.toLowerCase()}/${ns}/${name}`;
     const resources = { limits: { memory: change.limit }, ...(change.request !== undefined ? { requests: { memory: change.request } } : {}) };
-    const body = { metadata: { resourceVersion }, spec: { template: { spec: { containers: [{ name: change.container, resources }] } } } };
+    const annotations = opts.annotations;
+    const body = { metadata: { resourceVersion, ...(annotations ? { annotations } : {}) }, spec: { template: { spec: { containers: [{ name: change.container, resources }] } } } };
     return this.mutate<PodTemplateInfo>({
       action: 'set_memory_limit',
       object,
@@ -212,6 +220,7 @@ export class RecordingCluster implements ClusterClient {
         limit: change.limit,
         limitBytes,
         ...(change.request !== undefined ? { request: change.request } : {}),
+        ...(annotations ? { annotations } : {}),
       },
       ...(before ? { before: memoryOf(before, change.container) } : {}),
       send: async (intent, dryRun, resend) => {
@@ -234,7 +243,7 @@ export class RecordingCluster implements ClusterClient {
           name,
           { container: recorded.container, limit: recorded.limit, ...(request !== undefined ? { request } : {}) },
           rv,
-          { dryRun },
+          { dryRun, ...(recorded.annotations ? { annotations: recorded.annotations } : {}) },
         );
         if (!dryRun) this.seenTemplates.set(id, result);
         return result;

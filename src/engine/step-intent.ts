@@ -29,6 +29,8 @@ export type StepIntent =
       limitBytes: number;
       /** Set when the request had to follow the limit. */
       request?: string;
+      /** Set in the same patch (the last-action stamp). */
+      annotations?: Record<string, string>;
     };
 
 /** The object as read back: whether the intent holds, and what the mutation would have returned. */

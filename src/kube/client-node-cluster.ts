@@ -95,12 +95,13 @@ function isUidPreconditionConflict(err: KubeApiError): boolean {
 }
 
 /** The strategic-merge patch body of a memory limit change. */
-function memoryLimitPatch(change: MemoryLimitChange, resourceVersion: string): Record<string, unknown> {
+function memoryLimitPatch(change: MemoryLimitChange, resourceVersion: string, annotations?: Record<string, string>): Record<string, unknown> {
   const resources = {
     limits: { memory: change.limit },
     ...(change.request !== undefined ? { requests: { memory: change.request } } : {}),
   };
-  return { metadata: { resourceVersion }, spec: { template: { spec: { containers: [{ name: change.container, resources }] } } } };
+  const metadata = { resourceVersion, ...(annotations ? { annotations } : {}) };
+  return { metadata, spec: { template: { spec: { containers: [{ name: change.container, resources }] } } } };
 }
 
 function requireNamespace(ref: ObjectRef): string {
@@ -252,13 +253,13 @@ export class ClientNodeCluster implements ClusterClient {
     name: string,
     change: MemoryLimitChange,
     resourceVersion: string,
-    opts: MutationOptions,
+    opts: MutationOptions & { annotations?: Record<string, string> },
   ): Promise<PodTemplateInfo> {
     assertNamespace(namespace);
     assertObjectName(name, 'name');
     // Strategic merge: `containers` merges by name, so only this container's memory changes; the
     // resourceVersion makes the patch conditional on the template the caller computed from.
-    const body = memoryLimitPatch(change, resourceVersion);
+    const body = memoryLimitPatch(change, resourceVersion, opts.annotations);
     const params = { namespace, name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager };
     const send: KubeSend<WireTemplated> = (o) =>
       kind === 'Deployment'

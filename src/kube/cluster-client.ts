@@ -172,7 +172,8 @@ export interface ClusterClient {
    * Strategic-merge patch of one container's memory limit (and request, when given) in
    * spec.template, with a resourceVersion precondition in the body (409 when stale; 422 for an
    * invalid quantity or a request above the limit). A real change bumps the generation and
-   * starts a rollout.
+   * starts a rollout. `annotations` are set in the same patch (the raise and the stamp that says
+   * who made it land together or not at all).
    */
   setMemoryLimit(
     kind: WorkloadKind,
@@ -180,7 +181,7 @@ export interface ClusterClient {
     name: string,
     change: MemoryLimitChange,
     resourceVersion: string,
-    opts: MutationOptions,
+    opts: MutationOptions & { annotations?: Record<string, string> },
   ): Promise<PodTemplateInfo>;
 
   getPod(namespace: string, name: string): Promise<PodInfo | undefined>;

@@ -357,9 +357,9 @@ export class FakeCluster implements ClusterClient {
     name: string,
     change: MemoryLimitChange,
     resourceVersion: string,
-    opts: MutationOptions,
+    opts: MutationOptions & { annotations?: Record<string, string> },
   ): Promise<PodTemplateInfo> {
-    this.enter('setMemoryLimit', [kind, namespace, name, clone(change), resourceVersion], opts.dryRun);
+    this.enter('setMemoryLimit', [kind, namespace, name, clone(change), resourceVersion, ...(opts.annotations ? [clone(opts.annotations)] : [])], opts.dryRun);
     const resource = `${kind.toLowerCase()}s`;
     const key = workloadKey(kind, namespace, name);
     const scale = this.scales.get(key);
@@ -390,6 +390,8 @@ export class FakeCluster implements ClusterClient {
       scale.resourceVersion = this.nextRv();
       this.generations.set(key, (this.generations.get(key) ?? 1) + 1);
     }
+    const workload = this.workloads.get(key);
+    if (opts.annotations && workload) Object.assign(workload.annotations, opts.annotations);
     return clone(this.templateInfo(key)!);
   }
 

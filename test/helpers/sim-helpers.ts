@@ -68,10 +68,17 @@ export async function retryUntil<T>(fn: () => Promise<T>, timeoutMs = 5000): Pro
 
 /**
  * Creates a Deployment through the simulated API server (as a client would) and fails unless it is
- * created. `readyDelayMs` sets how long its pods take to turn Ready (sim annotation).
+ * created. `readyDelayMs` sets how long its pods take to turn Ready (sim annotation); `memoryLimit`
+ * gives its container (`c`) a memory limit.
  */
-export async function createDeployment(sim: SimCluster, namespace: string, name: string, opts: { replicas?: number; readyDelayMs?: number } = {}): Promise<void> {
+export async function createDeployment(
+  sim: SimCluster,
+  namespace: string,
+  name: string,
+  opts: { replicas?: number; readyDelayMs?: number; memoryLimit?: string } = {},
+): Promise<void> {
   const annotations = opts.readyDelayMs === undefined ? undefined : { 'sim.remediator.dev/ready-delay-ms': String(opts.readyDelayMs) };
+  const resources = { requests: { cpu: '5m', memory: '8Mi' }, ...(opts.memoryLimit ? { limits: { memory: opts.memoryLimit } } : {}) };
   const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/${namespace}/deployments`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -82,7 +89,7 @@ export async function createDeployment(sim: SimCluster, namespace: string, name:
       spec: {
         replicas: opts.replicas ?? 1,
         selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name }, ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu: '5m', memory: '8Mi' } } }] } },
+        template: { metadata: { labels: { app: name }, ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources }] } },
       },
     }),
   });

@@ -73,11 +73,12 @@ describe('client verbs against a running service', () => {
     expect(list.stdout).toMatch(new RegExp(`^${runId.slice(0, 8)}\\s+succeeded\\s+scale-replicas\\s+deployment/ml-serving/llm-api\\s+manual:alice\\s+\\d+s\\s+scaled`, 'm'));
     expect(show.code, shown(show)).toBe(0);
     expect(show.stdout).toContain(`Run:      ${runId}`);
-    expect(show.stdout).toMatch(/1\s+\d\d:\d\d:\d\d\s+scale\s+deployment\/ml-serving\/llm-api\s+ok\s+replicas: 2 → 3/);
+    expect(show.stdout).toMatch(/2\s+\d\d:\d\d:\d\d\s+scale\s+deployment\/ml-serving\/llm-api\s+ok\s+replicas: 2 → 3/);
     expect(json.code, shown(json)).toBe(0);
     const run = JSON.parse(json.stdout) as Run;
     expect(run).toMatchObject({ id: runId, status: 'succeeded', playbook: 'scale-replicas', trigger: { source: 'manual', operator: 'alice' } });
-    expect(run.steps[0]).toMatchObject({ action: 'scale', before: { replicas: 2 }, after: { replicas: 3 } });
+    expect(run.steps[0]).toMatchObject({ action: 'annotate' });
+    expect(run.steps[1]).toMatchObject({ action: 'scale', before: { replicas: 2 }, after: { replicas: 3 } });
   });
 
   it('run --wait on a pod that was not OOM-killed: the run is skipped, exit 5', async () => {

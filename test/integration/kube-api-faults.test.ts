@@ -215,8 +215,8 @@ describe('Kubernetes API faults: runs retry within bounds, then succeed or fail 
     const { run, f, on } = await settle('conflict409', await fire('conflict409'), scaleRequests, GIVE_UP_BOUND_MS);
     expectOneScale('conflict409', run, f);
     expect(run.attempts).toBe(1);
-    // read, patch (409), re-read, patch (200)
-    expect(on.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'PATCH 409', 'GET 200', 'PATCH 200']);
+    // read, (the last-action stamp,) read again, patch (409), re-read, patch (200)
+    expect(on.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'GET 200', 'PATCH 409', 'GET 200', 'PATCH 200']);
   }, 60_000);
 
   it.concurrent('(e) 409 on every scale patch: bounded re-reads in each attempt, bounded attempts, then failed naming the 409 Conflict', async () => {

@@ -144,13 +144,13 @@ describe('raise-memory-limit against the simulated cluster', () => {
     expect(current.metadata.labels['pod-template-hash']).not.toBe(old.metadata.labels['pod-template-hash']);
     expect(pods.every((p) => p.metadata.labels?.['pod-template-hash'] === current.metadata.labels['pod-template-hash'])).toBe(true);
 
-    // The request on the wire: a strategic merge patch of the one container, conditional on the resourceVersion read.
+    // The request on the wire: a strategic merge patch of the one container, conditional on the
+    // resourceVersion read, carrying the last-action stamp (one request: both land or neither).
     const patches = patchesOf(h, 'deployments', 'leaky');
-    const raise = patches.filter((p) => (p.body as Obj)?.spec !== undefined);
-    expect(raise).toHaveLength(1);
-    expect(raise[0]).toMatchObject({ contentType: 'application/strategic-merge-patch+json', dryRun: false, status: 200 });
-    expect(raise[0]!.body).toEqual({
-      metadata: { resourceVersion: expect.any(String) },
+    expect(patches).toHaveLength(1);
+    expect(patches[0]).toMatchObject({ contentType: 'application/strategic-merge-patch+json', dryRun: false, status: 200 });
+    expect(patches[0]!.body).toEqual({
+      metadata: { resourceVersion: expect.any(String), annotations: { [LAST_ACTION]: after.metadata.annotations[LAST_ACTION] } },
       spec: { template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '96Mi' } } }] } } },
     });
 

@@ -9,10 +9,11 @@
  *
  * Both count what the simulated cluster applied (its own request record), not what Remediator says.
  *
- * Known gaps (reported with issue 17, see the comments at the tests): a run in flight when Redis is
- * wiped can act without ever stamping its target, so its target may be acted on again within the
- * cooldown (the third test pins this down as `it.fails`; the second reports how often it happened);
- * and the sweeper can rewrite a run that just succeeded to `failed` (tolerated, named, in the first).
+ * A run in flight when Redis is wiped loses its record, job and locks mid-step; its stamp was
+ * written before (or with) its action, so the next episode within the cooldown is held even then
+ * (the in-flight tests, one per playbook that acts on a workload). The price: a run the wipe
+ * stopped between its stamp and its action holds its target for the cooldown without having
+ * acted (counted and reported by the second test).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { createDeployment } from '../helpers/sim-helpers.js';
 import { notification } from '../helpers/alerts.js';
 import { testRedisMode } from '../helpers/test-redis.js';
 import { isTerminal, type Run } from '../../src/domain/run.js';
+import type { SimRequestRecord } from '../../src/sim/sim-server.js';
 import { LAST_ACTION_ANNOTATION } from '../../src/engine/run-executor.js';
 
 const NS = 'default';
@@ -36,7 +38,49 @@ rules:
     playbook: scale-replicas
     params: { maxReplicas: 6, waitForReadySeconds: 0 }
     cooldown: ${cooldown}
+  - name: restart-oom
+    matchers: ['alertname="KubePodOOMKilled"', 'scenario="restart"']
+    playbook: restart-oom-pod
+    params: { waitForReadySeconds: 0 }
+    cooldown: ${cooldown}
+  - name: raise-oom
+    matchers: ['alertname="KubePodOOMKilled"', 'scenario="raise"']
+    playbook: raise-memory-limit
+    params: { maxLimit: 1Gi, timeoutSeconds: 0 }
+    cooldown: ${cooldown}
 `;
+}
+
+function livePods(h: Harness, app: string): string[] {
+  return h.sim
+    .list('Pod', NS)
+    .filter((p) => p.metadata.labels?.['app'] === app && !p.metadata.deletionTimestamp)
+    .map((p) => p.metadata.name as string);
+}
+
+/**
+ * A two-replica Deployment with an OOMKilled pod: the first alert names it; the next (a new
+ * episode, within the cooldown) names another OOMKilled pod of the same Deployment, one that is
+ * not being replaced (with `newPod`, one the action's rollout created). Both resolve to the Deployment.
+ */
+async function oomAlerts(h: Harness, name: string, scenario: string, newPod = false): Promise<InFlightAlerts> {
+  await createDeployment(h.sim, NS, name, { replicas: 2, memoryLimit: '64Mi' });
+  const pods = await poll(async () => (livePods(h, name).length === 2 ? livePods(h, name) : undefined), 10_000, `the pods of ${name}`);
+  h.sim.markOOMKilled(NS, pods[0]!, 'c');
+  const alert = (pod: string, ago: number) =>
+    notification([{ labels: { alertname: 'KubePodOOMKilled', namespace: NS, pod, container: 'c', scenario, severity: 'warning' }, startsAt: new Date(Date.now() - ago).toISOString() }]);
+  const next = async () => {
+    const pod = newPod ? await poll(async () => livePods(h, name).find((p) => !pods.includes(p)), 3000, `a new pod of ${name}`) : pods[1]!;
+    h.sim.markOOMKilled(NS, pod, 'c');
+    return alert(pod, 10_000);
+  };
+  return { first: alert(pods[0]!, 120_000), next };
+}
+
+interface InFlightAlerts {
+  first: Record<string, unknown>;
+  /** Built when it is sent: after the wipe. */
+  next: () => Promise<Record<string, unknown>>;
 }
 
 /** One-replica CPU Deployments, one per alert of the stream. */
@@ -199,14 +243,10 @@ describe.skipIf(testRedisMode() === 'cluster')('Redis restarted or wiped under l
     const runs = await allTerminal(h, ids, 45_000);
     const byStatus = new Map<string, number>();
     for (const r of runs.values()) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
-    // KNOWN BUG (reported with issue 17): RunSweeper.end() transitions from whatever status it
-    // re-reads, so a sweep whose (non-atomic) pipeline saw a run 'running' and its job completed
-    // rewrites a run that has just succeeded to 'failed'. Such a run acted once, recorded its scale
-    // and its stamp; it is tolerated here, named on the console, and judged by the cluster's record.
-    const overwritten = [...runs.values()].filter((r) => r.status === 'failed' && r.reason === 'its queue job completed without the run recording an end' && r.steps.some((s) => s.action === 'scale' && s.result === 'ok') && r.steps.some((s) => s.action === 'annotate' && s.result === 'ok'));
-    if (overwritten.length > 0) console.warn(`[redis-restart] succeeded runs rewritten to failed by the sweeper: ${overwritten.map((r) => r.target).join(' ')}`);
+    // Every run succeeded (the sweeper ends a run only from the status it saw, so one that had just
+    // succeeded is never rewritten to failed).
     const summary = (r: Run) => `${r.target}: ${r.status} ${r.reason} (attempts ${r.attempts}, steps ${r.steps.map((s) => `${s.action}:${s.result}@${s.attempt}`).join(' ')}, scales applied ${scalesApplied(h!).get(r.target.split('/')[2]!) ?? 0})`;
-    expect([...runs.values()].filter((r) => (r.status !== 'succeeded' || !r.changed) && !overwritten.includes(r)).map(summary)).toEqual([]);
+    expect([...runs.values()].filter((r) => r.status !== 'succeeded' || !r.changed).map(summary)).toEqual([]);
 
     // The cluster saw exactly one scale per target, and each ends at 2 replicas.
     const applied = scalesApplied(h);
@@ -247,7 +287,7 @@ describe.skipIf(testRedisMode() === 'cluster')('Redis restarted or wiped under l
       // Alerts first posted after the wipe: Redis saw all of their history.
       const afterWipe = names.slice(flushAt);
       // Posted before the wipe and not yet stamped when it came: their runs were queued (lost with
-      // their jobs) or in flight. Reported, not judged here (see the next test).
+      // their jobs) or in flight (see also the next tests).
       const inFlight = names.slice(0, flushAt).filter((n) => !stampedAtFlush.includes(n));
 
       // The first wave settles: every run still on record ends. A record the wipe took is gone, or
@@ -270,11 +310,17 @@ describe.skipIf(testRedisMode() === 'cluster')('Redis restarted or wiped under l
       const streamMs = Date.now() - t0;
 
       const applied = scalesApplied(h);
-      // Every target was acted on (the wipe lost queued runs; their alerts' repeats acted).
-      expect(names.filter((n) => (applied.get(n) ?? 0) === 0)).toEqual([]);
+      // Nothing was scaled twice within the cooldown: neither a target stamped before the wipe nor
+      // one whose run was queued or in flight when it came.
+      expect(names.filter((n) => (applied.get(n) ?? 0) > 1).map((n) => `${n}: ${applied.get(n)}`)).toEqual([]);
+      // The stamp goes before the scale: a run the wipe stopped between the two leaves a stamp
+      // without a scale, and its target is held for the cooldown (never acting twice wins over
+      // acting at all). Only such a target may be left unscaled; every other was acted on (the
+      // wipe lost queued runs; their alerts' repeats acted).
+      const heldUnscaled = names.filter((n) => (applied.get(n) ?? 0) === 0);
+      for (const n of heldUnscaled) expect(lastAction(h, n)?.runId, `${n} unscaled`).toSatisfy((id: string | undefined) => id !== undefined && firstIds.includes(id));
       // Stamped before the wipe: Redis forgot their cooldowns; the annotation alone held them. Each
-      // of their new runs was blocked by it, and none scaled again.
-      expect(stampedAtFlush.filter((n) => applied.get(n) !== 1).map((n) => `${n}: ${applied.get(n)}`)).toEqual([]);
+      // of their new runs was blocked by it.
       let blockedByAnnotation = 0;
       for (const n of stampedAtFlush) {
         const runs = [...secondRuns.values()].filter((r) => r.target === `deployment/${NS}/${n}`);
@@ -287,62 +333,89 @@ describe.skipIf(testRedisMode() === 'cluster')('Redis restarted or wiped under l
       }
       // First posted after the wipe: acted on once, the rest blocked (by Redis or the annotation).
       expect(afterWipe.filter((n) => applied.get(n) !== 1).map((n) => `${n}: ${applied.get(n)}`)).toEqual([]);
+      expect(heldUnscaled.filter((n) => afterWipe.includes(n))).toEqual([]);
       for (const r of secondRuns.values()) {
         if (afterWipe.some((n) => r.target === `deployment/${NS}/${n}`)) expect(`${r.status} ${r.guard?.guard}`, `${r.target}: ${r.reason}`).toBe('blocked cooldown');
       }
       const blockedAtIntake = second.flatMap((d) => d.body.decisions).filter((d) => d.decision === 'blocked').length;
-      const twice = inFlight.filter((n) => (applied.get(n) ?? 0) > 1);
 
       console.info(
-        `[redis-wipe] ${N} targets; FLUSHALL before alert ${flushAt} with ${stampedAtFlush.length} stamped, ${inFlight.length} queued or in flight (${inFlight.filter((n) => (appliedAfterFirst.get(n) ?? 0) > 0).length} of those scaled in the first wave, ${twice.length} of them twice: ${twice.join(' ') || '-'}); ${statusless} run records without a status left by the wipe; second wave ${second.length} notifications: ${blockedByAnnotation} runs blocked by the annotation, ${blockedAtIntake} blocked at intake; scales applied ${[...applied.values()].reduce((a, b) => a + b, 0)}; ${Date.now() - t0} ms (stream ${streamMs} ms)`,
+        `[redis-wipe] ${N} targets; FLUSHALL before alert ${flushAt} with ${stampedAtFlush.length} stamped, ${inFlight.length} queued or in flight (${inFlight.filter((n) => (appliedAfterFirst.get(n) ?? 0) > 0).length} of those scaled in the first wave); ${heldUnscaled.length} held unscaled by a stamp whose run the wipe stopped before its scale: ${heldUnscaled.join(' ') || '-'}; ${statusless} run records without a status left by the wipe; second wave ${second.length} notifications: ${blockedByAnnotation} runs blocked by the annotation, ${blockedAtIntake} blocked at intake; scales applied ${[...applied.values()].reduce((a, b) => a + b, 0)}; ${Date.now() - t0} ms (stream ${streamMs} ms)`,
       );
     } finally {
       admin.disconnect();
     }
   }, 90_000);
 
-  // KNOWN GAP (reported with issue 17): scale-replicas stamps `remediator.dev/last-action` in a
-  // request of its own after the scale (and after an Event). When Redis is wiped between the two,
-  // the attempt loses its target lock and its job, the stamp never comes, and the next episode
-  // within the cooldown scales again. `it.fails` keeps the suite green while the gap is open and
-  // turns red once it is closed: then make this an ordinary `it`.
-  it.fails('wiped while a scale is between its request and its stamp: the next episode within the cooldown must not scale again', async () => {
-    redis = await startRedisServer();
-    h = await startHarness({ redis, rules: rules('1h') });
-    const name = 'inflight-0';
-    await createDeployments(h, [name]);
-    const admin = h.testRedis.client();
-    try {
-      let secondRun: string | undefined;
-      let held = false;
-      h.sim.injectFault({
-        // The first run's Event, sent after its scale and before its stamp.
-        match: (r) => r.method === 'POST' && r.path === `/api/v1/namespaces/${NS}/events` && JSON.stringify(r.body).includes(`"${name}"`),
-        answer: 'normal',
-        afterApply: async () => {
-          held = true;
-          await admin.flushall();
-          const d = await deliver(h!, name, alertFor(name, new Date(Date.now() - 10_000).toISOString()));
-          secondRun = d.body.decisions[0]?.runId;
-          // Hold the answer (within the client's 5 s timeout) until the new episode's run has ended.
-          if (secondRun) {
-            await poll(async () => {
-              const r = await h!.main.runs.get(secondRun!);
-              return r?.status && isTerminal(r.status) ? true : undefined;
-            }, 4000, 'the new episode\'s run').catch(() => undefined);
-          }
-        },
-      });
-      const first = await deliver(h, name, alertFor(name, new Date(Date.now() - 120_000).toISOString()));
-      expect(first.body.decisions[0]?.decision).toBe('enqueued');
-      await poll(async () => (held && secondRun ? true : undefined), 20_000, 'the wipe and the new episode');
-      const run = await h.waitRun(secondRun!, undefined, 20_000);
-      const applied = scalesApplied(h).get(name) ?? 0;
-      console.info(`[redis-wipe-inflight] new episode's run: ${run.status} (${run.reason}); scales applied to ${name}: ${applied}`);
-      expect(applied).toBe(1);
-      expect(run.status).toBe('blocked');
-    } finally {
-      admin.disconnect();
-    }
-  }, 60_000);
+  // A run in flight when Redis is wiped loses its record, its job and its locks: whatever it did
+  // last must already carry the stamp, or the next episode within the cooldown acts again.
+  // scale-replicas and restart-oom-pod stamp before their request, raise-memory-limit in the same
+  // patch (drain-gpu-node: in the cordon's patch). The wipe comes right after the server applied
+  // the action, before its answer reaches the worker.
+  const inFlightCases = [
+    {
+      playbook: 'scale-replicas',
+      action: (r: SimRequestRecord) => r.method === 'PATCH' && r.path === `/apis/apps/v1/namespaces/${NS}/deployments/inflight-0/scale`,
+      setup: async (h: Harness) => {
+        await createDeployment(h.sim, NS, 'inflight-0');
+        const next = async () => alertFor('inflight-0', new Date(Date.now() - 10_000).toISOString());
+        return { first: alertFor('inflight-0', new Date(Date.now() - 120_000).toISOString()), next };
+      },
+    },
+    {
+      playbook: 'restart-oom-pod',
+      action: (r: SimRequestRecord) => r.method === 'POST' && /^\/api\/v1\/namespaces\/default\/pods\/inflight-1-[^/]+\/eviction$/.test(r.path),
+      setup: async (h: Harness) => oomAlerts(h, 'inflight-1', 'restart'),
+    },
+    {
+      playbook: 'raise-memory-limit',
+      action: (r: SimRequestRecord) => r.method === 'PATCH' && r.path === `/apis/apps/v1/namespaces/${NS}/deployments/inflight-2`,
+      setup: async (h: Harness) => oomAlerts(h, 'inflight-2', 'raise', true),
+    },
+  ] as const;
+
+  for (const c of inFlightCases) {
+    it(`${c.playbook}: wiped right after the action was applied, before its answer: the next episode within the cooldown does not act again`, async () => {
+      redis = await startRedisServer();
+      h = await startHarness({ redis, rules: rules('1h') });
+      const { first, next } = await c.setup(h);
+      const admin = h.testRedis.client();
+      try {
+        let secondRun: string | undefined;
+        let held = false;
+        h.sim.injectFault({
+          match: c.action,
+          answer: 'normal',
+          times: 1,
+          afterApply: async () => {
+            held = true;
+            await admin.flushall();
+            const d = await deliver(h!, c.playbook, await next());
+            secondRun = d.body.decisions[0]?.runId;
+            // Hold the answer (within the client's 5 s timeout) until the new episode's run has ended.
+            if (secondRun) {
+              await poll(async () => {
+                const r = await h!.main.runs.get(secondRun!);
+                return r?.status && isTerminal(r.status) ? true : undefined;
+              }, 4000, "the new episode's run").catch(() => undefined);
+            }
+          },
+        });
+        const d1 = await deliver(h, c.playbook, first);
+        expect(d1.body.decisions[0]?.decision).toBe('enqueued');
+        await poll(async () => (held && secondRun ? true : undefined), 20_000, 'the wipe and the new episode');
+        const run = await h.waitRun(secondRun!, undefined, 20_000);
+        // The held answer goes out once the hook returns; its record then has its status.
+        const actions = (r: SimRequestRecord) => c.action(r) || (c.playbook === 'restart-oom-pod' && r.method === 'POST' && r.path.endsWith('/eviction'));
+        await poll(async () => (h!.sim.requests.some((r) => actions(r) && r.status > 0) ? true : undefined), 10_000, 'the held answer');
+        const applied = h.sim.requests.filter((r) => actions(r) && !r.dryRun && r.status >= 200 && r.status < 300).length;
+        console.info(`[redis-wipe-inflight] ${c.playbook}: new episode's run ${run.status} (${run.reason}); actions applied: ${applied}`);
+        expect(applied).toBe(1);
+        expect(`${run.status} ${run.guard?.guard}`).toBe('blocked cooldown');
+        expect(run.reason).toContain(LAST_ACTION_ANNOTATION);
+      } finally {
+        admin.disconnect();
+      }
+    }, 60_000);
+  }
 });

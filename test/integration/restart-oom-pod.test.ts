@@ -118,7 +118,7 @@ describe('restart-oom-pod through the webhook', () => {
     const stamp = JSON.parse(deployment.metadata.annotations[LAST_ACTION]);
     expect(stamp).toMatchObject({ playbook: 'restart-oom-pod', runId, rule: 'restart-oom' });
     expect(typeof stamp.reason).toBe('string');
-    expect(stamp.reason).toMatch(/evicted pod/);
+    expect(stamp.reason).toMatch(/evicting pod/);
     expect(Number.isNaN(Date.parse(stamp.time))).toBe(false);
 
     // The run record lists the eviction step.

@@ -96,6 +96,19 @@ async function postOne(h: Harness, alert: ReturnType<typeof latency>): Promise<s
   return res.body.decisions[0].runId as string;
 }
 
+/**
+ * Matches the playbook's read of the scale right before its PATCH: the first GET of `path` after
+ * the last-action stamp (a PATCH of the Deployment), which goes before the scale.
+ */
+function readAfterStamp(path: string): (r: SimRequestRecord) => boolean {
+  const workload = path.replace(/\/scale$/, '');
+  let stamped = false;
+  return (r) => {
+    if (r.method === 'PATCH' && r.path === workload) stamped = true;
+    return stamped && r.method === 'GET' && r.path === path;
+  };
+}
+
 /** Every 409 on the scale path is followed by a successful re-read (GET) before the next PATCH. */
 function expectRereadAfterConflict(requests: SimRequestRecord[]): void {
   for (let i = 0; i < requests.length; i++) {
@@ -248,7 +261,7 @@ describe('scale-replicas through the webhook', () => {
     // The concurrent writer only touches an annotation: same replicas, new resourceVersion.
     const restore = afterFirstResponse(
       h,
-      (r) => r.method === 'GET' && r.path === path,
+      readAfterStamp(path),
       () => h.sim.patchObject('deployment', NS, 'web-conflict', { metadata: { annotations: { 'example.com/touched': 'yes' } } }),
     );
     let run;
@@ -277,7 +290,7 @@ describe('scale-replicas through the webhook', () => {
     const from = h.sim.requests.length;
     const restore = afterFirstResponse(
       h,
-      (r) => r.method === 'GET' && r.path === path,
+      readAfterStamp(path),
       () => h.sim.patchObject('deployment', NS, 'web-race', { spec: { replicas: 6 } }),
     );
     let run;
@@ -296,8 +309,11 @@ describe('scale-replicas through the webhook', () => {
     // The conflict was followed by a re-read, which found 6 and stopped.
     expect(reqs.slice(reqs.indexOf(patches[0]!) + 1).some((r) => r.method === 'GET' && r.status === 200)).toBe(true);
     expectRereadAfterConflict(reqs);
-    // No write reached the Deployment after the conflict (not even the last-action annotation).
-    expect(mutationsSince(h, from).filter((r) => r.status < 300)).toEqual([]);
+    // The only write that reached the Deployment is the last-action stamp, which went before the
+    // scale (the cooldown counts from the decision); none came after the conflict.
+    const applied = mutationsSince(h, from).filter((r) => r.status < 300);
+    expect(applied.map((r) => `${r.method} ${r.path}`)).toEqual([`PATCH ${path.replace(/\/scale$/, '')}`]);
+    expect(h.sim.requests.indexOf(applied[0]!)).toBeLessThan(h.sim.requests.indexOf(patches[0]!));
   });
 
   it('with a writer scaling up in parallel, replicas never fall below what the writer set', async () => {

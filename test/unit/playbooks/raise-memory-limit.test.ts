@@ -101,12 +101,15 @@ describe('raise-memory-limit run', () => {
 
     const done = `raised the memory limit of container llm-api of ${TARGET} from 64Mi to 96Mi`;
     expect(outcome).toEqual({ result: 'changed', reason: `${done}; ${TARGET}: rollout complete, 2/2 updated and available` });
+    // The last-action stamp rides in the same patch: the raise and its stamp land together or not at all.
+    const stamp = ctx.lastActionAnnotation(done);
     expect(cluster.callsOf('setMemoryLimit')).toEqual([
-      { method: 'setMemoryLimit', args: ['Deployment', NS, NAME, { container: 'llm-api', limit: '96Mi' }, read], dryRun: false },
+      { method: 'setMemoryLimit', args: ['Deployment', NS, NAME, { container: 'llm-api', limit: '96Mi' }, read, stamp], dryRun: false },
     ]);
     expect(container()).toEqual({ name: 'llm-api', memoryLimit: '96Mi', memoryRequest: '32Mi' });
+    expect(cluster.workloads.get(`Deployment/${NS}/${NAME}`)?.annotations).toMatchObject(stamp);
     expect(ctx.events).toEqual([{ ref: { kind: 'Deployment', namespace: NS, name: NAME }, reason: 'RemediationMemoryLimit', message: done, type: 'Normal' }]);
-    expect(ctx.stamps).toEqual([{ ref: { kind: 'Deployment', namespace: NS, name: NAME }, reason: done }]);
+    expect(ctx.stamps).toEqual([]);
     expect(ctx.health).toEqual([{ result: 'healthy', detail: `${TARGET}: rollout complete, 2/2 updated and available` }]);
   });
 

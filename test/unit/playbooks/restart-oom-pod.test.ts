@@ -106,6 +106,8 @@ describe('restart-oom-pod run', () => {
   it('evicts an OOM-killed pod with its uid as precondition and waits for a Ready replacement', async () => {
     const { cluster, ctx, clock, pod } = setup();
     cluster.replacementReadyAfterReads = 4;
+    const stampsAtEviction: number[] = [];
+    cluster.beforeNext('evictPod', () => stampsAtEviction.push(ctx.stamps.length));
 
     const outcome = await restartOomPod.run(ctx, params());
 
@@ -122,7 +124,9 @@ describe('restart-oom-pod run', () => {
     expect(ctx.events).toEqual([
       { ref: { kind: 'Pod', namespace: NS, name: POD, uid: pod.uid }, reason: 'RemediationRestart', message: expect.stringContaining('evicted'), type: 'Normal' },
     ]);
-    expect(ctx.stamps).toEqual([{ ref: { kind: 'Deployment', namespace: NS, name: 'llm-api' }, reason: expect.stringContaining(POD) }]);
+    // The owner was stamped before the eviction left (a stamp after it is lost when the attempt stops in between).
+    expect(ctx.stamps).toEqual([{ ref: { kind: 'Deployment', namespace: NS, name: 'llm-api' }, reason: `evicting pod ${NS}/${POD} (OOMKilled container llm-api)` }]);
+    expect(stampsAtEviction).toEqual([1]);
     expect(ctx.health).toEqual([{ result: 'healthy', detail: `deployment/${NS}/llm-api: replacement ${NS}/${replacement.name} Ready` }]);
   });
 
@@ -243,7 +247,8 @@ describe('restart-oom-pod run', () => {
     expect(error).toBeInstanceOf(KubeApiError);
     expect(error).toMatchObject({ code: 429, retryable: true });
     expect(ctx.events).toEqual([]);
-    expect(ctx.stamps).toEqual([]);
+    // The owner's stamp went before the eviction and stays: the cooldown counts from the decision, as in Redis.
+    expect(ctx.stamps.map((s) => s.reason)).toEqual([`evicting pod ${NS}/${POD} (OOMKilled container llm-api)`]);
     expect(cluster.pods.has(`${NS}/${POD}`)).toBe(true);
   });
 
@@ -254,7 +259,8 @@ describe('restart-oom-pod run', () => {
       cluster.addPod({ namespace: NS, name: POD });
     });
     expect(await restartOomPod.run(ctx, params())).toEqual({ result: 'noop', reason: `pod ${NS}/${POD} was already replaced` });
-    expect(ctx.stamps).toEqual([]);
+    expect(ctx.stamps).toHaveLength(1);
+    expect(ctx.events).toEqual([]);
   });
 
   it('fails permanently when no replacement is Ready in time (the pod was restarted), reporting it unhealthy', async () => {

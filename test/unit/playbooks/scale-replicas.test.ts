@@ -68,9 +68,11 @@ describe('scale-replicas params', () => {
 });
 
 describe('scale-replicas run', () => {
-  it('steps up by 1 by default, with the resourceVersion it read, and marks the workload', async () => {
+  it('steps up by 1 by default, with the resourceVersion it read, and marks the workload: the stamp before the scale, the Event after', async () => {
     const { cluster, ctx, replicas } = setup(3);
     const rv = cluster.scales.get(`Deployment/${NS}/llm-api`)!.resourceVersion;
+    const stampsAtScale: number[] = [];
+    cluster.beforeNext('patchScale', () => stampsAtScale.push(ctx.stamps.length));
 
     const outcome = await scaleReplicas.run(ctx, params({}));
 
@@ -82,7 +84,11 @@ describe('scale-replicas run', () => {
     const ref = { kind: 'Deployment', namespace: NS, name: 'llm-api' };
     const mark = 'scaled deployment/ml-serving/llm-api from 3 to 4';
     expect(ctx.events).toEqual([{ ref, reason: 'RemediationScale', message: mark, type: 'Normal' }]);
-    expect(ctx.stamps).toEqual([{ ref, reason: mark }]);
+    // Stamped before the request left (a stamp after it is lost when the attempt stops in between).
+    expect(ctx.stamps).toEqual([{ ref, reason: 'scaling deployment/ml-serving/llm-api from 3 to 4' }]);
+    expect(stampsAtScale).toEqual([1]);
+    // Read once to plan and once after the stamp.
+    expect(cluster.callsOf('getScale')).toHaveLength(2);
     expect(ctx.health).toEqual([{ result: 'healthy', detail: 'deployment/ml-serving/llm-api: 4/4 available' }]);
   });
 
@@ -209,7 +215,9 @@ describe('scale-replicas run', () => {
       cluster.beforeNext('patchScale', () => cluster.setScale('Deployment', NS, 'llm-api', 2));
       const outcome = await scaleReplicas.run(ctx, params({}));
       expect(cluster.callsOf('patchScale').map((c) => c.args[3])).toEqual([4, 4]);
-      expect(cluster.callsOf('getScale')).toHaveLength(2);
+      // To plan, after the stamp, after the 409.
+      expect(cluster.callsOf('getScale')).toHaveLength(3);
+      expect(ctx.stamps).toHaveLength(1);
       expect(replicas()).toBe(4);
       expect(outcome.reason).toMatch(/^scaled deployment\/ml-serving\/llm-api from 2 to 4; /);
     });
@@ -221,7 +229,9 @@ describe('scale-replicas run', () => {
       expect(outcome).toMatchObject({ result: 'noop', reason: expect.stringContaining('already has 6 replicas') });
       expect(replicas()).toBe(6);
       expect(cluster.callsOf('patchScale')).toHaveLength(1);
-      expect(ctx.stamps).toEqual([]);
+      // The stamp went first and stays (the cooldown counts from the decision, as in Redis); no Event.
+      expect(ctx.stamps.map((s) => s.reason)).toEqual(['scaling deployment/ml-serving/llm-api from 3 to 5']);
+      expect(ctx.events).toEqual([]);
       expect(ctx.health).toEqual([]);
     });
 
