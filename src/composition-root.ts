@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import { HttpDrain } from './http/http-drain.js';
+import { shutdownPlan, withinDeadline } from './engine/shutdown-plan.js';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { createRedisClient, describeRedis } from './redis/create-redis-client.js';
@@ -260,6 +262,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         ...(options.inbox === false ? { inbox: false } : {}),
       })
     : undefined;
+  let drain: HttpDrain | undefined;
   const app = createApp({
     logger,
     metrics,
@@ -294,6 +297,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       return { ok, checks };
     },
     onScrape: () => refreshGauges(),
+    shuttingDown: () => drain?.shuttingDown() ?? false,
     ...(runsApi
       ? {
           api: {
@@ -333,6 +337,8 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
 
   const server: Server = createServer(app);
   server.keepAliveTimeout = 65_000;
+  drain = new HttpDrain(server);
+  const http = drain;
   const port = options.port ?? config.server.port;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -393,24 +399,27 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
     control,
     stop: () =>
       (stopping ??= (async () => {
+        const plan = shutdownPlan(config.server.shutdownGraceSeconds * 1000, Date.now());
         clearInterval(gaugeTimer);
         clearInterval(sweepTimer);
-        // Stop intake first: new requests are refused while running steps finish.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await intake?.stop().catch(() => undefined);
-        if (worker) await worker.close(config.server.shutdownGraceSeconds * 1000);
-        if (verifyWorker) await verifyWorker.close();
-        if (notifyWorker) await notifyWorker.close(Math.min(5000, config.server.shutdownGraceSeconds * 1000));
-        await authFailures.stop();
-        await Promise.race([Promise.allSettled([sealer.stop(), queue.close(), verifyQueue.close(), notificationQueue?.close()]), new Promise((r) => setTimeout(r, 2000))]);
-        server.closeAllConnections();
-        await closed;
-        // quit() waits for a reply that never comes while Redis is down; disconnect after a bound.
+        // New requests get 503 from here on; those in flight finish while running steps do.
+        http.begin();
+        await withinDeadline(intake?.stop().catch(() => undefined), plan.abortAt);
+        const workers = [
+          worker?.close(plan.abortAt - Date.now(), plan.closedBy - plan.abortAt),
+          verifyWorker?.close(plan.abortAt - Date.now(), plan.closedBy - plan.abortAt),
+          notifyWorker?.close(Math.min(5000, plan.abortAt - Date.now()), plan.closedBy - plan.abortAt),
+        ];
+        const requests = http.settle(plan.closedBy);
+        await Promise.all([...workers, requests]);
+        await withinDeadline(authFailures.stop(), plan.closedBy);
+        await withinDeadline(Promise.allSettled([sealer.stop(), queue.close(), verifyQueue.close(), notificationQueue?.close()]), plan.quitBy);
+        await withinDeadline(http.close(), plan.quitBy);
+        // quit() waits for a reply that never comes while Redis is down; disconnect at the bound.
         const connections = [redis, queueRedis, workerRedis, fenceRedis].filter((c): c is Redis => c !== undefined);
-        await Promise.race([Promise.allSettled(connections.map((c) => c.quit())), new Promise((r) => setTimeout(r, 1000))]);
+        await withinDeadline(Promise.allSettled(connections.map((c) => c.quit())), plan.deadline);
         for (const c of connections) c.disconnect();
-        logger.info('remediator stopped');
+        logger.info({ ms: Date.now() - plan.startedAt, graceMs: plan.deadline - plan.startedAt }, 'remediator stopped');
       })()),
   };
 }

@@ -6,6 +6,7 @@ import { startRemediator, playbookMap, type Role } from '../composition-root.js'
 import { createLogger } from '../observability/logger.js';
 import { playbooks } from '../../playbooks/index.js';
 import { PermanentError } from '../domain/errors.js';
+import { shutdownBudgetMs } from '../engine/shutdown-plan.js';
 
 /** Reads the HMAC key; refuses an empty or unreadable file rather than sealing with nothing. */
 export function readAuditKey(path: string): Buffer {
@@ -27,7 +28,13 @@ export async function serveCommand(opts: { config?: string; role: Role }, logger
   const auditKey = readAuditKey(config.audit.keyFile!);
   const remediator = await startRemediator({ config, role: opts.role, auditKey, logger });
   const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, graceSeconds: config.server.shutdownGraceSeconds }, 'shutting down');
+    // stop() keeps to the grace period by construction; this is the backstop should anything hang.
+    setTimeout(() => {
+      logger.error({ signal }, 'shutdown did not finish within server.shutdownGraceSeconds; exiting anyway');
+      logger.flush();
+      process.exit(1);
+    }, shutdownBudgetMs(config.server.shutdownGraceSeconds * 1000)).unref();
     remediator.stop().then(
       () => {
         logger.flush();

@@ -16,7 +16,7 @@ type Json = Record<string, any>;
 /** Descriptions of keys whose schema has no `.describe()` (prefer adding one there). */
 const KEY_NOTES: Record<string, string> = {
   server: 'the HTTP server of every process',
-  'server.shutdownGraceSeconds': 'on SIGTERM, how long running playbook steps may finish before they are aborted (the job is retried elsewhere and resumes)',
+  'server.shutdownGraceSeconds': 'on SIGTERM, the process exits within this (at least 1 s); running playbook steps may go on until its closing phases (up to 3 s), then they are aborted (the job is retried elsewhere and resumes)',
   redis: 'the Redis that holds the working state, the queue and the audit log',
   'redis.sentinel.tls.caFile': 'CA bundle to trust',
   'redis.sentinel.tls.certFile': 'client certificate (with keyFile)',

@@ -28,6 +28,8 @@ export interface AppDeps {
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
   /** Refreshes scrape-time gauges (queue depth, pause state) before /metrics renders. */
   onScrape?: () => Promise<void>;
+  /** True once shutdown began (HttpDrain): new requests get 503 with `Connection: close`. */
+  shuttingDown?: () => boolean;
   /** Present on api processes only; a worker serves only /metrics, /healthz and /readyz. */
   api?: {
     auth: TokenAuth;
@@ -64,6 +66,16 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+
+  // During shutdown: /healthz and /metrics still answer (liveness, the last scrape); everything
+  // else, /readyz included, is 503 so the sender retries elsewhere and the Service drops the pod.
+  app.use((req, res, next) => {
+    if (!deps.shuttingDown?.()) return next();
+    res.setHeader('Connection', 'close');
+    if (req.method === 'GET' && (req.path === '/healthz' || req.path === '/metrics')) return next();
+    res.setHeader('Retry-After', '1');
+    res.status(503).json({ error: 'unavailable', message: 'shutting down; retry (another replica answers)' });
+  });
 
   app.use((req, res, next) => {
     const end = deps.metrics.httpDuration.startTimer();

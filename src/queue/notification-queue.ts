@@ -167,8 +167,8 @@ export class NotificationWorker {
   }
 
   /** Lets running sends finish for `graceMs`, then aborts them (their jobs are retried later, by this or another process). */
-  async close(graceMs = 3000): Promise<void> {
-    await closeWorker(this.worker, graceMs, () => this.abort.abort());
+  async close(graceMs = 3000, abortedMs?: number): Promise<void> {
+    await closeWorker(this.worker, graceMs, () => this.abort.abort(), abortedMs);
   }
 
 }

@@ -69,9 +69,9 @@ export class RunWorker {
     await this.worker.waitUntilReady();
   }
 
-  /** Waits for running steps up to `graceMs`, then aborts them (see closeWorker for the last resort). */
-  async close(graceMs: number): Promise<void> {
-    await closeWorker(this.worker, graceMs, () => this.abort.abort());
+  /** Waits for running steps up to `graceMs`, then aborts them and waits `abortedMs` more (see closeWorker for the last resort). */
+  async close(graceMs: number, abortedMs?: number): Promise<void> {
+    await closeWorker(this.worker, graceMs, () => this.abort.abort(), abortedMs);
   }
 
 }

@@ -67,8 +67,8 @@ export class VerifyWorker {
     await this.worker.waitUntilReady();
   }
 
-  async close(): Promise<void> {
+  async close(graceMs = 3000, abortedMs?: number): Promise<void> {
     // A check is a query or two: no abort needed, only a bound.
-    await closeWorker(this.worker, 3000);
+    await closeWorker(this.worker, graceMs, undefined, abortedMs);
   }
 }
