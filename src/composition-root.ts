@@ -419,7 +419,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
         const connections = [redis, queueRedis, workerRedis, fenceRedis].filter((c): c is Redis => c !== undefined);
         await withinDeadline(Promise.allSettled(connections.map((c) => c.quit())), plan.deadline);
         for (const c of connections) c.disconnect();
-        logger.info({ ms: Date.now() - plan.startedAt, graceMs: plan.deadline - plan.startedAt }, 'remediator stopped');
+        logger.info({ ms: Date.now() - plan.startedAt, graceMs: config.server.shutdownGraceSeconds * 1000 }, 'remediator stopped');
       })()),
   };
 }

@@ -26,7 +26,7 @@ export interface AuditSealerOptions {
   lockTtlMs?: number;
   /** Applied by the elected sealer every `trimIntervalMs`; none when absent. */
   retention?: AuditRetention;
-  /** Default 10 min: each trim writes an audit_trimmed entry, so trimming often would flood the log. */
+  /** Default trimIntervalFor(retention): each trim writes an audit_trimmed entry, so trimming often would flood the log. */
   trimIntervalMs?: number;
   /** How often the newest seal is logged (default 60 000), so dropping the newest entries shows against the logs. */
   sealLogIntervalMs?: number;
@@ -37,6 +37,16 @@ export interface AuditSealerOptions {
 }
 
 const TRIM_BATCH = 1000;
+
+/**
+ * How often retention is applied: a twentieth of `maxAge`, between 5 s and 10 min. The stream then
+ * holds at most `maxAge` plus 5 % of it (90d: plus 10 min), so Redis memory follows the
+ * retention, and a trim's `audit_trimmed` entry comes at most twenty times per `maxAge`.
+ */
+export function trimIntervalFor(retention: AuditRetention | undefined): number {
+  if (!retention) return 600_000;
+  return Math.min(600_000, Math.max(5000, Math.floor(retention.maxAgeMs / 20)));
+}
 
 /**
  * Chains audit entries in stream order (docs/audit-log.md). Any process may run one; a Redis lock elects
@@ -76,7 +86,7 @@ export class AuditSealer {
     this.intervalMs = opts.intervalMs ?? 1000;
     this.pageSize = opts.pageSize ?? 500;
     this.retention = opts.retention;
-    this.trimIntervalMs = opts.trimIntervalMs ?? 600_000;
+    this.trimIntervalMs = opts.trimIntervalMs ?? trimIntervalFor(opts.retention);
     this.sealLogIntervalMs = opts.sealLogIntervalMs ?? 60_000;
     this.now = opts.now ?? Date.now;
     this.instanceId = `${hostname()}:${process.pid}:${randomUUID()}`;

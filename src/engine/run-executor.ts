@@ -171,8 +171,11 @@ export class RunExecutor {
     }
     if (run.status === 'queued' && !(err instanceof GuardBlockedError)) {
       // Failed before it started (e.g. the target could not be resolved): record it as failed.
-      run.reason = err instanceof Error ? err.message : String(err);
-      if (err instanceof RemediatorError && err.retryable && attempt.attemptsMade + 1 < attempt.maxAttempts) throw err;
+      // run.attempts counts attempts that got the run going, so the reason says how many were spent.
+      const message = err instanceof Error ? err.message : String(err);
+      const retryable = err instanceof RemediatorError && err.retryable;
+      if (retryable && attempt.attemptsMade + 1 < attempt.maxAttempts) throw err;
+      run.reason = retryable ? `gave up after ${attempt.attemptsMade + 1} attempts, before it started: ${message}` : message;
       return this.finish(run, 'failed', ['queued']);
     }
     if (err instanceof GuardBlockedError) {

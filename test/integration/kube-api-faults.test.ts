@@ -25,7 +25,7 @@ const BACKOFF_BUDGET_MS = Array.from({ length: JOB_ATTEMPTS - 1 }, (_, i) => JOB
 /** A persistent fault must end its run within the budget plus per-attempt work (timeouts included) and queue slack. */
 const GIVE_UP_BOUND_MS = BACKOFF_BUDGET_MS + JOB_ATTEMPTS * (REQUEST_TIMEOUT_MS + 1000) + 5000;
 
-const CASES = ['burst500', 'read503', 'ra429', 'bare429', 'persist500', 'conflict409', 'conflictforever', 'slow', 'hang', 'hangforever'] as const;
+const CASES = ['burst500', 'read503', 'readdown', 'ra429', 'bare429', 'persist500', 'conflict409', 'conflictforever', 'slow', 'hang', 'hangforever'] as const;
 type CaseName = (typeof CASES)[number];
 
 const SEED = `
@@ -176,6 +176,17 @@ describe('Kubernetes API faults: runs retry within bounds, then succeed or fail 
     ]);
     expect(on.slice(2).every((r) => r.status === 200 && r.fault === undefined)).toBe(true);
     f.gapsMs.slice(0, 2).forEach((gap, i) => expect(gap, `gap ${i + 1}`).toBeGreaterThanOrEqual(JOB_BACKOFF_MS * 2 ** i - 50));
+  }, 60_000);
+
+  it.concurrent('(a) 503 on every read of the target: failed before it started, after the retry budget, naming the 503', async () => {
+    const reads = requestMatcher({ method: 'GET', path: new RegExp(`^${deployPath('readdown')}(/scale)?$`) });
+    fault({ match: reads, answer: 503, times: Infinity });
+    const { run, f } = await settle('readdown', await fire('readdown'), reads, GIVE_UP_BOUND_MS);
+    expect(run.status).toBe('failed');
+    expect(run.reason).toMatch(new RegExp(`^gave up after ${JOB_ATTEMPTS} attempts, before it started: .*503`));
+    // None of them got the run going, and nothing was sent but reads.
+    expect(run.attempts).toBe(0);
+    expect(f.appliedScales).toBe(0);
   }, 60_000);
 
   it.concurrent('(b) 429 with Retry-After longer than the first backoff: the retry waits at least Retry-After, then one scale', async () => {
