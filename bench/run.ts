@@ -482,15 +482,20 @@ async function abSuite<P extends 'inbox' | 'replicas'>(spec: AbSpec<P>): Promise
 
 /**
  * BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off),
- * `replicas` (minReplicasAcked 1 vs 0, a primary with one replica), `soak` (bench/soak.ts, 10 min);
- * default all five.
+ * `replicas` (minReplicasAcked 1 vs 0, a primary with one replica), `ingest` (bench/ingest.ts:
+ * against the one-addBulk receiver, processes of their own, autocannon), `soak` (bench/soak.ts,
+ * 10 min); default all six.
  */
-const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,webhook,inbox,replicas,soak').split(',').map((x) => x.trim()));
+const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,ingest,webhook,inbox,replicas,soak').split(',').map((x) => x.trim()));
 
 async function suites(): Promise<void> {
   if (SUITES.has('startup')) {
     const { runStartupBench } = await import('./startup.js');
     await runStartupBench();
+  }
+  if (SUITES.has('ingest')) {
+    const { runIngestBench } = await import('./ingest.js');
+    await runIngestBench();
   }
   if (SUITES.has('webhook')) await main();
   if (SUITES.has('soak')) {

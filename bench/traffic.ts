@@ -29,11 +29,11 @@ function sorted(labels: Record<string, string>): Record<string, string> {
 }
 
 /** The JSON body of notification `seq` (all alerts firing; new fingerprints and startsAt per seq). */
-export function notificationBody(seq: number): string {
+export function notificationBody(seq: number, alertCount = ALERTS_PER_NOTIFICATION): string {
   const alertname = ALERTNAMES[seq % ALERTNAMES.length]!;
   const startsAt = new Date(BASE_MS + seq * 1000).toISOString();
   const alerts = [];
-  for (let j = 0; j < ALERTS_PER_NOTIFICATION; j++) {
+  for (let j = 0; j < alertCount; j++) {
     const labels = sorted(labelsFor(alertname, seq, j));
     alerts.push({
       status: 'firing',
