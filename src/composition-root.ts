@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { HttpDrain } from './http/http-drain.js';
+import { ReplayCache } from './engine/replay-cache.js';
 import { shutdownPlan, withinDeadline } from './engine/shutdown-plan.js';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
@@ -244,9 +245,11 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
 
   const inbox = new AlertInbox(redis, keys);
   const authFailures = new AuthFailureLog(async (entries) => audit.append(entries as never));
+  const replays = runsApi ? new ReplayCache(redis, (episode) => keys.episode(episode)) : undefined;
   const intake = runsApi
     ? new AlertIntake({
         redis,
+        ...(replays ? { replays } : {}),
         ...(replicaFence ? { replicas: replicaFence } : {}),
         keys,
         playbooks,

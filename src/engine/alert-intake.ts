@@ -13,6 +13,7 @@ import { namespaceBlock } from './namespace-guard.js';
 import { EPISODES_SCRIPT, INBOX_SEEN_SCRIPT, INTAKE_SCRIPT } from './intake-script.js';
 import { planAlertRun } from './alert-run-plan.js';
 import { callWithDeclaredKeys, KeyHints } from '../redis/declared-keys.js';
+import type { Replay, ReplayCache } from './replay-cache.js';
 import type { NotificationRequest, NotificationSink } from './notification-sink.js';
 
 /** A notification already decoded at the HTTP edge. */
@@ -85,6 +86,31 @@ interface InboxItem {
   cand?: number;
 }
 
+/**
+ * What a replay of this notification gets, when every alert is firing, matched, and started or
+ * joined a run (a blocked episode must be evaluated again, DESIGN §1; a resolved one may cancel).
+ */
+function replayOf(
+  notification: IntakeNotification,
+  pairs: readonly { alert: Alert; rule: EngineRule; episode: string }[],
+  pairDecisions: readonly AlertDecision[],
+  result: IntakeResult,
+): Replay | undefined {
+  if (notification.truncatedAlerts > 0 || pairs.length === 0) return undefined;
+  if (!notification.alerts.every((a) => a.ok && a.alert.status === 'firing')) return undefined;
+  if (!pairDecisions.every((d) => d !== undefined && FINAL.has(d.decision) && d.runId !== undefined)) return undefined;
+  if (!result.decisions.every((d) => FINAL.has(d.decision))) return undefined;
+  const rules = new Map<string, number>();
+  for (const p of pairs) rules.set(p.rule.name, (rules.get(p.rule.name) ?? 0) + 1);
+  const answer = Buffer.from(
+    JSON.stringify({
+      received: result.received,
+      decisions: result.decisions.map((d) => ({ fingerprint: d.fingerprint, status: d.status, rule: d.rule, decision: 'duplicate', runId: d.runId })),
+    }),
+  );
+  return { answer, episodes: pairs.map((p) => p.episode), runIds: pairDecisions.map((d) => d.runId!), rules, firing: notification.alerts.length };
+}
+
 /** Flush the batched inbox `seen` counters at most this often. */
 const INBOX_FLUSH_MS = 1000;
 const UNMATCHED_REASON = 'no rule matches the alert\'s labels';
@@ -140,7 +166,12 @@ export interface AlertIntakeDeps {
    * anyone is notified), replicas must hold the decisions; ReplicaAckError otherwise.
    */
   replicas?: Pick<ReplicaFence, 'require'>;
+  /** Byte-identical replays of notifications whose decisions are final, answered from memory. */
+  replays?: ReplayCache;
 }
+
+/** Decisions that start or join a run: a replay of them is a duplicate while the episode names that run. */
+const FINAL: ReadonlySet<Decision> = new Set<Decision>(['enqueued', 'awaiting_approval', 'duplicate']);
 
 /**
  * Turns a notification into per-alert decisions: rules and params are resolved in memory, then
@@ -224,7 +255,30 @@ export class AlertIntake {
     await this.flushSeen();
   }
 
-  async receive(notification: IntakeNotification): Promise<IntakeResult> {
+  /**
+   * The answer to a byte-identical replay of a notification answered before (`digest` of its raw
+   * body), when every alert joined a run and Redis still names those runs; undefined otherwise (the
+   * caller takes the full path). Counted as the full path would count duplicates.
+   */
+  async replay(digest: string): Promise<Buffer | undefined> {
+    const entry = await this.deps.replays?.confirmed(digest);
+    if (!entry) return undefined;
+    const { metrics } = this.deps;
+    metrics.notificationReplays.inc();
+    metrics.alertsReceived.inc({ status: 'firing' }, entry.firing);
+    for (const [rule, n] of entry.rules) metrics.alertDecisions.inc({ rule, decision: 'duplicate' }, n);
+    const nowIso = this.now().toISOString();
+    for (const episode of entry.episodes) this.countSeen(episode, nowIso);
+    return entry.answer;
+  }
+
+  /** Whether `digest` may be a replay (a hint: `replay` confirms). */
+  mayReplay(digest: string): boolean {
+    return this.deps.replays?.peek(digest) !== undefined;
+  }
+
+  /** `digest`: of the raw body, to answer its byte-identical replays from memory when every decision is final. */
+  async receive(notification: IntakeNotification, digest?: string): Promise<IntakeResult> {
     const { metrics } = this.deps;
     const now = this.now();
     const decisions: (AlertDecision | undefined)[] = [];
@@ -363,7 +417,12 @@ export class AlertIntake {
     if (toEnqueue.length > 0) await this.deps.enqueuer.enqueue(toEnqueue);
     for (const episode of started) this.remember(this.enqueued, episode);
 
-    return { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
+    const result = { received: notification.alerts.length, decisions: decisions.map((d) => d!) };
+    if (digest !== undefined && this.deps.replays) {
+      const replay = replayOf(notification, pairs, pairDecisions, result);
+      if (replay) this.deps.replays.remember(digest, replay);
+    }
+    return result;
   }
 
   /** Most recent last; the oldest goes beyond SEEN_EPISODES. */

@@ -8,6 +8,7 @@ import type { AnyPlaybook } from '../engine/playbook.js';
 import { parseWebhookPayload } from '../alertmanager/webhook-payload.js';
 import { HttpError } from './http-error.js';
 import { jsonBody } from './json-body.js';
+import { parseUnparsed, webhookBody, webhookBodyOf } from './webhook-body.js';
 import type { TokenAuth } from './auth.js';
 import { controlRoutes, parseSince } from './control-routes.js';
 import { uiRoutes } from '../ui/ui-routes.js';
@@ -105,8 +106,6 @@ export function createApp(deps: AppDeps): Express {
     const alerts: RequestHandler = async (req, res, next) => {
       try {
         if (!api.redisUp()) throw new HttpError(503, 'unavailable', 'Redis is unavailable; Alertmanager will retry');
-        const parsed = parseWebhookPayload(req.body);
-        if (!parsed.ok) throw new HttpError(400, 'bad_request', parsed.message);
         // A hard deadline: a Redis that hangs rather than refuses must still get a 503 within 2 s.
         // Answering 503 after the decisions were recorded is safe: the retry finds them as duplicates.
         let timer: NodeJS.Timeout | undefined;
@@ -114,7 +113,19 @@ export function createApp(deps: AppDeps): Express {
           timer = setTimeout(() => reject(new HttpError(503, 'unavailable', 'Redis did not answer in time; Alertmanager will retry')), WEBHOOK_DEADLINE_MS);
         });
         try {
-          const result = await Promise.race([api.intake.receive(parsed.notification), deadline]);
+          const { digest, unparsed } = webhookBodyOf(req);
+          if (unparsed !== undefined) {
+            // The same bytes were answered before with decisions that cannot change: answered from memory.
+            const answer = digest === undefined ? undefined : await Promise.race([api.intake.replay(digest), deadline]);
+            if (answer !== undefined) {
+              res.status(200).type('application/json').send(answer);
+              return;
+            }
+            req.body = parseUnparsed(unparsed);
+          }
+          const parsed = parseWebhookPayload(req.body);
+          if (!parsed.ok) throw new HttpError(400, 'bad_request', parsed.message);
+          const result = await Promise.race([api.intake.receive(parsed.notification, digest), deadline]);
           res.status(200).json(result);
         } finally {
           clearTimeout(timer);
@@ -123,7 +134,7 @@ export function createApp(deps: AppDeps): Express {
         next(err);
       }
     };
-    app.post('/api/v1/alerts', api.auth.require('alertmanager'), json, alerts);
+    app.post('/api/v1/alerts', api.auth.require('alertmanager'), webhookBody(api.bodyLimit, (digest) => api.intake.mayReplay(digest)), alerts);
     app.post('/api/v1/alerts/simulate', api.auth.require('viewer'), json, async (req, res, next) => {
       try {
         const parsed = parseWebhookPayload(req.body);

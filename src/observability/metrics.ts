@@ -54,6 +54,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly alertsReceived: Counter<'status'>;
   readonly alertsTruncated: Counter;
+  readonly notificationReplays: Counter;
   readonly replicaAckFailures: Counter;
   readonly alertDecisions: Counter<'rule' | 'decision'>;
   readonly guardBlocks: Counter<'guard'>;
@@ -80,6 +81,7 @@ export class Metrics {
       registers,
     });
     this.alertsTruncated = new Counter({ name: 'remediator_alerts_truncated_total', help: 'Alerts Alertmanager dropped from notifications (sum of truncatedAlerts).', registers });
+    this.notificationReplays = new Counter({ name: 'remediator_notification_replays_total', help: 'Byte-identical replays of notifications with final decisions, answered from memory.', registers });
     this.alertDecisions = new Counter({ name: 'remediator_alert_decisions_total', help: 'Decisions taken per alert and rule.', labelNames: ['rule', 'decision'], registers });
     this.guardBlocks = new Counter({ name: 'remediator_guard_blocks_total', help: 'Runs blocked by a guard (once per episode and guard).', labelNames: ['guard'], registers });
     this.runs = new Counter({ name: 'remediator_runs_total', help: 'Runs that reached a terminal status.', labelNames: ['playbook', 'source', 'status'], registers });
@@ -101,6 +103,7 @@ export class Metrics {
 
     for (const status of ['firing', 'resolved']) this.alertsReceived.inc({ status }, 0);
     this.alertsTruncated.inc(0);
+    this.notificationReplays.inc(0);
     this.replicaAckFailures.inc(0);
     for (const rule of [...opts.rules, 'none']) for (const decision of DECISIONS) this.alertDecisions.inc({ rule, decision }, 0);
     for (const guard of GUARD_NAMES) this.guardBlocks.inc({ guard }, 0);
