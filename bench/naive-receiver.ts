@@ -11,12 +11,10 @@
  * per alert than Remediator, in more Redis round trips.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import type { NaiveRule } from './rules.js';
+import { listenWebhook } from './receiver-app.js';
 
 export interface NaiveReceiverOptions {
   redisUrl: string;
@@ -36,13 +34,6 @@ export interface NaiveReceiver {
 
 const WEEK_SECONDS = 7 * 86_400;
 
-interface WireAlert {
-  status?: string;
-  labels?: Record<string, string>;
-  fingerprint?: string;
-  startsAt?: string;
-}
-
 export async function startNaiveReceiver(opts: NaiveReceiverOptions): Promise<NaiveReceiver> {
   const tag = `{${opts.prefix}}`;
   const redis = new Redis(opts.redisUrl, { connectionName: 'naive' });
@@ -50,73 +41,46 @@ export async function startNaiveReceiver(opts: NaiveReceiverOptions): Promise<Na
   const queue = new Queue('jobs', { connection: queueConnection, prefix: tag });
   queue.on('error', () => undefined);
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(express.json({ limit: '5mb' }));
-
-  app.post('/api/v1/alerts', async (req, res, next) => {
-    try {
-      if (req.headers.authorization !== `Bearer ${opts.token}`) {
-        res.status(401).json({ error: 'unauthorized' });
-        return;
+  const server = await listenWebhook({ token: opts.token, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.host !== undefined ? { host: opts.host } : {}) }, async (alerts) => {
+    const decisions: { fingerprint: string; decision: string; jobId?: string }[] = [];
+    for (const alert of alerts) {
+      const fingerprint = String(alert.fingerprint ?? '');
+      const rule = opts.rules.find((r) => r.alertname === alert.labels?.alertname);
+      if (!rule) {
+        decisions.push({ fingerprint, decision: 'unmatched' });
+        continue;
       }
-      const alerts = (req.body as { alerts?: unknown } | undefined)?.alerts;
-      if (!Array.isArray(alerts)) {
-        res.status(400).json({ error: 'bad_request', message: 'no alerts array' });
-        return;
+      if (alert.status !== 'firing') {
+        decisions.push({ fingerprint, decision: 'ignored_resolved' });
+        continue;
       }
-      const decisions: { fingerprint: string; decision: string; jobId?: string }[] = [];
-      for (const alert of alerts as WireAlert[]) {
-        const fingerprint = String(alert.fingerprint ?? '');
-        const rule = opts.rules.find((r) => r.alertname === alert.labels?.alertname);
-        if (!rule) {
-          decisions.push({ fingerprint, decision: 'unmatched' });
-          continue;
-        }
-        if (alert.status !== 'firing') {
-          decisions.push({ fingerprint, decision: 'ignored_resolved' });
-          continue;
-        }
-        const dedupKey = `${tag}:dedup:${rule.name}:${fingerprint}:${alert.startsAt}`;
-        if (await redis.get(dedupKey)) {
-          decisions.push({ fingerprint, decision: 'duplicate' });
-          continue;
-        }
-        await redis.set(dedupKey, '1', 'EX', WEEK_SECONDS);
-        const jobId = `ep-${createHash('sha256').update(`${rule.name}\x00${fingerprint}\x00${alert.startsAt}`).digest('hex').slice(0, 32)}`;
-        await queue.add(
-          rule.playbook,
-          { rule: rule.name, params: rule.params, alert: { fingerprint, startsAt: alert.startsAt, labels: alert.labels } },
-          {
-            jobId,
-            attempts: 5,
-            backoff: { type: 'exponential', delay: 2000 },
-            removeOnComplete: { age: 86_400, count: 10_000 },
-            removeOnFail: { age: 7 * 86_400 },
-          },
-        );
-        decisions.push({ fingerprint, decision: 'enqueued', jobId });
+      const dedupKey = `${tag}:dedup:${rule.name}:${fingerprint}:${alert.startsAt}`;
+      if (await redis.get(dedupKey)) {
+        decisions.push({ fingerprint, decision: 'duplicate' });
+        continue;
       }
-      res.status(200).json({ received: alerts.length, decisions });
-    } catch (err) {
-      next(err);
+      await redis.set(dedupKey, '1', 'EX', WEEK_SECONDS);
+      const jobId = `ep-${createHash('sha256').update(`${rule.name}\x00${fingerprint}\x00${alert.startsAt}`).digest('hex').slice(0, 32)}`;
+      await queue.add(
+        rule.playbook,
+        { rule: rule.name, params: rule.params, alert: { fingerprint, startsAt: alert.startsAt, labels: alert.labels } },
+        {
+          jobId,
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 2000 },
+          removeOnComplete: { age: 86_400, count: 10_000 },
+          removeOnFail: { age: 7 * 86_400 },
+        },
+      );
+      decisions.push({ fingerprint, decision: 'enqueued', jobId });
     }
+    return { received: alerts.length, decisions };
   });
-
-  const server: Server = createServer(app);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     queue,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
+      await server.close();
       await queue.close();
       await Promise.allSettled([redis.quit(), queueConnection.quit()]);
     },

@@ -115,7 +115,8 @@ export function createApp(deps: AppDeps): Express {
         try {
           const { digest, unparsed } = webhookBodyOf(req);
           if (unparsed !== undefined) {
-            // The same bytes were answered before with decisions that cannot change: answered from memory.
+            // The same bytes got an answer before, every alert joining a run: answered from memory if
+            // Redis still names those runs (intake.replay), else evaluated in full.
             const answer = digest === undefined ? undefined : await Promise.race([api.intake.replay(digest), deadline]);
             if (answer !== undefined) {
               res.status(200).type('application/json').send(answer);
