@@ -32,9 +32,13 @@ export function webhookBodyOf(req: Request): WebhookBody {
   return (req as Request & { webhook?: WebhookBody }).webhook ?? {};
 }
 
-/** The body of a replay that turned out not to be answerable from memory, parsed as jsonBody would. */
+/**
+ * The body of a replay that turned out not to be answerable from memory, parsed as jsonBody would:
+ * the same bytes parsed before (a leading BOM, which JSON.parse refuses, is dropped).
+ */
 export function parseUnparsed(raw: Buffer): unknown {
-  return toWellFormed(JSON.parse(raw.toString('utf8')));
+  const text = raw.toString('utf8');
+  return toWellFormed(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
 }
 
 /**
