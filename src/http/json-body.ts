@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 
 /**
  * The API's JSON body parser: any content type, any JSON value (each handler says what it needs,
@@ -10,10 +10,14 @@ import express, { type RequestHandler } from 'express';
  * webhook answer 500, which Alertmanager retries for ever. Lone surrogates become U+FFFD here, as
  * Go's encoding/json (Alertmanager's) decodes them, so no handler ever sees one.
  */
-export function jsonBody(limit: string | number): RequestHandler {
-  const parse = express.json({ limit, type: () => true, strict: false });
+export function jsonBody(limit: string | number, verify?: (req: Request, raw: Buffer, encoding: string) => void): RequestHandler {
+  const parse = express.json({ limit, type: () => true, strict: false, ...(verify ? { verify: (req: Request, _res: unknown, raw: Buffer, encoding: string) => verify(req, raw, encoding) } : {}) });
   return (req, res, next) => {
     parse(req, res, (err?: unknown) => {
+      if (err instanceof SkipParse) {
+        next();
+        return;
+      }
       if (err) {
         next(err);
         return;
@@ -22,6 +26,23 @@ export function jsonBody(limit: string | number): RequestHandler {
       next();
     });
   };
+}
+
+/**
+ * Thrown by a `verify` hook of jsonBody: the body is not parsed, and the request goes on without
+ * `req.body` (the hook kept what it needs). Made by `skipParse`, without a stack trace: capturing
+ * one costs more than the rest of reading a small body.
+ */
+class SkipParse extends Error {}
+
+export function skipParse(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new SkipParse('body not parsed');
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 interface WellFormedString {

@@ -109,6 +109,12 @@ function requireNamespace(ref: ObjectRef): string {
   return ref.namespace;
 }
 
+/** A namespaced object's path names: see assertRef. */
+function assertNamespaced(namespace: string, name: string): void {
+  assertNamespace(namespace);
+  assertObjectName(name, 'name');
+}
+
 /**
  * The last check before a request: every name that reaches a Kubernetes path is a valid
  * namespace (DNS label) or object name (DNS subdomain), so no value from an alert (`../x`, `a/b`,
@@ -153,8 +159,7 @@ export class ClientNodeCluster implements ClusterClient {
   // ---- workloads -------------------------------------------------------------------------
 
   async getScale(kind: WorkloadKind, namespace: string, name: string): Promise<ScaleInfo | undefined> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const resource = `${RESOURCE[kind]}/scale`;
     const scale = await this.orUndefined(
       this.exec.run('get', resource, (o) =>
@@ -174,8 +179,7 @@ export class ClientNodeCluster implements ClusterClient {
     resourceVersion: string,
     opts: MutationOptions,
   ): Promise<ScaleInfo> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     // A patch is unconditional unless it carries resourceVersion; with it, a stale read is a 409.
     const body = { metadata: { resourceVersion }, spec: { replicas } };
     const params = { namespace, name, body, dryRun: dryRunParam(opts), fieldManager: this.fieldManager };
@@ -192,8 +196,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async findHpaFor(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     // A cluster that does not serve autoscaling/v2 (404) has no HPA that could fight the scale.
     const hpas = await this.orUndefined(
       this.listAll('horizontalpodautoscalers', (page, o) => this.autoscaling.listNamespacedHorizontalPodAutoscalerWithHttpInfo({ namespace, ...page }, o)),
@@ -204,8 +207,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getWorkload(kind: WorkloadInfo['kind'], namespace: string, name: string): Promise<WorkloadInfo | undefined> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const params = { namespace, name };
     const send: KubeSend<{ metadata?: k8s.V1ObjectMeta; spec?: { selector?: k8s.V1LabelSelector } }> = (o) => {
       switch (kind) {
@@ -224,8 +226,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getWorkloadStatus(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadStatus | undefined> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const params = { namespace, name };
     const send: KubeSend<WireRollout> = (o) =>
       kind === 'Deployment'
@@ -236,8 +237,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async getPodTemplate(kind: WorkloadKind, namespace: string, name: string): Promise<PodTemplateInfo | undefined> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const params = { namespace, name };
     const send: KubeSend<WireTemplated> = (o) =>
       kind === 'Deployment'
@@ -255,8 +255,7 @@ export class ClientNodeCluster implements ClusterClient {
     resourceVersion: string,
     opts: MutationOptions & { annotations?: Record<string, string> },
   ): Promise<PodTemplateInfo> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     // Strategic merge: `containers` merges by name, so only this container's memory changes; the
     // resourceVersion makes the patch conditional on the template the caller computed from.
     const body = memoryLimitPatch(change, resourceVersion, opts.annotations);
@@ -280,8 +279,7 @@ export class ClientNodeCluster implements ClusterClient {
   // ---- pods ------------------------------------------------------------------------------
 
   async getPod(namespace: string, name: string): Promise<PodInfo | undefined> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const pod = await this.orUndefined(
       this.exec.run('get', 'pods', (o) => this.core.readNamespacedPodWithHttpInfo({ namespace, name }, o)),
     );
@@ -313,8 +311,7 @@ export class ClientNodeCluster implements ClusterClient {
     uid: string,
     opts: MutationOptions & { gracePeriodSeconds?: number },
   ): Promise<'evicted' | 'gone'> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const dryRun = dryRunParam(opts);
     const body: k8s.V1Eviction = {
       apiVersion: 'policy/v1',
@@ -344,8 +341,7 @@ export class ClientNodeCluster implements ClusterClient {
     uid: string,
     opts: MutationOptions & { gracePeriodSeconds?: number },
   ): Promise<'deleted' | 'gone'> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const dryRun = dryRunParam(opts);
     const body: k8s.V1DeleteOptions = {
       preconditions: { uid },
@@ -472,8 +468,7 @@ export class ClientNodeCluster implements ClusterClient {
   }
 
   async eventExists(namespace: string, name: string): Promise<boolean> {
-    assertNamespace(namespace);
-    assertObjectName(name, 'name');
+    assertNamespaced(namespace, name);
     const event = await this.orUndefined(this.exec.run('get', 'events', (o) => this.core.readNamespacedEventWithHttpInfo({ namespace, name }, o)));
     return event !== undefined;
   }
