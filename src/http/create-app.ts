@@ -57,10 +57,11 @@ export interface AppDeps {
 const WEBHOOK_DEADLINE_MS = 1800;
 
 /** Errors from a Redis that is down or unreachable: the webhook answers 503 so Alertmanager retries. */
-function isRedisUnavailable(err: unknown): boolean {
+export function isRedisUnavailable(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
-  // READONLY, LOADING, MASTERDOWN, CLUSTERDOWN and TRYAGAIN are what a failing-over Sentinel set or Cluster answers.
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN|^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|^NOREPLICAS|Cluster isn't ready|None of startup nodes is available|All sentinels are unreachable/i.test(message);
+  // READONLY, LOADING, MASTERDOWN, CLUSTERDOWN and TRYAGAIN are what a failing-over Sentinel set or Cluster answers;
+  // a pipeline in flight when its connection drops (the fence's SET + WAIT as the primary dies) is aborted.
+  return /Stream isn't writeable|Connection is closed|Command aborted due to connection close|ECONNREFUSED|enqueue timed out|Command timed out|Reached the max retries|connect ETIMEDOUT|ENOTCONN|^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|^NOREPLICAS|Cluster isn't ready|None of startup nodes is available|All sentinels are unreachable/i.test(message);
 }
 
 export function createApp(deps: AppDeps): Express {
