@@ -284,7 +284,17 @@ export class RunExecutor {
       sleep: (ms: number) => abortableSleep(ms, signal),
       claimNodeBudget: async (node: string) => {
         await sink.beforeMutation();
-        await this.claimNodeBudget(run, node);
+        try {
+          await this.claimNodeBudget(run, node);
+        } catch (err) {
+          // A run the budget stops before it has sent anything gives back the cooldown it just
+          // claimed: it did nothing, and its episode's next notification must meet the budget
+          // again, not a cooldown that no action started.
+          if (err instanceof GuardBlockedError && !run.steps.some((s) => ACTION_SET.has(s.action) && s.result !== 'dry_run')) {
+            await this.deps.guards.releaseCooldown(run.playbook, run.target, run.id);
+          }
+          throw err;
+        }
       },
       releaseNodeBudget: async (node: string) => {
         if (!run.dryRun) await this.deps.guards.releaseNodeBudget(node);

@@ -9,6 +9,7 @@ rules:
     matchers: ['alertname="GPUNodeOverheating"']
     playbook: drain-gpu-node
     params: { timeoutSeconds: 30, deleteEmptyDirData: true }
+    cooldown: 1h
   - name: scale-slow
     matchers: ['alertname="LLMHighLatencyP95"']
     playbook: scale-replicas
@@ -41,7 +42,8 @@ describe('guards: blocked decisions are re-evaluated, and audited once per episo
     const second = await h.post(alert);
     expect(second.body.decisions[0].decision).toBe('enqueued');
     const blockedAgain = await h.waitRun(second.body.decisions[0].runId);
-    expect(blockedAgain.status).toBe('blocked');
+    // Not by a cooldown: the run the budget stopped did nothing, so it holds no cooldown.
+    expect(blockedAgain).toMatchObject({ status: 'blocked', guard: { guard: 'node_budget' } });
     expect((await auditOf(h, 'guard_blocked')).filter((e) => e.guard === 'node_budget')).toHaveLength(1);
     expect(metricValue((await h.get('/metrics')).text, 'remediator_guard_blocks_total', { guard: 'node_budget' })).toBe(1);
 
