@@ -235,6 +235,7 @@ export async function startRemediator(options: RemediatorOptions): Promise<Remed
       audit: auditPort,
       metrics,
       logger,
+      ...(replicaFence ? { replicas: replicaFence } : {}),
     });
     worker = new RunWorker({ connection: workerRedis, prefix: keys.bullPrefix, executor, concurrency: config.guards.maxConcurrentRuns, logger });
     verifyWorker = new VerifyWorker({ connection: workerRedis, prefix: keys.bullPrefix, check: (runId, check) => verifier.check(runId, check), logger });

@@ -115,7 +115,7 @@ const redis = z
       .min(0)
       .max(16)
       .default(0)
-      .describe('the webhook answers 200 only after WAIT confirms this many replicas hold the decision, 503 otherwise'),
+      .describe('the webhook answers 200 only after WAIT confirms this many replicas hold the decision, 503 otherwise; workers wait for the same before each Kubernetes request that changes something'),
   })
   .refine((r) => [r.url, r.sentinel, r.cluster].filter((v) => v !== undefined).length <= 1, 'set exactly one of url, sentinel and cluster')
   .prefault({});

@@ -11,7 +11,7 @@ import type {
   WorkloadKind,
 } from '../kube/cluster-client.js';
 import type { RunStep } from '../domain/run.js';
-import { KubeApiError, PermanentError, RetryableError, RunRecordGoneError } from '../domain/errors.js';
+import { KubeApiError, PermanentError, RemediatorError, RetryableError, RunRecordGoneError } from '../domain/errors.js';
 import { memoryBytes } from '../domain/quantity.js';
 import type { ActionName } from './playbook.js';
 import { checkIntent, memoryOf, taintChange, taintsToward, type IntentCheck, type StepIntent } from './step-intent.js';
@@ -29,6 +29,13 @@ export interface MutationSink {
    * whose outcome is now known. Throws when Redis cannot take it.
    */
   persist(audited?: readonly RunStep[]): Promise<void>;
+  /**
+   * Resolves once replicas hold everything saved so far (`redis.minReplicasAcked`), throws
+   * otherwise. Called after a step's intent is saved and before its request leaves, so a failover
+   * cannot forget an action that was sent, nor the cooldown claimed before it. Absent without
+   * replicas to wait for.
+   */
+  durable?(): Promise<void>;
   /**
    * Throws if the attempt was stopped (lost lock, cancel, shutdown) since `beforeMutation`: the
    * last check, right before a request leaves. Optional for sinks without a stop signal.
@@ -420,6 +427,12 @@ export class RecordingCluster implements ClusterClient {
     this.sink.steps.push(step);
     // No request leaves before its intent is durable: otherwise a lost answer could not be resumed.
     await this.persist(superseded ? [superseded] : []);
+    if (this.sink.durable) {
+      // Not confirmed: the step stays open, nothing is sent, and the next attempt reads it back.
+      await this.sink.durable().catch((err: unknown) => {
+        throw err instanceof RemediatorError ? err : new RetryableError(`could not confirm the step's intent on the replicas: ${message(err)}`, { cause: err });
+      });
+    }
     // The lock may have been lost while the intent was saved: then the step stays open (the next
     // attempt reads it back) and nothing is sent.
     this.sink.assertActive?.();

@@ -18,6 +18,7 @@ import type { RuleSnapshot } from '../domain/run.js';
 import type { RunVerifier } from './run-verifier.js';
 import type { RunEscalator } from './run-escalator.js';
 import type { NotificationEvent, NotificationSink } from './notification-sink.js';
+import type { ReplicaFence } from '../redis/replica-fence.js';
 
 export const LAST_ACTION_ANNOTATION = 'remediator.dev/last-action';
 
@@ -46,6 +47,11 @@ export interface RunExecutorDeps {
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
+  /**
+   * `redis.minReplicasAcked`: each step's intent (and with it the cooldown claim and the running
+   * status saved before it) is confirmed on the replicas before its request leaves.
+   */
+  replicas?: Pick<ReplicaFence, 'require'>;
   /** Lifetime of the target lock and the concurrency slot without renewal (default CLAIM_TTL_MS). */
   lockTtlMs?: number;
 }
@@ -248,6 +254,7 @@ export class RunExecutor {
    */
   private async context(run: Run, signal: AbortSignal, log: Logger): Promise<PlaybookContext> {
     let gate: Promise<void> | undefined;
+    const replicas = this.deps.replicas;
     const sink: MutationSink = {
       dryRun: run.dryRun,
       attempt: run.attempts,
@@ -266,6 +273,7 @@ export class RunExecutor {
       assertActive: () => {
         if (signal.aborted) throw abortReason(signal);
       },
+      ...(replicas ? { durable: () => replicas.require('the intent of a step', '; its request was not sent') } : {}),
     };
     const cluster = new RecordingCluster(this.deps.cluster, sink);
     const settled = await cluster.settleOpenSteps();

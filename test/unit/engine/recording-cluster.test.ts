@@ -5,7 +5,7 @@ import { namespaceBlock } from '../../../src/engine/namespace-guard.js';
 import { GuardBlockedError, KubeApiError } from '../../../src/domain/errors.js';
 import type { RunStep } from '../../../src/domain/run.js';
 import type { ClusterClient } from '../../../src/kube/cluster-client.js';
-import { RetryableError } from '../../../src/domain/errors.js';
+import { ReplicaAckError, RetryableError } from '../../../src/domain/errors.js';
 import { FakeCluster } from '../../helpers/fake-cluster.js';
 
 interface TestSink extends MutationSink {
@@ -128,6 +128,46 @@ describe('RecordingCluster', () => {
     const calls = fake.calls.filter((c) => c.method === 'patchScale').length;
     await expect(cluster.patchScale('Deployment', 'ns', 'web', 5, scale!.resourceVersion, { dryRun: false })).rejects.toBeInstanceOf(RetryableError);
     expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(calls);
+  });
+
+  it('with replicas to wait for, sends a request only once they confirmed its intent; unconfirmed, the step stays open and nothing leaves', async () => {
+    const fake = new FakeCluster();
+    fake.addDeployment('ns', 'web', { replicas: 3 });
+    const order: string[] = [];
+    let confirmed = false;
+    const s = sink(false);
+    const persist = s.persist.bind(s);
+    s.persist = async (audited) => {
+      order.push('persist');
+      await persist(audited);
+    };
+    s.durable = async () => {
+      order.push('durable');
+      if (!confirmed) throw new ReplicaAckError('only 0 of the 1 replicas confirmed');
+    };
+    const cluster = new RecordingCluster(fake, s);
+    const scale = await cluster.getScale('Deployment', 'ns', 'web');
+    await expect(cluster.patchScale('Deployment', 'ns', 'web', 4, scale!.resourceVersion, { dryRun: false })).rejects.toBeInstanceOf(ReplicaAckError);
+    expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(0);
+    expect(order).toEqual(['persist', 'durable']);
+    expect(s.saved.at(-1)).toEqual([expect.objectContaining({ result: 'pending' })]);
+
+    // The next attempt finds the step open, reads 3 back (not applied) and sends it once confirmed.
+    confirmed = true;
+    const next = sink(false, undefined, { attempt: 2, steps: structuredClone(s.saved.at(-1)!) });
+    next.durable = async () => undefined;
+    const again = new RecordingCluster(fake, next);
+    const result = await again.patchScale('Deployment', 'ns', 'web', 4, (await again.getScale('Deployment', 'ns', 'web'))!.resourceVersion, { dryRun: false });
+    expect(result.replicas).toBe(4);
+    expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(1);
+
+    // A connection error while waiting is retryable too.
+    const third = sink(false);
+    third.durable = async () => {
+      throw new Error('Connection is closed.');
+    };
+    await expect(new RecordingCluster(fake, third).patchScale('Deployment', 'ns', 'web', 5, '1', { dryRun: false })).rejects.toBeInstanceOf(RetryableError);
+    expect(fake.calls.filter((c) => c.method === 'patchScale')).toHaveLength(1);
   });
 
   it('reads the object back when the answer is lost after the write: applied once, reported as done', async () => {
