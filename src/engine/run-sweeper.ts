@@ -76,8 +76,11 @@ export class RunSweeper {
     await redis.zremrangebyscore(keys.runs, '-inf', nowMs - this.deps.runRetentionMs);
     // One process at a time: two trimming by rank at once would both drop "the oldest".
     await this.deps.inbox?.trim(nowMs);
-    const ids = await redis.zrange(keys.live, 0, BATCH - 1);
-    if (ids.length === 0) return;
+    const live = await redis.zrange(keys.live, 0, BATCH - 1, 'WITHSCORES');
+    if (live.length === 0) return;
+    const ids = live.filter((_, i) => i % 2 === 0);
+    // The score is when the run was recorded: a lower bound of when it was (re)queued.
+    const recordedAt = live.filter((_, i) => i % 2 === 1).map(Number);
     const pipeline = redis.pipeline();
     for (const id of ids) {
       const job = keys.job(id);
@@ -99,6 +102,10 @@ export class RunSweeper {
         continue;
       }
       if (status === 'queued') {
+        // Read the record only when it may be due: a queued run with its job, younger than
+        // maxQueueAge, needs nothing (a backlog of thousands would otherwise be read every sweep).
+        const age = nowMs - recordedAt[i]!;
+        if (age <= this.deps.guards.maxQueueAgeMs && (hasJob || age <= ENQUEUE_GRACE_MS)) continue;
         const run = await this.deps.runs.get(id);
         if (!run) continue;
         const since = Date.parse(run.queuedAt ?? run.createdAt);

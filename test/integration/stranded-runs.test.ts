@@ -79,6 +79,30 @@ describe('the sweeper ends stranded runs', () => {
     expect(Date.now() - t0).toBeLessThan(MAX_QUEUE_AGE_S * 1000 + 3000);
   });
 
+  it('a backlog of queued runs that have their jobs is not read every sweep, and still expires after maxQueueAge', async () => {
+    const { keys, processes } = await rig('api');
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(QUEUE_NAME, { connection, prefix: keys.bullPrefix });
+    const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await direct.info('commandstats'))?.[1] ?? 0);
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) ids.push(await forceRun(keys, 'queued'));
+      await queue.addBulk(ids.map((id) => ({ name: 'scale-replicas', data: { runId: id }, opts: { jobId: id } })));
+      const before = await hgetalls();
+      // Four sweeps (every 500 ms here) inside maxQueueAge: the runs' records need not be read.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await hgetalls() - before).toBeLessThan(50);
+      const ended = await pollUntil(async () => {
+        const runs = await Promise.all(ids.map((id) => processes[0]!.runs.get(id)));
+        return runs.every((r) => r?.status === 'expired') ? runs : undefined;
+      }, 'every queued run to expire', 10_000);
+      expect(ended).toHaveLength(300);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+
   it('approved long after it was created, and the enqueue lost: enqueued again and run', async () => {
     const { keys, processes } = await rig('api', 'worker');
     const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
