@@ -231,11 +231,16 @@ describe('webhook: Redis outage', () => {
     const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
     expect(pid).toBeGreaterThan(0);
     const body = notification([{ labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', deployment: 'embedding-service' } }]);
+    // A notification answered before: its replay takes the path answered from memory, which must not hang either.
+    const replayed = notification([{ labels: { alertname: 'LLMHighLatencyP95', namespace: 'ml-serving', deployment: 'replayed-while-frozen' } }]);
+    expect((await h.post(replayed)).status).toBe(200);
     process.kill(pid, 'SIGSTOP');
     try {
-      const res = await h.post(body);
+      const [res, replay] = await Promise.all([h.post(body), h.post(replayed)]);
       expect(res.status).toBe(503);
       expect(res.ms).toBeLessThan(2000);
+      expect(replay.status).toBe(503);
+      expect(replay.ms).toBeLessThan(2000);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
