@@ -33,3 +33,30 @@ rules:
     params: { step: 1, maxReplicas: 8 }
     cooldown: 15m
 `;
+
+/**
+ * Suite `matchers`: the same three rules, every matcher an equality (`=`), or every matcher a
+ * regular expression (`=~`, RE2 through re2js, anchored as Alertmanager anchors them) that matches
+ * exactly the same alerts of bench/traffic.ts. Their ratio is what linear-time regex matching
+ * costs the webhook.
+ */
+export function matcherRulesYaml(style: 'equality' | 'regex'): string {
+  const m = (label: string, value: string, alternative: string) => (style === 'equality' ? `'${label}="${value}"'` : `'${label}=~"${value}|${alternative}"'`);
+  return `
+rules:
+  - name: drain-overheated-gpu-nodes
+    matchers: [${m('alertname', 'GPUNodeOverheating', 'GPUNodeOverheatingCritical')}, ${m('severity', 'critical', 'page')}]
+    playbook: drain-gpu-node
+    params: { timeoutSeconds: 900 }
+    cooldown: 1h
+  - name: restart-oom-killed-pods
+    matchers: [${m('alertname', 'KubePodOOMKilled', 'KubeContainerOOMKilled')}]
+    playbook: restart-oom-pod
+    cooldown: 10m
+  - name: scale-slow-llm
+    matchers: [${m('alertname', 'LLMHighLatencyP95', 'LLMHighLatencyP99')}]
+    playbook: scale-replicas
+    params: { step: 1, maxReplicas: 8 }
+    cooldown: 15m
+`;
+}

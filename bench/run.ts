@@ -349,7 +349,7 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-interface AbSpec<P extends 'inbox' | 'replicas'> {
+interface AbSpec<P extends 'inbox' | 'replicas' | 'matchers'> {
   pair: P;
   /** The receiver whose cost is measured, and the one it is compared with. */
   a: PairNames<P>;
@@ -369,8 +369,9 @@ interface AbSpec<P extends 'inbox' | 'replicas'> {
  * An A/B suite: two Remediator api processes that differ in one thing, same run, same Redis, same
  * traffic, segments A B B A per round; ratios A/B per round and their median (min, max).
  * Suite `inbox`: the alert inbox on vs off. Suite `replicas`: `redis.minReplicasAcked: 1` vs 0.
+ * Suite `matchers`: every rule matcher a regular expression (RE2) vs an equality.
  */
-async function abSuite<P extends 'inbox' | 'replicas'>(spec: AbSpec<P>): Promise<void> {
+async function abSuite<P extends 'inbox' | 'replicas' | 'matchers'>(spec: AbSpec<P>): Promise<void> {
   const t0 = Date.now();
   const loadBefore = loadavg();
   const env = await startBenchEnv({ logLevel: LOG_LEVEL, pair: spec.pair });
@@ -481,12 +482,13 @@ async function abSuite<P extends 'inbox' | 'replicas'>(spec: AbSpec<P>): Promise
 }
 
 /**
- * BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `webhook` (above), `inbox` (inbox on vs off),
- * `replicas` (minReplicasAcked 1 vs 0, a primary with one replica), `ingest` (bench/ingest.ts:
- * against the one-addBulk receiver, processes of their own, autocannon), `soak` (bench/soak.ts,
- * 10 min); default all six.
+ * BENCH_SUITES: `startup` (bench/startup.ts, ~1 min), `ingest` (bench/ingest.ts: against the
+ * one-addBulk receiver, processes of their own, autocannon), `inbox` (inbox on vs off), `matchers`
+ * (regex vs equality matchers), `replicas` (minReplicasAcked 1 vs 0, a primary with one replica),
+ * `soak` (bench/soak.ts, 10 min); default all six. `webhook` (above, the older in-process
+ * comparison with the three-round-trip receiver) runs only when named.
  */
-const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,ingest,webhook,inbox,replicas,soak').split(',').map((x) => x.trim()));
+const SUITES = new Set((process.env.BENCH_SUITES ?? 'startup,ingest,inbox,matchers,replicas,soak').split(',').map((x) => x.trim()));
 
 async function suites(): Promise<void> {
   if (SUITES.has('startup')) {
@@ -516,6 +518,18 @@ async function suites(): Promise<void> {
         const records = (prefix: string) => env.redis.zcard(`{${prefix}}:inbox`).catch(() => -1);
         return `inbox records at the end of ${scenario} (on / off): ${await records(env.receivers['inbox-on'].prefix)} / ${await records(env.receivers['inbox-off'].prefix)}`;
       },
+    });
+  }
+  if (SUITES.has('matchers')) {
+    await abSuite({
+      pair: 'matchers',
+      a: 'regex',
+      b: 'equality',
+      aLabel: 'regex',
+      bLabel: 'equality',
+      title: 'Remediator webhook, every rule matcher a regular expression (=~, RE2 through re2js) vs an equality (=), deciding the same',
+      explain: 'what linear-time regex matching costs the webhook: throughput < 1 and latency > 1 by that much.',
+      file: 'matchers-latest.json',
     });
   }
   if (SUITES.has('replicas')) {

@@ -19,19 +19,20 @@ import { createLogger } from '../src/observability/logger.js';
 import { auditKeys } from '../src/audit/audit-keys.js';
 import { playbooks } from '../playbooks/index.js';
 import { startNaiveReceiver } from './naive-receiver.js';
-import { NAIVE_RULES, REMEDIATOR_RULES_YAML } from './rules.js';
+import { matcherRulesYaml, NAIVE_RULES, REMEDIATOR_RULES_YAML } from './rules.js';
 import { startLoadGenerator, type LoadGenerator } from './loadgen-client.js';
 
 export const TOKEN = 'bench-am-token-0123456789';
 
-export type ReceiverName = 'remediator' | 'naive' | 'inbox-on' | 'inbox-off' | 'acked' | 'unacked';
+export type ReceiverName = 'remediator' | 'naive' | 'inbox-on' | 'inbox-off' | 'acked' | 'unacked' | 'regex' | 'equality';
 /**
  * `naive`: Remediator vs the naive receiver (suite webhook); `inbox`: Remediator with its alert
  * inbox on vs off (suite inbox); `replicas`: Remediator with `redis.minReplicasAcked: 1` vs 0, on a
- * primary with one replica (suite replicas).
+ * primary with one replica (suite replicas); `matchers`: every rule matcher a regular expression vs
+ * an equality, deciding the same (suite matchers).
  */
-export type BenchPair = 'naive' | 'inbox' | 'replicas';
-export type PairNames<P extends BenchPair> = P extends 'naive' ? 'remediator' | 'naive' : P extends 'inbox' ? 'inbox-on' | 'inbox-off' : 'acked' | 'unacked';
+export type BenchPair = 'naive' | 'inbox' | 'replicas' | 'matchers';
+export type PairNames<P extends BenchPair> = P extends 'naive' ? 'remediator' | 'naive' : P extends 'inbox' ? 'inbox-on' | 'inbox-off' : P extends 'matchers' ? 'regex' | 'equality' : 'acked' | 'unacked';
 
 export interface Receiver {
   name: ReceiverName;
@@ -92,7 +93,7 @@ export async function startBenchEnv<P extends BenchPair = 'naive'>(opts: { logLe
     }
   }
 
-  const remediatorConfig = (rPrefix: string, minReplicasAcked = 0) =>
+  const remediatorConfig = (rPrefix: string, minReplicasAcked = 0, rules = REMEDIATOR_RULES_YAML) =>
     validateConfigText(
       `
 server: { port: 8080, bodyLimit: 5mb, shutdownGraceSeconds: 5 }
@@ -103,7 +104,7 @@ auth:
     - { name: alertmanager, role: alertmanager, token: ${TOKEN} }
     - { name: viewer, role: viewer, token: bench-viewer-token-0123456789 }
 audit: { keyFile: '${keyFile}' }
-${REMEDIATOR_RULES_YAML}
+${rules}
 `,
       join(dir, 'remediator.yaml'),
       playbookMap(playbooks),
@@ -113,7 +114,8 @@ ${REMEDIATOR_RULES_YAML}
   const startReceivers = async (): Promise<Running<N>> => {
     const rPrefix = `bench-r-${randomBytes(3).toString('hex')}`;
     const nPrefix = `bench-n-${randomBytes(3).toString('hex')}`;
-    const remediator = await startRemediator({ config: remediatorConfig(rPrefix, pair === 'replicas' ? 1 : 0), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
+    const rules = pair === 'matchers' ? matcherRulesYaml('regex') : REMEDIATOR_RULES_YAML;
+    const remediator = await startRemediator({ config: remediatorConfig(rPrefix, pair === 'replicas' ? 1 : 0, rules), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' });
     // Suite inbox: a second Remediator, identical but for its intake writing no alert inbox.
     // Suite replicas: a second Remediator, identical but for not waiting for the replica.
     const other =
@@ -121,7 +123,9 @@ ${REMEDIATOR_RULES_YAML}
         ? await startRemediator({ config: remediatorConfig(nPrefix), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1', inbox: false })
         : pair === 'replicas'
           ? await startRemediator({ config: remediatorConfig(nPrefix, 0), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' })
-          : await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
+          : pair === 'matchers'
+            ? await startRemediator({ config: remediatorConfig(nPrefix, 0, matcherRulesYaml('equality')), role: 'api', auditKey, logger, port: 0, host: '127.0.0.1' })
+            : await startNaiveReceiver({ redisUrl: redisServer.url, prefix: nPrefix, rules: NAIVE_RULES, token: TOKEN });
     const counters: Queue[] = [];
     const receiver = (name: ReceiverName, url: string, prefix: string): Receiver => {
       const counter = new Queue('jobs', { connection: redis, prefix: `{${prefix}}` });
@@ -142,7 +146,9 @@ ${REMEDIATOR_RULES_YAML}
         ? { 'inbox-on': receiver('inbox-on', remediator.url, rPrefix), 'inbox-off': receiver('inbox-off', other.url, nPrefix) }
         : pair === 'replicas'
           ? { acked: receiver('acked', remediator.url, rPrefix), unacked: receiver('unacked', other.url, nPrefix) }
-          : { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', other.url, nPrefix) };
+          : pair === 'matchers'
+            ? { regex: receiver('regex', remediator.url, rPrefix), equality: receiver('equality', other.url, nPrefix) }
+            : { remediator: receiver('remediator', remediator.url, rPrefix), naive: receiver('naive', other.url, nPrefix) };
     return {
       receivers: receivers as Record<N, Receiver>,
       counters,
