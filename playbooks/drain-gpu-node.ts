@@ -8,8 +8,8 @@
  * before evicting anything (the node stays cordoned, like kubectl) when a pod it would evict has
  * no controller (without force), uses emptyDir (without deleteEmptyDirData), is opted out (the
  * label on the pod, its namespace or its owning workload), or is a DaemonSet pod (without
- * ignoreDaemonSets). A PDB that allows no disruption is retried every 5 s until timeoutSeconds;
- * then the run fails.
+ * ignoreDaemonSets). Evicts in parallel; a pod a PodDisruptionBudget refuses is sent again as soon
+ * as that budget allows a disruption (read every 250 ms), until timeoutSeconds; then the run fails.
  *
  * The cordon and the node's `remediator.dev/last-action` stamp (`cordoned: true`) are one merge
  * patch, so a drain that fails, is cancelled or dies right after cordoning still leaves a node
@@ -49,8 +49,14 @@ import { cordonOwnership, NOT_OUR_CORDON } from './node-marks.js';
 import { optedOut, optOutNote } from './opt-out.js';
 import { findCompletedStep } from './previous-steps.js';
 
-/** kubectl's EvictErrorRetryDelay. */
+/** kubectl's EvictErrorRetryDelay: a refusal that names no budget is retried this often. */
 const EVICT_RETRY_MS = 5000;
+/** How often a budget that refused an eviction is read while its pods wait. */
+const PDB_POLL_MS = 250;
+/** A refused pod is sent again on its budget's word no sooner than this. */
+const REFUSED_AGAIN_MS = 1000;
+/** Evictions in flight at once (kubectl sends one per pod at once; this bounds a node of 500). */
+const EVICT_CONCURRENCY = 32;
 /** kubectl's waitForDelete interval. */
 const POLL_MS = 1000;
 const MAX_CONFLICT_RETRIES = 5;
@@ -292,43 +298,118 @@ interface EvictionOutcome {
   blocked: PodInfo[];
 }
 
-/** Each pod once per pass; pods a PDB refuses are retried every 5 s until the deadline (a dry run tries once). */
+/**
+ * Evicts every pod in parallel (up to EVICT_CONCURRENCY requests at once). A pod a
+ * PodDisruptionBudget refuses (429) waits for that budget: the budget the 429 names is read every
+ * PDB_POLL_MS, and as many of its waiting pods as its `disruptionsAllowed` permits are sent again
+ * at once, so the next pod leaves as soon as the last one's replacement is Ready (kubectl sleeps
+ * 5 s after every refusal). A refusal that names no budget is retried every EVICT_RETRY_MS, as
+ * kubectl does. Until the deadline; a dry run tries once.
+ */
 async function evictAll(ctx: PlaybookContext, pods: PodInfo[], params: DrainGpuNodeParams, deadline: number): Promise<EvictionOutcome> {
   const outcome: EvictionOutcome = { evicted: [], gone: [], blocked: [] };
-  let pending = pods;
-  for (;;) {
-    const refused: PodInfo[] = [];
-    for (const pod of pending) {
-      try {
-        const result = await ctx.cluster.evictPod(pod.namespace, pod.name, pod.uid, {
-          dryRun: ctx.dryRun,
-          gracePeriodSeconds: params.gracePeriodSeconds,
-        });
-        if (result === 'gone') {
-          outcome.gone.push(pod);
-        } else {
-          outcome.evicted.push(pod);
-          await evictedEvent(ctx, pod);
-        }
-      } catch (error) {
-        if (error instanceof KubeApiError && error.code === 429) {
-          ctx.log.info({ pod: `${pod.namespace}/${pod.name}` }, 'eviction refused by a PodDisruptionBudget; retrying');
-          refused.push(pod);
-        } else if (error instanceof KubeApiError && error.code === 409 && (await isGone(ctx.cluster, pod))) {
-          // The uid precondition failed because the pod was already replaced.
-          outcome.gone.push(pod);
-        } else {
-          throw error;
-        }
+  const waiting = new Map<PodInfo, Refusal>();
+  const evict = async (pod: PodInfo): Promise<void> => {
+    try {
+      const result = await ctx.cluster.evictPod(pod.namespace, pod.name, pod.uid, { dryRun: ctx.dryRun, gracePeriodSeconds: params.gracePeriodSeconds });
+      waiting.delete(pod);
+      if (result === 'gone') {
+        outcome.gone.push(pod);
+      } else {
+        outcome.evicted.push(pod);
+        await evictedEvent(ctx, pod);
+      }
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 429) {
+        const budget = refusingBudget(error);
+        if (!waiting.has(pod)) ctx.log.info({ pod: `${pod.namespace}/${pod.name}`, budget }, 'eviction refused by a PodDisruptionBudget; retrying when it allows one');
+        waiting.set(pod, { budget, retryAt: ctx.now() + EVICT_RETRY_MS, notBefore: ctx.now() + REFUSED_AGAIN_MS });
+      } else if (error instanceof KubeApiError && error.code === 409 && (await isGone(ctx.cluster, pod))) {
+        // The uid precondition failed because the pod was already replaced.
+        waiting.delete(pod);
+        outcome.gone.push(pod);
+      } else {
+        throw error;
       }
     }
-    if (refused.length === 0 || ctx.dryRun || ctx.now() >= deadline) {
-      outcome.blocked = refused;
-      return outcome;
+  };
+  await inParallel(pods, EVICT_CONCURRENCY, evict);
+  while (waiting.size > 0 && !ctx.dryRun && ctx.now() < deadline) {
+    const due = await podsDue(ctx, waiting);
+    if (due.length === 0) {
+      await ctx.sleep(Math.max(0, Math.min(PDB_POLL_MS, deadline - ctx.now())));
+      continue;
     }
-    pending = refused;
-    await ctx.sleep(EVICT_RETRY_MS);
+    await inParallel(due, EVICT_CONCURRENCY, evict);
   }
+  outcome.blocked = [...waiting.keys()];
+  return outcome;
+}
+
+/**
+ * Why a pod waits: the budget that refused it (namespace-local name); when to retry whatever the
+ * budget says (kubectl's 5 s); and before when not even on the budget's word, so a budget whose
+ * status disagrees with the server's check is not answered with a request every poll.
+ */
+interface Refusal {
+  budget?: string;
+  retryAt: number;
+  notBefore: number;
+}
+
+/** The budget a 429 names: "The disruption budget NAME needs N healthy pods and has M currently". */
+function refusingBudget(error: KubeApiError): string | undefined {
+  for (const cause of error.causes) {
+    const name = /^The disruption budget (\S+) needs/.exec(cause.message ?? '')?.[1];
+    if (name !== undefined && isObjectName(name)) return name;
+  }
+  return undefined;
+}
+
+/**
+ * The waiting pods to send now: per budget, as many as it allows (all of them once it is gone);
+ * a pod whose refusal named no budget once its blind retry is due.
+ */
+async function podsDue(ctx: PlaybookContext, waiting: ReadonlyMap<PodInfo, Refusal>): Promise<PodInfo[]> {
+  const due: PodInfo[] = [];
+  const byBudget = new Map<string, PodInfo[]>();
+  for (const [pod, refusal] of waiting) {
+    if (refusal.budget === undefined) {
+      if (ctx.now() >= refusal.retryAt) due.push(pod);
+      continue;
+    }
+    const key = `${pod.namespace}/${refusal.budget}`;
+    byBudget.set(key, [...(byBudget.get(key) ?? []), pod]);
+  }
+  for (const [key, group] of byBudget) {
+    const [namespace, name] = key.split('/') as [string, string];
+    const allowed = await ctx.cluster.getDisruptionsAllowed(namespace, name);
+    // Gone: nothing guards these pods any more. Else as many as it allows, and each at least as
+    // often as kubectl would send it (every 5 s), should the budget's status lag behind.
+    const ready = group.filter((pod) => ctx.now() >= waiting.get(pod)!.notBefore);
+    const chosen = new Set(allowed === undefined ? ready : ready.slice(0, Math.max(0, allowed)));
+    for (const pod of group) if (ctx.now() >= waiting.get(pod)!.retryAt) chosen.add(pod);
+    due.push(...chosen);
+  }
+  return due;
+}
+
+/** Runs `work` for every item, at most `limit` at once; the first error is thrown once all settled. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (failed === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failed) throw failed.error;
 }
 
 async function evictedEvent(ctx: PlaybookContext, pod: PodRef): Promise<void> {

@@ -31,6 +31,8 @@ export class KubeApiError extends RemediatorError {
     readonly resource: string,
     /** The server's `Retry-After` (429, 503), capped: the next attempt waits at least this long. */
     readonly retryAfterMs?: number,
+    /** The Status' `details.causes` (an eviction's 429 names the disruption budget that refused it). */
+    readonly causes: readonly { reason?: string; message?: string }[] = [],
   ) {
     super(`${verb} ${resource}: ${code} ${reason}: ${message}`);
     this.retryable = code === 409 || code === 429 || code >= 500 || code === 0;

@@ -140,6 +140,7 @@ export class RecordingCluster implements ClusterClient {
   listPods = (ns: string, selector: Record<string, string>) => this.inner.listPods(ns, selector);
   listPodsOnNode = (node: string) => this.inner.listPodsOnNode(node);
   listNodes = () => this.inner.listNodes();
+  getDisruptionsAllowed = (namespace: string, name: string) => this.inner.getDisruptionsAllowed(namespace, name);
   eventExists = (ns: string, name: string) => this.inner.eventExists(ns, name);
   ping = () => this.inner.ping();
 

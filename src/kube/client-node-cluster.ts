@@ -134,6 +134,7 @@ export class ClientNodeCluster implements ClusterClient {
   private readonly core: k8s.CoreV1Api;
   private readonly apps: k8s.AppsV1Api;
   private readonly autoscaling: k8s.AutoscalingV2Api;
+  private readonly policy: k8s.PolicyV1Api;
   private readonly version: k8s.VersionApi;
   private readonly exec: KubeRequestExecutor;
   private readonly fieldManager: string;
@@ -145,6 +146,7 @@ export class ClientNodeCluster implements ClusterClient {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.autoscaling = kc.makeApiClient(k8s.AutoscalingV2Api);
+    this.policy = kc.makeApiClient(k8s.PolicyV1Api);
     this.version = kc.makeApiClient(k8s.VersionApi);
     this.exec = new KubeRequestExecutor({
       requestTimeoutMs: options.requestTimeoutMs,
@@ -333,6 +335,16 @@ export class ClientNodeCluster implements ClusterClient {
       if (this.isGone(err)) return 'gone';
       throw err;
     }
+  }
+
+  async getDisruptionsAllowed(namespace: string, name: string): Promise<number | undefined> {
+    assertNamespaced(namespace, name);
+    const pdb = await this.orUndefined(this.exec.run('get', 'poddisruptionbudgets', (o) => this.policy.readNamespacedPodDisruptionBudgetWithHttpInfo({ namespace, name }, o)));
+    if (!pdb) return undefined;
+    // A status the disruption controller has not caught up with says nothing yet (the Eviction API
+    // refuses every eviction under it until it has).
+    if ((pdb.status?.observedGeneration ?? 0) < (pdb.metadata?.generation ?? 0)) return 0;
+    return pdb.status?.disruptionsAllowed ?? 0;
   }
 
   async deletePod(

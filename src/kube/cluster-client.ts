@@ -189,6 +189,11 @@ export interface ClusterClient {
   listPodsOnNode(node: string): Promise<PodInfo[]>;
   /** Eviction API (PDBs honoured). 404 → 'gone'; 429 → KubeApiError(429). */
   evictPod(namespace: string, name: string, uid: string, opts: MutationOptions & { gracePeriodSeconds?: number }): Promise<'evicted' | 'gone'>;
+  /**
+   * `status.disruptionsAllowed` of a PodDisruptionBudget (policy/v1); undefined when it is gone.
+   * drain-gpu-node retries an eviction the budget refused as soon as this is positive again.
+   */
+  getDisruptionsAllowed(namespace: string, name: string): Promise<number | undefined>;
   /** DELETE with a uid precondition. 404 → 'gone'. */
   deletePod(namespace: string, name: string, uid: string, opts: MutationOptions & { gracePeriodSeconds?: number }): Promise<'deleted' | 'gone'>;
 

@@ -20,7 +20,17 @@ const NETWORK_ERROR_CODES = new Set([
 interface StatusBody {
   reason?: unknown;
   message?: unknown;
-  details?: { retryAfterSeconds?: unknown };
+  details?: { retryAfterSeconds?: unknown; causes?: unknown };
+}
+
+function causesOf(status: StatusBody | undefined): { reason?: string; message?: string }[] {
+  const causes = status?.details?.causes;
+  if (!Array.isArray(causes)) return [];
+  return causes.slice(0, 10).flatMap((c: unknown) => {
+    if (c === null || typeof c !== 'object') return [];
+    const { reason, message } = c as { reason?: unknown; message?: unknown };
+    return [{ ...(typeof reason === 'string' ? { reason: reason.slice(0, 100) } : {}), ...(typeof message === 'string' ? { message: message.slice(0, 500) } : {}) }];
+  });
 }
 
 /** A Retry-After longer than this is taken as this: a run waits, it does not wait forever. */
@@ -91,7 +101,7 @@ export function toKubeApiError(err: unknown, verb: string, resource: string): Re
     const reason = typeof status?.reason === 'string' && status.reason ? status.reason : reasonFromCode(code);
     let message = typeof status?.message === 'string' ? status.message : bodyText(err.body);
     if (!message) message = code === 401 ? 'the API server rejected the credentials' : reasonFromCode(code);
-    return new KubeApiError(code, reason, message.slice(0, 1000), verb, resource, retryAfterMs(err.headers, status));
+    return new KubeApiError(code, reason, message.slice(0, 1000), verb, resource, retryAfterMs(err.headers, status), causesOf(status));
   }
   if (isNetworkError(err)) {
     const message = err instanceof Error ? err.message : String(err);

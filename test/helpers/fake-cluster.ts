@@ -97,6 +97,7 @@ export class FakeCluster implements ClusterClient {
   private readonly failures = new Map<Method, Error[]>();
   private readonly hooks = new Map<Method, (() => void)[]>();
   private readonly pdbRefusals = new Map<string, number>();
+  private readonly refusingBudgets = new Map<string, string>();
   private readonly lingering = new Map<string, number>();
   private readonly unready = new Map<string, number>();
   /** metadata.generation of the workloads with a scale, bumped by every change of spec.replicas. */
@@ -246,9 +247,13 @@ export class FakeCluster implements ClusterClient {
     this.hooks.set(method, queue);
   }
 
-  /** Evictions of this pod get 429 (a PodDisruptionBudget allows no disruption) `times` times. */
-  refuseEviction(namespace: string, name: string, times = Infinity): void {
+  /**
+   * Evictions of this pod get 429 (a PodDisruptionBudget allows no disruption) `times` times; with
+   * `budget`, the 429's cause names it as the API server does.
+   */
+  refuseEviction(namespace: string, name: string, times = Infinity, budget?: string): void {
     this.pdbRefusals.set(podKey(namespace, name), times);
+    if (budget !== undefined) this.refusingBudgets.set(podKey(namespace, name), budget);
   }
 
   allowEviction(namespace: string, name: string): void {
@@ -445,10 +450,24 @@ export class FakeCluster implements ClusterClient {
     const refusals = this.pdbRefusals.get(key) ?? 0;
     if (refusals > 0) {
       this.pdbRefusals.set(key, refusals - 1);
-      throw new KubeApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", 'create', 'pods/eviction');
+      const budget = this.refusingBudgets.get(key);
+      const causes = budget === undefined ? [] : [{ reason: 'DisruptionBudget', message: `The disruption budget ${budget} needs 3 healthy pods and has 3 currently` }];
+      throw new KubeApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", 'create', 'pods/eviction', undefined, causes);
     }
     if (!opts.dryRun) this.startRemoval(pod);
     return 'evicted';
+  }
+
+  /** PodDisruptionBudgets by namespace/name: their `disruptionsAllowed` (setDisruptionsAllowed). */
+  private readonly budgets = new Map<string, number>();
+
+  setDisruptionsAllowed(namespace: string, name: string, allowed: number): void {
+    this.budgets.set(podKey(namespace, name), allowed);
+  }
+
+  async getDisruptionsAllowed(namespace: string, name: string): Promise<number | undefined> {
+    this.enter('getDisruptionsAllowed', [namespace, name]);
+    return this.budgets.get(podKey(namespace, name));
   }
 
   async deletePod(

@@ -214,8 +214,22 @@ describe('the shipped ClusterRole is exactly what the worker uses', () => {
     await expectStatus(await s.manual('scale-replicas', { namespace: 'ml-batch', name: 'embed-batch', maxReplicas: 6 }), 'blocked', 'opt-out', { guard: expect.objectContaining({ guard: 'opt_out' }) });
     sim.patchObject('namespace', undefined, 'ml-batch', { metadata: { labels: { [OPT_OUT]: null } } });
 
-    // drain-gpu-node with a taint (from the alert); the node budget then blocks a second drain.
-    await expectStatus(await s.alert({ alertname: 'GPUNodeOverheating', node: 'gpu-node-2' }), 'succeeded', 'drain', { changed: true });
+    // drain-gpu-node with a taint (from the alert); the node budget then blocks a second drain. A
+    // budget over trainer-1 allows nothing until the worker has read it (the PDB-aware retry).
+    const created = await fetch(`${sim.url}/apis/policy/v1/namespaces/ml-training/poddisruptionbudgets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sim-token' },
+      body: JSON.stringify({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'trainer', namespace: 'ml-training' }, spec: { maxUnavailable: 0, selector: { matchLabels: { 'app.kubernetes.io/name': 'trainer' } } } }),
+    });
+    expect(created.status).toBe(201);
+    const drain = await s.alert({ alertname: 'GPUNodeOverheating', node: 'gpu-node-2' });
+    await pollUntil(
+      async () => (sim.requests.some((r) => r.user === WORKER_USER && r.method === 'GET' && r.path === '/apis/policy/v1/namespaces/ml-training/poddisruptionbudgets/trainer') ? true : undefined),
+      'the drain to read the budget that refused trainer-1',
+      20_000,
+    );
+    sim.setPdbMaxUnavailable('ml-training', 'trainer', 1);
+    await expectStatus(drain, 'succeeded', 'drain', { changed: true });
     await expectStatus(await s.alert({ alertname: 'GPUNodeOverheating', node: 'gpu-node-3' }), 'blocked', 'node budget', { guard: expect.objectContaining({ guard: 'node_budget' }) });
 
     // uncordon-node, dry then real.

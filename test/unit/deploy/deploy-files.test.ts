@@ -279,6 +279,7 @@ describe('RBAC', () => {
     'autoscaling/horizontalpodautoscalers': ['list'],
     '/pods': ['delete', 'get', 'list'],
     '/pods/eviction': ['create'],
+    'policy/poddisruptionbudgets': ['get'],
     '/nodes': ['get', 'list', 'patch'],
     '/namespaces': ['get'],
     '/events': ['create', 'get'],

@@ -175,7 +175,7 @@ describe('drain-gpu-node run', () => {
     expect(cluster.pods.has(`ml-serving/${LLM_A}`)).toBe(false);
   });
 
-  it('retries a pod refused by a PodDisruptionBudget every 5 s until it is allowed', async () => {
+  it('retries a pod whose refusal names no budget every 5 s (as kubectl does) until it is allowed', async () => {
     const { cluster, ctx, clock } = setup();
     cluster.refuseEviction('ml-serving', LLM_B, 3);
 
@@ -190,8 +190,9 @@ describe('drain-gpu-node run', () => {
       `ml-serving/${LLM_B}`,
       `ml-serving/${LLM_B}`,
     ]);
-    expect(clock.sleeps).toEqual([5000, 5000, 5000]);
+    expect(new Set(clock.sleeps)).toEqual(new Set([250]));
     expect(clock.elapsedSince()).toBe(15_000);
+    expect(cluster.callsOf('getDisruptionsAllowed')).toEqual([]);
     expect(cluster.pods.has(`ml-serving/${LLM_B}`)).toBe(false);
     expect(ctx.actionErrors).toEqual([]);
   });
@@ -231,11 +232,39 @@ describe('drain-gpu-node run', () => {
     expect(outcome.reason).toContain(`1 pod already gone (ml-serving/${LLM_A})`);
   });
 
-  it('fails on other eviction errors', async () => {
+  it('sends a pod a named budget refused again as soon as that budget allows a disruption, one per disruption allowed', async () => {
+    const { cluster, ctx, clock } = setup();
+    cluster.refuseEviction('ml-serving', LLM_A, 1, 'llm-api');
+    cluster.refuseEviction('ml-serving', LLM_B, 1, 'llm-api');
+    cluster.setDisruptionsAllowed('ml-serving', 'llm-api', 0);
+    // The budget allows one disruption after the third read (750 ms), then another.
+    let reads = 0;
+    const allowLater = () => {
+      reads += 1;
+      if (reads === 3) cluster.setDisruptionsAllowed('ml-serving', 'llm-api', 1);
+      if (reads < 10) cluster.beforeNext('getDisruptionsAllowed', allowLater);
+    };
+    cluster.beforeNext('getDisruptionsAllowed', allowLater);
+
+    const outcome = await drainGpuNode.run(ctx, params());
+
+    expect(outcome.result).toBe('changed');
+    const calls = evicted(cluster);
+    // One each at first (both refused), then one per read that allowed one: never both at once on a budget of 1.
+    expect(calls.slice(0, 3).sort()).toEqual([`ml-serving/${LLM_A}`, `ml-serving/${LLM_B}`, 'ml-serving/router-7d9f8b6c5-m4n5b'].sort());
+    expect(calls.slice(3)).toEqual([`ml-serving/${LLM_A}`, `ml-serving/${LLM_B}`]);
+    expect(clock.elapsedSince()).toBeLessThan(2000);
+    expect(cluster.callsOf('getDisruptionsAllowed').every((c) => c.args[0] === 'ml-serving' && c.args[1] === 'llm-api')).toBe(true);
+  });
+
+  it('fails on other eviction errors, retrying nothing', async () => {
     const { cluster, ctx } = setup();
     cluster.failNext('evictPod', new KubeApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget', 'create', 'pods/eviction'));
     await expect(drainGpuNode.run(ctx, params())).rejects.toMatchObject({ code: 500 });
-    expect(cluster.callsOf('evictPod')).toHaveLength(1);
+    // The three evictions went out together; the failure stops the drain, and nothing is sent again.
+    const calls = evicted(cluster);
+    expect(new Set(calls).size).toBe(calls.length);
+    expect(calls.length).toBeLessThanOrEqual(3);
   });
 
   it('passes the grace period to every eviction', async () => {
