@@ -495,6 +495,10 @@ async function suites(): Promise<void> {
     const { runStartupBench } = await import('./startup.js');
     await runStartupBench();
   }
+  if (SUITES.has('drain')) {
+    const { runDrainBench } = await import('./drain.js');
+    await runDrainBench();
+  }
   if (SUITES.has('ingest')) {
     const { runIngestBench } = await import('./ingest.js');
     await runIngestBench();

@@ -9,7 +9,7 @@
  * no controller (without force), uses emptyDir (without deleteEmptyDirData), is opted out (the
  * label on the pod, its namespace or its owning workload), or is a DaemonSet pod (without
  * ignoreDaemonSets). Evicts in parallel; a pod a PodDisruptionBudget refuses is sent again as soon
- * as that budget allows a disruption (read every 250 ms), until timeoutSeconds; then the run fails.
+ * as that budget allows a disruption (read every 100 ms), until timeoutSeconds; then the run fails.
  *
  * The cordon and the node's `remediator.dev/last-action` stamp (`cordoned: true`) are one merge
  * patch, so a drain that fails, is cancelled or dies right after cordoning still leaves a node
@@ -52,9 +52,9 @@ import { findCompletedStep } from './previous-steps.js';
 /** kubectl's EvictErrorRetryDelay: a refusal that names no budget is retried this often. */
 const EVICT_RETRY_MS = 5000;
 /** How often a budget that refused an eviction is read while its pods wait. */
-const PDB_POLL_MS = 250;
+const PDB_POLL_MS = 100;
 /** A refused pod is sent again on its budget's word no sooner than this. */
-const REFUSED_AGAIN_MS = 1000;
+const REFUSED_AGAIN_MS = 500;
 /** Evictions in flight at once (kubectl sends one per pod at once; this bounds a node of 500). */
 const EVICT_CONCURRENCY = 32;
 /** kubectl's waitForDelete interval. */

@@ -192,7 +192,7 @@ describe('drain-gpu-node: a PodDisruptionBudget that blocks, then allows', () =>
     expect(gap).toBeGreaterThanOrEqual(4500);
     expect(gap).toBeLessThan(8000);
 
-    // The budget is read meanwhile (every 250 ms), so its opening is seen, not the next 5 s tick.
+    // The budget is read meanwhile (every 100 ms), so its opening is seen, not the next 5 s tick.
     expect(h.sim.requests.filter((r) => r.method === 'GET' && r.path === '/apis/policy/v1/namespaces/ml-serving/poddisruptionbudgets/llm-api').length).toBeGreaterThanOrEqual(10);
     const allowedAt = Date.now();
     h.sim.setPdbMaxUnavailable('ml-serving', 'llm-api', 1);

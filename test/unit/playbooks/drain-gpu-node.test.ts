@@ -190,7 +190,7 @@ describe('drain-gpu-node run', () => {
       `ml-serving/${LLM_B}`,
       `ml-serving/${LLM_B}`,
     ]);
-    expect(new Set(clock.sleeps)).toEqual(new Set([250]));
+    expect(new Set(clock.sleeps)).toEqual(new Set([100]));
     expect(clock.elapsedSince()).toBe(15_000);
     expect(cluster.callsOf('getDisruptionsAllowed')).toEqual([]);
     expect(cluster.pods.has(`ml-serving/${LLM_B}`)).toBe(false);
