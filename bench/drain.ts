@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRedisServer } from '../test/helpers/redis-server.js';
+import { pollUntil } from '../test/helpers/sim-helpers.js';
 import { startSimCluster, type SimCluster } from '../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../src/sim/sim-kubeconfig.js';
 import type { SimSeed } from '../src/sim/sim-seed.js';
@@ -63,24 +64,14 @@ function podsOn(sim: SimCluster, node: string): string[] {
   return sim.list('pod').filter((p) => p.spec?.['nodeName'] === node).map((p) => String(p.metadata.name));
 }
 
-async function until<T>(what: string, deadlineMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** A cluster whose 60 pods all run on NODE, with the spare node open for their replacements. */
 async function cluster(): Promise<SimCluster> {
   const sim = await startSimCluster({ port: 0, seed: seed() });
-  await until('60 pods Ready on the node', 30_000, () => {
+  await pollUntil(() => {
     const ready = sim.list('pod').filter((p) => p.spec?.['nodeName'] === NODE && (p.status?.['conditions'] as { type: string; status: string }[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True'));
     return ready.length === 60 ? true : undefined;
-  });
-  await until('the PDB to allow one disruption', 10_000, () => ((sim.get('pdb', NS, GUARDED)?.status?.['disruptionsAllowed'] as number | undefined) === 1 ? true : undefined));
+  }, '60 pods Ready on the node', 30_000, 20);
+  await pollUntil(() => ((sim.get('pdb', NS, GUARDED)?.status?.['disruptionsAllowed'] as number | undefined) === 1 ? true : undefined), 'the PDB to allow one disruption', 10_000, 20);
   // Uncordoned as kubectl uncordon does, through the API (which also lifts the unschedulable taint).
   const res = await fetch(`${sim.url}/api/v1/nodes/${SPARE}`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json', authorization: 'Bearer sim-token' }, body: JSON.stringify({ spec: { unschedulable: false } }) });
   if (res.status !== 200) throw new Error(`uncordoning ${SPARE}: ${res.status} ${await res.text()}`);
@@ -119,7 +110,7 @@ async function drainWithKubectl(round: number, dir: string): Promise<Sample> {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const goneMs = await until('kubectl to empty the node', 600_000, () => (podsOn(sim, NODE).length === 0 ? Date.now() - t0 : undefined));
+    const goneMs = await pollUntil(() => (podsOn(sim, NODE).length === 0 ? Date.now() - t0 : undefined), 'kubectl to empty the node', 600_000, 20);
     const code = await exited;
     if (code !== 0) throw new Error(`kubectl drain exited ${code}: ${stderr.slice(-500)}`);
     return { who: 'kubectl', round, goneMs, endMs: Date.now() - t0, evicted: evictedSet(sim), refused: sim.requests.filter((r) => r.path.endsWith('/eviction') && r.status === 429).length, pdbReads: 0 };
@@ -149,7 +140,7 @@ rules: []
     const port = await freePort();
     child = spawn(process.execPath, [join(ROOT, 'bin/remediator.js'), 'serve', '--role', 'all', '--config', config], { env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
     const url = `http://127.0.0.1:${port}`;
-    await until('remediator ready', 60_000, async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 100);
+    await pollUntil(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 'remediator ready', 60_000, 100);
     const t0 = Date.now();
     const res = await fetch(`${url}/api/v1/runs`, {
       method: 'POST',
@@ -159,17 +150,16 @@ rules: []
     if (res.status !== 202) throw new Error(`manual run: ${res.status} ${await res.text()}`);
     const { id } = (await res.json()) as { id: string };
     const runNow = async () => (await (await fetch(`${url}/api/v1/runs/${id}`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as { status: string; reason?: string };
-    const goneMs = await until('remediator to empty the node', 600_000, async () => {
+    const goneMs = await pollUntil(async () => {
       if (podsOn(sim, NODE).length === 0) return Date.now() - t0;
       const now = await runNow();
-      if (process.env.DRAIN_DEBUG) process.stderr.write(`${Date.now() - t0} ms: ${now.status} ${podsOn(sim, NODE).length} left ${now.reason ?? ''} ${JSON.stringify(sim.list('pod').filter((p) => p.status?.['phase'] !== 'Running').slice(0, 2).map((p) => [p.metadata.name, p.spec?.['nodeName'], p.status?.['phase'], JSON.stringify(p.status?.['conditions'])]))} spare ${JSON.stringify(sim.get('node', undefined, SPARE)?.spec)}\n`);
       if (!['queued', 'running'].includes(now.status)) throw new Error(`the drain ended ${now.status} with ${podsOn(sim, NODE).length} pods left: ${now.reason ?? ''}`);
       return undefined;
-    });
-    const run = await until('the run to end', 600_000, async () => {
+    }, 'remediator to empty the node', 600_000, 20);
+    const run = await pollUntil(async () => {
       const body = (await (await fetch(`${url}/api/v1/runs/${id}`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as { status: string; reason?: string };
       return ['succeeded', 'failed', 'skipped', 'blocked', 'cancelled', 'expired'].includes(body.status) ? body : undefined;
-    }, 100);
+    }, 'the run to end', 600_000, 100);
     if (run.status !== 'succeeded') throw new Error(`the drain ended ${run.status}: ${run.reason ?? ''}`);
     return {
       who: 'remediator',

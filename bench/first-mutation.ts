@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRedisServer } from '../test/helpers/redis-server.js';
+import { pollUntil } from '../test/helpers/sim-helpers.js';
 import { startSimCluster } from '../src/sim/sim-cluster.js';
 import { simKubeconfigYaml } from '../src/sim/sim-kubeconfig.js';
 import { DEPLOYMENTS } from '../src/sim/sim-controllers.js';
@@ -43,16 +44,6 @@ function median(xs: number[]): number {
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-async function until<T>(what: string, deadlineMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export async function runFirstMutationBench(): Promise<void> {
@@ -86,7 +77,7 @@ rules:
   const url = `http://127.0.0.1:${port}`;
   const rounds: { p50: number; p99: number; max: number; acted: number; remediatorCpuShare: number; benchCpuShare: number }[] = [];
   try {
-    await until('remediator ready', 60_000, async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 100);
+    await pollUntil(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 'remediator ready', 60_000, 100);
     for (let round = 1; round <= ROUNDS; round++) {
       const names = Array.from({ length: perRound }, (_, i) => `r${round}-d${i}`);
       // Created in-process (the simulated cluster's own REST code), not through its HTTP port: setup, not measured.
@@ -97,7 +88,7 @@ rules:
           { dryRun: false },
         );
       }
-      await until(`${perRound} Deployments available`, 600_000, () => (names.every((n) => (sim.get('deployment', NS, n)?.status?.['availableReplicas'] as number | undefined) === 1) ? true : undefined), 200);
+      await pollUntil(() => (names.every((n) => (sim.get('deployment', NS, n)?.status?.['availableReplicas'] as number | undefined) === 1) ? true : undefined), `${perRound} Deployments available`, 600_000, 200);
       const firstRequest = sim.requests.length;
       const sent = new Map<string, number>();
       const answers: Promise<number>[] = [];
@@ -124,7 +115,7 @@ rules:
       }
       const statuses = await Promise.all(answers);
       if (statuses.some((s) => s !== 200)) throw new Error(`non-200 answers: ${statuses.filter((s) => s !== 200).length}`);
-      const firsts = await until('a mutation for every Deployment', 600_000, () => {
+      const firsts = await pollUntil(() => {
         const first = new Map<string, number>();
         for (const r of sim.requests.slice(firstRequest)) {
           if (r.method === 'GET') continue;
@@ -132,7 +123,7 @@ rules:
           if (m && !first.has(m[1]!)) first.set(m[1]!, Date.parse(r.time));
         }
         return first.size === perRound ? first : undefined;
-      }, 200);
+      }, 'a mutation for every Deployment', 600_000, 200);
       const wall = Date.now() - cpu0.at;
       const latencies = names.map((n) => firsts.get(n)! - sent.get(n)!);
       const r = {

@@ -43,13 +43,13 @@ export async function kube(
 }
 
 /** Polls `fn` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function pollUntil<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 5000): Promise<T> {
+export async function pollUntil<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 5000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 
