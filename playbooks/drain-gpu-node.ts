@@ -383,7 +383,16 @@ async function podsDue(ctx: PlaybookContext, waiting: ReadonlyMap<PodInfo, Refus
   }
   for (const [key, group] of byBudget) {
     const [namespace, name] = key.split('/') as [string, string];
-    const allowed = await ctx.cluster.getDisruptionsAllowed(namespace, name);
+    let allowed: number | undefined;
+    try {
+      allowed = await ctx.cluster.getDisruptionsAllowed(namespace, name);
+    } catch (error) {
+      // Not readable (a ClusterRole without `get poddisruptionbudgets`, an API error): the pods
+      // are retried every 5 s, as kubectl does, instead of failing the drain.
+      if (!(error instanceof KubeApiError)) throw error;
+      ctx.log.warn({ budget: key, err: error }, 'cannot read the PodDisruptionBudget; retrying its pods every 5 s');
+      allowed = 0;
+    }
     // Gone: nothing guards these pods any more. Else as many as it allows, and each at least as
     // often as kubectl would send it (every 5 s), should the budget's status lag behind.
     const ready = group.filter((pod) => ctx.now() >= waiting.get(pod)!.notBefore);

@@ -257,6 +257,18 @@ describe('drain-gpu-node run', () => {
     expect(cluster.callsOf('getDisruptionsAllowed').every((c) => c.args[0] === 'ml-serving' && c.args[1] === 'llm-api')).toBe(true);
   });
 
+  it('a budget it may not read (403) does not fail the drain: its pods are retried every 5 s, as kubectl does', async () => {
+    const { cluster, ctx, clock } = setup();
+    cluster.refuseEviction('ml-serving', LLM_B, 1, 'llm-api');
+    cluster.failNext('getDisruptionsAllowed', new KubeApiError(403, 'Forbidden', 'poddisruptionbudgets "llm-api" is forbidden', 'get', 'poddisruptionbudgets'), 1000);
+
+    const outcome = await drainGpuNode.run(ctx, params());
+
+    expect(outcome.result).toBe('changed');
+    expect(evicted(cluster).filter((p) => p === `ml-serving/${LLM_B}`)).toHaveLength(2);
+    expect(clock.elapsedSince()).toBe(5000);
+  });
+
   it('fails on other eviction errors, retrying nothing', async () => {
     const { cluster, ctx } = setup();
     cluster.failNext('evictPod', new KubeApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget', 'create', 'pods/eviction'));
