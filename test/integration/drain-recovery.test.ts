@@ -33,13 +33,23 @@ async function startWorkerRig(count: number): Promise<WorkerRig> {
   };
 }
 
-/** A fault on every eviction (up to `times`) that SIGKILLs the worker that sent it before it gets the answer. */
-function killSenderOnEviction(rig: WorkerRig, times: number, onKilled: () => void = () => undefined) {
+/**
+ * SIGKILLs the worker that sends the first eviction, before it gets the answer, and then (up to
+ * `workers` in all) each worker that takes the drain over, at its first request about the node or
+ * its pods. The drain evicts in parallel, so a worker may have sent more before it dies: those are
+ * applied and left unanswered too (it is gone).
+ */
+function killSenderOnEviction(rig: WorkerRig, workers: number, onKilled: () => void = () => undefined) {
+  const doomed = new Set<string>();
+  const aboutTheDrain = (r: { path: string }) => r.path.startsWith('/api/v1/nodes/') || /\/pods(\/|$)/.test(r.path);
   return {
-    match: (r: { method: string; path: string }) => r.method === 'POST' && r.path.endsWith('/eviction'),
+    match: (r: { method: string; path: string; userAgent?: string }) =>
+      doomed.has(r.userAgent ?? '') || (doomed.size < workers && ((r.method === 'POST' && r.path.endsWith('/eviction')) || (doomed.size > 0 && aboutTheDrain(r)))),
     answer: 'none' as const,
-    times,
+    times: Number.POSITIVE_INFINITY,
     afterApply: async (record: { userAgent?: string }) => {
+      if (doomed.has(record.userAgent ?? '')) return;
+      doomed.add(record.userAgent ?? '');
       const victim = senderOf(rig.workers, record.userAgent);
       if (!victim) throw new Error(`unknown sender ${record.userAgent}`);
       await killHard(victim);
@@ -130,7 +140,7 @@ describe('a job that keeps killing its worker', () => {
 
   it('stalls past BullMQ’s limit and its run ends failed with that reason, not left running', async () => {
     const { sim, api } = rig;
-    // Every eviction kills the worker that sent it: the first and the resuming worker both die.
+    // The worker that evicts dies, and so does the one that resumes the drain.
     sim.injectFault(killSenderOnEviction(rig, 2));
     const id = await startRun(api, SCENARIOS['drain-gpu-node']!);
     const run = await waitTerminal(api, id, 60_000);
