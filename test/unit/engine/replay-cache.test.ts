@@ -53,6 +53,21 @@ describe('ReplayCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('is bounded in bytes too: big answers push the oldest out before the entry bound is reached, and the count it keeps is exact', async () => {
+    const cache = new ReplayCache(new FakeRedis() as never, (ep) => ep, 1000, 11_000);
+    const big = (d: string) => replay(d.padEnd(3000, '.'), { [`ep-${d}`]: `run-${d}` });
+    for (const d of ['d1', 'd2', 'd3', 'd4']) cache.remember(d, big(d));
+    // Each entry counts about 3,350 bytes: three fit in 11,000, the fourth pushed d1 out.
+    expect(cache.size).toBe(3);
+    expect(cache.peek('d1')).toBeUndefined();
+    expect(cache.bytesHeld).toBeGreaterThan(9000);
+    expect(cache.bytesHeld).toBeLessThanOrEqual(11_000);
+    // Replacing an entry does not count it twice.
+    cache.remember('d4', big('d4'));
+    expect(cache.size).toBe(3);
+    expect(cache.bytesHeld).toBeLessThanOrEqual(11_000);
+  });
+
   it('is bounded: the oldest entry goes first, a remembered one becomes the newest', async () => {
     const { cache } = setup(3);
     for (const d of ['d1', 'd2', 'd3']) cache.remember(d, replay(d, { e: 'r' }));
