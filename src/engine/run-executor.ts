@@ -185,6 +185,12 @@ export class RunExecutor {
       return this.finish(run, 'failed', ['queued']);
     }
     if (err instanceof GuardBlockedError) {
+      // A guard checked after the cooldown was claimed (the node budget) stopped a run that has
+      // sent nothing: it gives the cooldown back, so its episode's next notification meets that
+      // guard again, not a cooldown no action started (compare-and-delete: only its own claim).
+      if (err.guard !== 'cooldown' && !run.steps.some((s) => ACTION_SET.has(s.action) && s.result !== 'dry_run')) {
+        await this.deps.guards.releaseCooldown(run.playbook, run.target, run.id);
+      }
       run.guard = { guard: err.guard, detail: err.detail };
       run.reason = err.message;
       const episode = run.trigger.episode;
@@ -292,17 +298,7 @@ export class RunExecutor {
       sleep: (ms: number) => abortableSleep(ms, signal),
       claimNodeBudget: async (node: string) => {
         await sink.beforeMutation();
-        try {
-          await this.claimNodeBudget(run, node);
-        } catch (err) {
-          // A run the budget stops before it has sent anything gives back the cooldown it just
-          // claimed: it did nothing, and its episode's next notification must meet the budget
-          // again, not a cooldown that no action started.
-          if (err instanceof GuardBlockedError && !run.steps.some((s) => ACTION_SET.has(s.action) && s.result !== 'dry_run')) {
-            await this.deps.guards.releaseCooldown(run.playbook, run.target, run.id);
-          }
-          throw err;
-        }
+        await this.claimNodeBudget(run, node);
       },
       releaseNodeBudget: async (node: string) => {
         if (!run.dryRun) await this.deps.guards.releaseNodeBudget(node);
